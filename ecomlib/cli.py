@@ -1,0 +1,154 @@
+"""The ``ecom`` command line: run reports, manage data, validate files.
+
+Expected problems (bad input, missing data, unknown parameters, failing notebooks) print one
+readable message on stderr and exit with status 1; no traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ecomlib.errors import EcomError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="ecom-analytics: e-commerce notebooks, reports and data.")
+data_app = typer.Typer(no_args_is_help=True, help="List, fetch and check datasets.")
+app.add_typer(data_app, name="data")
+
+
+def _friendly(func):
+    """Turn EcomError into a one-line message and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except EcomError as exc:
+            typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _parse_overrides(pairs: list[str]) -> dict:
+    from ecomlib.report.runner import coerce_value
+
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise EcomError(f"-p expects KEY VALUE (or KEY=VALUE), got {pair!r}")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = coerce_value(value)
+    return out
+
+
+def _join_param_pairs(argv: list[str]) -> list[str]:
+    """Accept ``-p KEY VALUE`` (papermill style) by rewriting it to ``-p KEY=VALUE``."""
+    out, i = [], 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok in ("-p", "--param") and i + 2 < len(argv) and "=" not in argv[i + 1]:
+            out += [tok, f"{argv[i + 1]}={argv[i + 2]}"]
+            i += 3
+            continue
+        out.append(tok)
+        i += 1
+    return out
+
+
+@app.command("run")
+@_friendly
+def run_cmd(
+    notebooks: Annotated[list[str] | None, typer.Argument(help="Notebooks (01, 01_eda, or a path); all when omitted.")] = None,
+    profile: Annotated[str, typer.Option(help="Parameter profile: default, smoke, full or gpu.")] = "full",
+    param: Annotated[list[str] | None, typer.Option("-p", "--param", help="Parameter override, repeatable: -p EPOCHS 3 (or -p EPOCHS=3).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Reports folder (default reports/).")] = None,
+    run_name: Annotated[str | None, typer.Option(help="Name of the run folder (default: timestamp-profile).")] = None,
+) -> None:
+    """Execute notebooks with papermill and write HTML reports plus reports/index.html."""
+    from ecomlib.report.runner import run
+
+    overrides = _parse_overrides(param or [])
+    final, results = run(notebooks, profile=profile, overrides=overrides, out=out,
+                         run_name=run_name)
+    for r in results:
+        typer.echo(f"{r.name:28s} {r.status:6s} {r.seconds:7.1f} s")
+    typer.echo(f"report: {final}  (index: {final.parent / 'index.html'})")
+
+
+@app.command("refresh")
+@_friendly
+def refresh_cmd(
+    notebooks: Annotated[list[str] | None, typer.Argument(help="Notebooks to re-execute in place.")] = None,
+) -> None:
+    """Re-execute notebooks at their default parameters and save them with outputs."""
+    from ecomlib.report.runner import find_notebook, list_notebooks, refresh_in_place
+
+    paths = [find_notebook(n) for n in notebooks] if notebooks else list_notebooks()
+    for path in paths:
+        result = refresh_in_place(path)
+        typer.echo(f"{path.name}: {result.seconds:.1f} s")
+
+
+@data_app.command("list")
+@_friendly
+def data_list() -> None:
+    """Show the catalog of embedded datasets and their status."""
+    from ecomlib.data.catalog import CATALOG
+
+    for ds in CATALOG.values():
+        try:
+            status, where = ds.status(), ds.location()
+        except EcomError as exc:
+            status, where = "missing", str(exc)
+        typer.echo(f"{ds.name:16s} {status:8s} {ds.rows}")
+        typer.echo(f"  {ds.title}. {ds.description}")
+        typer.echo(f"  source: {ds.source}; licence: {ds.licence}")
+        typer.echo(f"  path: {where}\n")
+
+
+@data_app.command("fetch")
+@_friendly
+def data_fetch(
+    names: Annotated[list[str] | None, typer.Argument(help="Datasets to fetch; all when omitted.")] = None,
+) -> None:
+    """Materialise the embedded datasets and verify their checksums (idempotent)."""
+    from ecomlib.data.fetch import fetch
+
+    for name, status in fetch(names or None).items():
+        typer.echo(f"{name:16s} {status}")
+
+
+@data_app.command("check")
+@_friendly
+def data_check(
+    path: Annotated[Path, typer.Argument(help="CSV or Parquet file to validate.")],
+    schema: Annotated[str, typer.Option(help="Schema: transactions, products, series, interactions, reviews.")],
+    column: Annotated[list[str] | None, typer.Option("--map", help="FILE_COLUMN=CANONICAL (repeatable).")] = None,
+) -> None:
+    """Validate a user's file against a canonical schema and report every problem."""
+    from ecomlib.data.schemas import read_table
+
+    mapping = {}
+    for item in column or []:
+        if "=" not in item:
+            raise EcomError(f"--map expects FILE_COLUMN=CANONICAL, got {item!r}")
+        src, dst = item.split("=", 1)
+        mapping[src] = dst
+    frame = read_table(path, schema, mapping or None)
+    typer.echo(f"{path}: OK, {len(frame):,} rows match the {schema!r} schema.")
+
+
+def main() -> None:  # pragma: no cover
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app(args=_join_param_pairs(sys.argv[1:]), prog_name="ecom")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

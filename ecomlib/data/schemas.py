@@ -1,0 +1,168 @@
+"""pandera schemas for the canonical tables, and validation of a user's own files.
+
+:func:`read_table` reads a CSV or Parquet file, renames columns through an optional mapping,
+validates it against a named schema and raises :class:`~ecomlib.errors.DataError` with a
+readable report (file, column, rule, a few offending rows) when it does not fit.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+
+from ecomlib.errors import DataError
+
+_nonneg = pa.Check.ge(0)
+
+SCHEMAS: dict[str, pa.DataFrameSchema] = {
+    "transactions": pa.DataFrameSchema(
+        {
+            "household_id": pa.Column("int64", nullable=False),
+            "basket_id": pa.Column("int64", nullable=False),
+            "product_id": pa.Column("int64", nullable=False),
+            "store_id": pa.Column("int64", nullable=True, required=False),
+            "quantity": pa.Column("int64", _nonneg, nullable=False),
+            "sales_value": pa.Column("float64", _nonneg, nullable=False),
+            "retail_disc": pa.Column("float64", nullable=True, required=False),
+            "coupon_disc": pa.Column("float64", nullable=True, required=False),
+            "coupon_match_disc": pa.Column("float64", nullable=True, required=False),
+            "transaction_timestamp": pa.Column("datetime64[ns]", nullable=False),
+        },
+        unique=["basket_id", "product_id"],
+        coerce=True,
+        strict=False,
+        name="transactions",
+    ),
+    "products": pa.DataFrameSchema(
+        {
+            "product_id": pa.Column("int64", unique=True, nullable=False),
+            "department": pa.Column(str, nullable=True, required=False),
+            "product_category": pa.Column(str, nullable=True, required=False),
+        },
+        coerce=True,
+        name="products",
+    ),
+    "series": pa.DataFrameSchema(
+        {
+            "unique_id": pa.Column(str, nullable=False),
+            "ds": pa.Column("datetime64[ns]", nullable=False),
+            "y": pa.Column("float64", nullable=False),
+        },
+        unique=["unique_id", "ds"],
+        coerce=True,
+        name="series",
+    ),
+    "interactions": pa.DataFrameSchema(
+        {
+            "user_id": pa.Column(nullable=False),
+            "item_id": pa.Column(nullable=False),
+            "weight": pa.Column("float64", nullable=False, required=False),
+            "timestamp": pa.Column(nullable=True, required=False),
+        },
+        coerce=True,
+        name="interactions",
+    ),
+    "reviews": pa.DataFrameSchema(
+        {
+            "text": pa.Column(str, pa.Check.str_length(min_value=1), nullable=False),
+            "label": pa.Column("int64", pa.Check.isin([0, 1]), nullable=False),
+        },
+        coerce=True,
+        name="reviews",
+    ),
+}
+
+
+def _describe_failures(err: pa.errors.SchemaErrors, source: str, max_rows: int = 5) -> str:
+    cases = err.failure_cases
+    lines = [f"{source} does not match the {err.schema.name!r} schema:"]
+    for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
+        col = column if isinstance(column, str) else "(table)"
+        idx = [i for i in group["index"].tolist() if i is not None and i == i][:max_rows]
+        vals = group["failure_case"].astype(str).tolist()[:max_rows]
+        rule = str(check)
+        if rule.startswith("column_in_dataframe"):
+            lines.append(f"  - column {col!r} is required but missing")
+            continue
+        rows = f" rows {idx}" if idx else ""
+        lines.append(f"  - column {col!r} fails {rule}:{rows} values {vals}"
+                     f" ({len(group)} failing in all)")
+    return "\n".join(lines)
+
+
+def validate(frame: pd.DataFrame, schema: str, source: str = "table") -> pd.DataFrame:
+    """Validate ``frame`` against ``SCHEMAS[schema]``; return the coerced frame.
+
+    Raises
+    ------
+    DataError
+        With every failing column, rule and a few offending rows.
+    """
+    if schema not in SCHEMAS:
+        raise DataError(f"Unknown schema {schema!r}. Known schemas: {', '.join(sorted(SCHEMAS))}.")
+    if frame.empty:
+        raise DataError(f"{source} has no rows; the {schema!r} schema needs at least one.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return SCHEMAS[schema].validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        raise DataError(_describe_failures(err, source)) from None
+
+
+def read_file(path: str | Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file with clear errors for absent, empty or unreadable files."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: file not found.")
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; give a .csv or .parquet file.")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty.")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        if suffix in (".csv", ".txt", ".tsv"):
+            with open(path, "rb") as fh:
+                head = fh.read(4096)
+            if b"\x00" in head:
+                raise DataError(f"{path}: looks binary, not CSV text.")
+            sep = "\t" if suffix == ".tsv" else None
+            frame = pd.read_csv(path, sep=sep, engine="python" if sep is None else "c")
+            if frame.shape[1] < 2:
+                raise DataError(
+                    f"{path}: parsed into a single column {list(frame.columns)[:1]}; "
+                    "is it really a comma/semicolon/tab separated file with a header row?"
+                )
+            return frame
+    except DataError:
+        raise
+    except Exception as exc:  # pandas/pyarrow raise many types for bad files
+        raise DataError(f"{path}: cannot be read as {suffix.lstrip('.')} ({exc}).") from None
+    raise DataError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet.")
+
+
+def read_table(path: str | Path, schema: str,
+               columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Read a user's CSV/Parquet into a canonical table and validate it.
+
+    Parameters
+    ----------
+    path : path to a .csv or .parquet file.
+    schema : one of :data:`SCHEMAS` ("transactions", "series", "interactions", ...).
+    columns : mapping from the file's column names to canonical names, e.g.
+        ``{"customer": "household_id", "amount": "sales_value"}``.
+    """
+    frame = read_file(path)
+    if columns:
+        unknown = [c for c in columns if c not in frame.columns]
+        if unknown:
+            raise DataError(f"{path}: column mapping names columns that are not in the file: "
+                            f"{unknown}. File columns: {list(frame.columns)}.")
+        frame = frame.rename(columns=dict(columns))
+    return validate(frame, schema, source=str(path))

@@ -1,0 +1,90 @@
+"""One visual style for every notebook, and small figure helpers that return Figures.
+
+Figures are PNG (the notebooks set ``%config InlineBackend.figure_formats = ['png']`` through
+:func:`set_style`), because SVG output breaks nbval comparisons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+PALETTE = "deep"
+
+
+def set_style() -> None:
+    """Apply the project style (seaborn whitegrid, readable sizes, PNG inline figures)."""
+    sns.set_theme(style="whitegrid", palette=PALETTE, context="notebook")
+    matplotlib.rcParams.update(
+        {
+            "figure.figsize": (9, 4.5),
+            "figure.dpi": 90,
+            "savefig.dpi": 110,
+            "axes.titleweight": "bold",
+            "axes.titlesize": 12,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "figure.autolayout": True,
+        }
+    )
+    try:  # only inside IPython
+        from IPython import get_ipython
+
+        ip = get_ipython()
+        if ip is not None:
+            from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+            set_matplotlib_formats("png")
+    except Exception:  # pragma: no cover - outside a kernel
+        pass
+
+
+def bar(series: pd.Series, title: str, xlabel: str = "", ylabel: str = "", horizontal: bool = True,
+        color: str | None = None) -> plt.Figure:
+    """A bar chart of a Series (index = labels)."""
+    fig, ax = plt.subplots(figsize=(9, max(3.0, 0.3 * len(series) + 1)) if horizontal else None)
+    if horizontal:
+        series.iloc[::-1].plot.barh(ax=ax, color=color or sns.color_palette()[0])
+    else:
+        series.plot.bar(ax=ax, color=color or sns.color_palette()[0])
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    return fig
+
+
+def heatmap(frame: pd.DataFrame, title: str, fmt: str = ".2f", cmap: str = "viridis",
+            annot: bool = True, figsize: tuple[float, float] | None = None,
+            **kwargs) -> plt.Figure:
+    """An annotated heatmap of a DataFrame."""
+    fig, ax = plt.subplots(figsize=figsize or (min(14, 1 + 0.7 * frame.shape[1]),
+                                               min(10, 1 + 0.4 * frame.shape[0])))
+    sns.heatmap(frame, annot=annot, fmt=fmt, cmap=cmap, ax=ax, **kwargs)
+    ax.set_title(title)
+    return fig
+
+
+def history(history: pd.DataFrame, title: str = "Training history",
+            metrics: Sequence[str] = ("train_loss", "val_loss")) -> plt.Figure:
+    """Plot the per-epoch history returned by :func:`ecomlib.train.fit`."""
+    cols = [c for c in metrics if c in history]
+    extra = "val_metric" in history
+    fig, axes = plt.subplots(1, 2 if extra else 1, figsize=(11 if extra else 7, 3.8))
+    axes = np.atleast_1d(axes)
+    for c in cols:
+        axes[0].plot(history["epoch"], history[c], marker="o", label=c)
+    axes[0].set_xlabel("epoch")
+    axes[0].set_ylabel("loss")
+    axes[0].legend()
+    axes[0].set_title(title)
+    if extra:
+        axes[1].plot(history["epoch"], history["val_metric"], marker="o", color="C2")
+        axes[1].set_xlabel("epoch")
+        axes[1].set_title("validation metric")
+    return fig

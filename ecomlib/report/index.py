@@ -1,0 +1,67 @@
+"""``reports/index.html``: every run, its notebooks, status, duration and headline metrics."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+HEADLINE_LIMIT = 6
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
+h1{margin-bottom:.2rem} .sub{color:#666;margin-top:0}
+table{border-collapse:collapse;width:100%;margin:1rem 0 2rem}
+th,td{border-bottom:1px solid #ddd;padding:.45rem .6rem;text-align:left;vertical-align:top;font-size:.92rem}
+th{background:#f4f6f8} .ok{color:#137333;font-weight:600} .failed{color:#c5221f;font-weight:600}
+code{background:#f4f6f8;padding:0 .25rem;border-radius:3px;font-size:.85rem}
+"""
+
+
+def _headline(metrics: dict) -> str:
+    items = [(k, v) for k, v in metrics.items() if isinstance(v, (int, float))][:HEADLINE_LIMIT]
+    parts = [f"<code>{html.escape(k)}</code> {v:.4g}" if isinstance(v, float)
+             else f"<code>{html.escape(k)}</code> {v}" for k, v in items]
+    return "<br>".join(parts) or "&ndash;"
+
+
+def write_index(reports: Path) -> Path:
+    """(Re)write ``<reports>/index.html`` from the ``metrics.json`` of each run folder."""
+    reports = Path(reports)
+    runs = []
+    for summary in reports.glob("*/metrics.json"):
+        try:
+            runs.append((summary.parent, json.loads(summary.read_text())))
+        except (OSError, json.JSONDecodeError):
+            continue
+    runs.sort(key=lambda r: r[1].get("started", ""), reverse=True)
+    sections = []
+    for run_dir, info in runs:
+        rows = []
+        for name, nb in info.get("notebooks", {}).items():
+            status = nb.get("status", "?")
+            page = run_dir.name + f"/{name}.html"
+            link = (f'<a href="{html.escape(page)}">{html.escape(name)}</a>'
+                    if (reports / page).exists() else html.escape(name))
+            secs = nb.get("seconds")
+            secs_txt = f"{secs:.0f} s" if isinstance(secs, (int, float)) and secs == secs else "&ndash;"
+            detail = (html.escape(nb.get("error") or "") if status != "ok"
+                      else _headline(nb.get("metrics", {})))
+            rows.append(f"<tr><td>{link}</td><td class='{status}'>{status}</td>"
+                        f"<td>{secs_txt}</td><td>{detail}</td></tr>")
+        sections.append(
+            f"<h2>{html.escape(run_dir.name)}</h2><p class='sub'>profile "
+            f"<code>{html.escape(str(info.get('profile')))}</code>, started "
+            f"{html.escape(str(info.get('started')))}</p><table><tr><th>notebook</th><th>status</th>"
+            f"<th>duration</th><th>headline metrics</th></tr>{''.join(rows)}</table>"
+        )
+    body = "".join(sections) or "<p>No runs yet: <code>make report</code> creates one.</p>"
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>ecom-analytics reports"
+            f"</title><style>{_STYLE}</style></head><body><h1>ecom-analytics reports</h1>"
+            f"<p class='sub'>Newest run first. Each notebook links to its HTML report.</p>"
+            f"{body}</body></html>")
+    target = reports / "index.html"
+    tmp = target.with_suffix(".html.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(target)
+    return target

@@ -1,0 +1,79 @@
+"""Recording results from inside a notebook: one helper, :func:`record`.
+
+Inside a run started by ``ecom run`` the runner sets ``ECOM_METRICS_FILE``; every
+``record(name, value)`` rewrites that JSON file atomically, and the runner copies it into the
+run's ``metrics.json``. In JupyterLab (no variable set) values are kept in memory and can be
+read back with :func:`recorded`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_METRICS: dict[str, Any] = {}
+
+
+def _plain(value: Any) -> Any:
+    """Convert numpy/pandas/torch scalars and containers to JSON-friendly Python."""
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+        value = value.item()
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return _plain(float(value))
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "to_dict"):  # pandas objects
+        return _plain(value.to_dict())
+    return value
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    """Write JSON to ``path`` through a temporary file and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(payload, fh, indent=2, sort_keys=True)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def record(name: str, value: Any) -> Any:
+    """Record a result under ``name`` (a number, string, list or dict) and return it.
+
+    Examples
+    --------
+    >>> acc = record("test_accuracy", 0.93)
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError("record() needs a non-empty string name")
+    _METRICS[name] = _plain(value)
+    target = os.environ.get("ECOM_METRICS_FILE")
+    if target:
+        write_json_atomic(Path(target), _METRICS)
+    return value
+
+
+def recorded() -> dict[str, Any]:
+    """A copy of everything recorded in this process."""
+    return dict(_METRICS)
+
+
+def reset() -> None:
+    """Forget recorded values (for tests)."""
+    _METRICS.clear()

@@ -1,0 +1,301 @@
+"""The papermill runner behind ``ecom run`` (and the notebook tests).
+
+A run executes notebooks with the kernel ``python3`` and cwd ``notebooks/``, each with the
+parameters of a profile (``notebooks/profiles/<profile>.yaml``, one section per notebook)
+plus ``-p KEY VALUE`` overrides. It writes into a hidden temporary directory and renames it
+into ``reports/<run>/`` only when complete, so earlier reports are never damaged. Per
+notebook it keeps the executed ``.ipynb``, an HTML page without code cells, and the recorded
+metrics; ``reports/index.html`` lists every run.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ecomlib import config
+from ecomlib.errors import EcomError, ParameterError
+from ecomlib.report.metrics import write_json_atomic
+
+log = logging.getLogger(__name__)
+
+PROFILES = ("default", "smoke", "full", "gpu")
+
+
+def notebooks_dir() -> Path:
+    return config.project_root() / "notebooks"
+
+
+def list_notebooks() -> list[Path]:
+    """The numbered notebooks, in order."""
+    return sorted(notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
+
+
+def find_notebook(name: str) -> Path:
+    """Resolve ``01``, ``01_eda``, ``01_eda.ipynb`` or a path to a notebook file."""
+    path = Path(name)
+    if path.suffix == ".ipynb" and path.is_file():
+        return path.resolve()
+    stem = path.name.removesuffix(".ipynb")
+    matches = [p for p in list_notebooks() if p.stem == stem or p.stem.split("_")[0] == stem]
+    if len(matches) != 1:
+        valid = ", ".join(p.stem for p in list_notebooks())
+        raise ParameterError(f"Unknown notebook {name!r}. Notebooks: {valid}.")
+    return matches[0]
+
+
+def load_profile(profile: str, notebook: str) -> dict[str, Any]:
+    """Parameters of ``profile`` for one notebook (its stem). ``default`` is empty."""
+    if profile == "default":
+        return {}
+    path = notebooks_dir() / "profiles" / f"{profile}.yaml"
+    if not path.is_file():
+        avail = sorted(p.stem for p in (notebooks_dir() / "profiles").glob("*.yaml"))
+        raise ParameterError(f"Unknown profile {profile!r}. Profiles: default, {', '.join(avail)}.")
+    data = yaml.safe_load(path.read_text()) or {}
+    return dict(data.get(notebook) or {})
+
+
+def notebook_parameters(path: Path) -> dict[str, Any]:
+    """Names and default values of the notebook's ``parameters`` cell."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            params = {}
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, (ast.Assign, ast.AnnAssign)):
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    for t in targets:
+                        if isinstance(t, ast.Name):
+                            try:
+                                params[t.id] = ast.literal_eval(node.value)
+                            except ValueError:
+                                params[t.id] = ast.unparse(node.value)
+            return params
+    raise EcomError(f"{path.name} has no cell tagged 'parameters'.")
+
+
+def coerce_value(text: str) -> Any:
+    """``-p KEY VALUE`` values: Python/YAML literals when they parse, else the string."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        value = yaml.safe_load(text)
+        return value if not isinstance(value, (dict, type(None))) or text == "null" else text
+
+
+def check_parameters(path: Path, params: dict[str, Any]) -> None:
+    """Refuse parameter names the notebook does not declare, listing the valid ones."""
+    valid = notebook_parameters(path)
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise ParameterError(
+            f"{path.stem}: unknown parameter(s) {', '.join(unknown)}. "
+            f"Valid parameters: {', '.join(valid)}."
+        )
+
+
+@dataclass
+class NotebookResult:
+    """Outcome of one notebook in a run."""
+
+    name: str
+    status: str
+    seconds: float
+    parameters: dict[str, Any]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+class NotebookFailed(EcomError):
+    """A notebook raised; the message names notebook, cell and exception."""
+
+
+def _describe_failure(executed: Path, exc: Exception) -> str:
+    import nbformat
+
+    cell_no, ename, evalue = "?", type(exc).__name__, str(exc).strip().splitlines()[-1:] or [""]
+    try:
+        nb = nbformat.read(executed, as_version=4)
+        code_cells = [c for c in nb.cells if c.cell_type == "code"]
+        for i, cell in enumerate(code_cells, start=1):
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error":
+                    cell_no, ename, evalue = i, out["ename"], [out["evalue"]]
+                    first = cell.source.strip().splitlines()[:1]
+                    return (f"{executed.stem}: code cell {cell_no} ({first[0][:60] if first else ''}"
+                            f"...) raised {ename}: {evalue[0]}")
+    except Exception:  # pragma: no cover - best effort
+        pass
+    return f"{executed.stem}: cell {cell_no} raised {ename}: {evalue[0]}"
+
+
+def execute_notebook(
+    path: Path,
+    out_dir: Path,
+    parameters: dict[str, Any] | None = None,
+    progress: bool = True,
+    timeout: int | None = None,
+) -> NotebookResult:
+    """Execute one notebook with papermill into ``out_dir`` (ipynb, html, metrics).
+
+    Raises :class:`NotebookFailed` (after writing the partial notebook) when a cell raises.
+    """
+    import papermill as pm
+
+    parameters = dict(parameters or {})
+    check_parameters(path, parameters)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    executed = out_dir / path.name
+    metrics_file = out_dir / f"{path.stem}.metrics.json"
+    env_backup = {k: os.environ.get(k) for k in ("ECOM_METRICS_FILE", "ECOM_PROGRESS")}
+    os.environ["ECOM_METRICS_FILE"] = str(metrics_file)
+    os.environ["ECOM_PROGRESS"] = "0"
+    t0 = time.perf_counter()
+    error = None
+    try:
+        pm.execute_notebook(
+            str(path), str(executed), parameters=parameters, kernel_name="python3",
+            cwd=str(path.parent), progress_bar=progress, execution_timeout=timeout,
+            log_output=False, request_save_on_cell_execute=False,
+        )
+    except Exception as exc:  # papermill raises PapermillExecutionError and others
+        error = _describe_failure(executed, exc) if executed.exists() else str(exc)
+    finally:
+        for k, v in env_backup.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    seconds = time.perf_counter() - t0
+    metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+    result = NotebookResult(path.stem, "failed" if error else "ok", seconds, parameters,
+                            metrics, error)
+    if executed.exists():
+        export_html(executed, out_dir / f"{path.stem}.html")
+    if error:
+        raise NotebookFailed(error)
+    return result
+
+
+def export_html(executed: Path, target: Path) -> None:
+    """HTML without code cells (``nbconvert --no-input``), images embedded."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
+    target.write_text(body, encoding="utf-8")
+
+
+def run(
+    notebooks: list[str] | None = None,
+    profile: str = "full",
+    overrides: dict[str, Any] | None = None,
+    out: Path | None = None,
+    run_name: str | None = None,
+    progress: bool = True,
+) -> tuple[Path, list[NotebookResult]]:
+    """Execute notebooks into a new report directory; return its path and the results.
+
+    The directory appears (atomically renamed) only when every notebook succeeded. When one
+    fails, the partial run is kept under ``<out>/failed-<run>/`` for debugging, the previous
+    reports stay intact, and :class:`NotebookFailed` is raised.
+    """
+    if profile not in PROFILES:
+        raise ParameterError(f"Unknown profile {profile!r}. Profiles: {', '.join(PROFILES)}.")
+    paths = [find_notebook(n) for n in notebooks] if notebooks else list_notebooks()
+    if not paths:
+        raise EcomError(f"No numbered notebooks found in {notebooks_dir()}.")
+    overrides = dict(overrides or {})
+    plans = []
+    for path in paths:  # validate every parameter before running anything
+        params = {**load_profile(profile, path.stem), **overrides}
+        if "PROFILE" in notebook_parameters(path):
+            params.setdefault("PROFILE", profile)
+        check_parameters(path, params)
+        plans.append((path, params))
+
+    out = Path(out) if out else config.reports_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    run_name = run_name or f"{dt.datetime.now():%Y%m%d-%H%M%S}-{profile}"
+    final = out / run_name
+    if final.exists():
+        raise EcomError(f"Report directory {final} already exists; choose another --run-name.")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{run_name}.", dir=out))
+    results: list[NotebookResult] = []
+    started = dt.datetime.now().isoformat(timespec="seconds")
+    try:
+        for path, params in plans:
+            log.info("running %s with %s", path.stem, params)
+            try:
+                results.append(execute_notebook(path, tmp, params, progress=progress))
+            except NotebookFailed as exc:
+                results.append(NotebookResult(path.stem, "failed", float("nan"), params,
+                                              error=str(exc)))
+                _write_run_summary(tmp, run_name, profile, started, results)
+                failed_dir = out / f"failed-{run_name}"
+                shutil.rmtree(failed_dir, ignore_errors=True)
+                os.replace(tmp, failed_dir)
+                write_index(out)
+                raise NotebookFailed(f"{exc}\nPartially executed notebook kept in {failed_dir}/"
+                                     f"{path.name}") from None
+        _write_run_summary(tmp, run_name, profile, started, results)
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    write_index(out)
+    return final, results
+
+
+def _write_run_summary(run_dir: Path, run_name: str, profile: str, started: str,
+                       results: list[NotebookResult]) -> None:
+    payload = {
+        "run": run_name,
+        "profile": profile,
+        "started": started,
+        "notebooks": {
+            r.name: {"status": r.status, "seconds": r.seconds, "parameters": r.parameters,
+                     "metrics": r.metrics, "error": r.error}
+            for r in results
+        },
+    }
+    write_json_atomic(run_dir / "metrics.json", payload)
+
+
+def refresh_in_place(path: Path, timeout: int | None = None) -> NotebookResult:
+    """Re-execute a notebook at its default parameters and overwrite it with the outputs.
+
+    This is how committed notebooks get their outputs (``make notebooks``). The file is only
+    replaced when execution succeeded.
+    """
+    path = Path(path).resolve()
+    with tempfile.TemporaryDirectory() as tmp:
+        result = execute_notebook(path, Path(tmp), {}, progress=True, timeout=timeout)
+        import nbformat
+
+        nb = nbformat.read(Path(tmp) / path.name, as_version=4)
+        nb.metadata.pop("papermill", None)
+        for cell in nb.cells:
+            cell.metadata.pop("papermill", None)
+            cell.metadata.pop("execution", None)
+        nbformat.write(nb, str(path))
+    return result
+
+
+from ecomlib.report.index import write_index  # noqa: E402  (index imports nothing from here)

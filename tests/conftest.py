@@ -1,0 +1,38 @@
+"""Shared test fixtures.
+
+``run_notebook(name, **overrides)`` executes a numbered notebook with papermill at the
+``smoke`` profile (plus overrides) into a temporary folder and returns the recorded metrics:
+the notebook tests assert thresholds on them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("ECOM_PROGRESS", "0")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture
+def run_notebook(tmp_path):
+    from ecomlib.report.runner import execute_notebook, find_notebook, load_profile
+
+    def _run(name: str, profile: str = "smoke", **overrides):
+        path = find_notebook(name)
+        params = {**load_profile(profile, path.stem), **overrides}
+        result = execute_notebook(path, tmp_path / path.stem, params, progress=False)
+        return result.metrics
+
+    return _run
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    return ROOT / "tests" / "fixtures"
