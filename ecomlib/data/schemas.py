@@ -79,17 +79,30 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
 
 def _describe_failures(err: pa.errors.SchemaErrors, source: str, max_rows: int = 5) -> str:
     cases = err.failure_cases
-    lines = [f"{source} does not match the {err.schema.name!r} schema:"]
+    schema = err.schema
+    lines = [f"{source} does not match the {schema.name!r} schema:"]
+    bad_type: set = set()  # columns whose values cannot be converted: later checks are noise
     for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
-        col = column if isinstance(column, str) else "(table)"
-        idx = [i for i in group["index"].tolist() if i is not None and i == i][:max_rows]
+        idx = [int(i) for i in group["index"].tolist() if i is not None and i == i][:max_rows]
         vals = group["failure_case"].astype(str).tolist()[:max_rows]
         rule = str(check)
         if rule.startswith("column_in_dataframe"):
-            lines.append(f"  - column {col!r} is required but missing")
+            for missing in vals:
+                lines.append(f"  - column {missing!r} is required but missing")
             continue
+        if rule == "multiple_fields_uniqueness":
+            key = ", ".join(schema.unique or [])
+            if any(f"duplicate key ({key})" in line for line in lines):
+                continue
+            lines.append(f"  - duplicate key ({key}): rows {sorted(set(idx))} repeat a key")
+            continue
+        if column in bad_type:
+            continue
+        if rule.startswith("coerce_dtype"):
+            bad_type.add(column)
+            rule = f"type {rule.split('(', 1)[1].rstrip(')')} (values cannot be converted)"
         rows = f" rows {idx}" if idx else ""
-        lines.append(f"  - column {col!r} fails {rule}:{rows} values {vals}"
+        lines.append(f"  - column {column!r} fails {rule}:{rows} values {vals}"
                      f" ({len(group)} failing in all)")
     return "\n".join(lines)
 

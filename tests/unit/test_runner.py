@@ -1,0 +1,153 @@
+"""`ecom run`: parameters, atomic report folders, failures, index page, CLI exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from ecomlib.errors import ParameterError
+from ecomlib.report import runner
+
+PARAMS = 'PROFILE = "default"\nSEED = 42\nN = 3\n'
+BODY = (
+    "from ecomlib.report import record\n"
+    "total = sum(range(N))\n"
+    "record('total', total)\n"
+    "record('profile', PROFILE)\n"
+    "print(f'total={total}')"
+)
+
+
+def _notebook(path: Path, body: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    params = nbformat.v4.new_code_cell(PARAMS)
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Test notebook"), params,
+                nbformat.v4.new_code_cell(body)]
+    nbformat.write(nb, str(path))
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A throwaway project: notebooks/01_ok, notebooks/02_boom, a smoke profile."""
+    nbdir = tmp_path / "notebooks"
+    (nbdir / "profiles").mkdir(parents=True)
+    _notebook(nbdir / "01_ok.ipynb", BODY)
+    _notebook(nbdir / "02_boom.ipynb", "raise ValueError('the data is bad')")
+    (nbdir / "profiles" / "smoke.yaml").write_text("01_ok:\n  N: 5\n02_boom: {}\n")
+    monkeypatch.setenv("ECOM_HOME", str(tmp_path))
+    monkeypatch.setenv("ECOM_REPORTS_DIR", str(tmp_path / "reports"))
+    return tmp_path
+
+
+def test_notebook_parameters_are_read_from_the_tagged_cell(project):
+    params = runner.notebook_parameters(runner.find_notebook("01"))
+    assert params == {"PROFILE": "default", "SEED": 42, "N": 3}
+
+
+def test_unknown_parameter_is_refused_with_the_valid_list(project):
+    with pytest.raises(ParameterError, match=r"unknown parameter\(s\) EPOCHS.*Valid parameters: "
+                                             r"PROFILE, SEED, N"):
+        runner.run(["01"], profile="smoke", overrides={"EPOCHS": 3}, progress=False)
+    assert not (project / "reports").exists() or not any((project / "reports").iterdir())
+
+
+def test_unknown_notebook_and_profile(project):
+    with pytest.raises(ParameterError, match="Notebooks: 01_ok, 02_boom"):
+        runner.find_notebook("07")
+    with pytest.raises(ParameterError, match="Unknown profile"):
+        runner.run(["01"], profile="huge", progress=False)
+
+
+def test_run_writes_report_metrics_and_index(project):
+    final, results = runner.run(["01"], profile="smoke", overrides={"N": 10},
+                                run_name="r1", progress=False)
+    assert final == project / "reports" / "r1"
+    assert results[0].metrics == {"total": 45, "profile": "smoke"}
+    summary = json.loads((final / "metrics.json").read_text())
+    assert summary["notebooks"]["01_ok"]["metrics"]["total"] == 45
+    assert summary["notebooks"]["01_ok"]["parameters"] == {"N": 10, "PROFILE": "smoke"}
+    html = (final / "01_ok.html").read_text()
+    assert "total=45" in html and "sum(range(N))" not in html  # outputs kept, code hidden
+    executed = nbformat.read(final / "01_ok.ipynb", as_version=4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+    index = (project / "reports" / "index.html").read_text()
+    assert "r1/01_ok.html" in index and "total" in index
+    assert not [p for p in (project / "reports").iterdir() if p.name.startswith(".")]
+
+
+def test_failing_notebook_keeps_previous_reports_intact(project):
+    good, _ = runner.run(["01"], profile="smoke", run_name="good", progress=False)
+    before = {p.name: p.read_bytes() for p in good.iterdir()}
+    with pytest.raises(runner.NotebookFailed) as err:
+        runner.run(["01", "02"], profile="smoke", run_name="bad", progress=False)
+    msg = str(err.value)
+    assert "02_boom" in msg and "ValueError" in msg and "the data is bad" in msg
+    assert "code cell" in msg
+    reports = project / "reports"
+    assert not (reports / "bad").exists()
+    assert (reports / "failed-bad" / "02_boom.ipynb").exists()  # partial notebook kept
+    assert {p.name: p.read_bytes() for p in good.iterdir()} == before
+    assert "failed" in (reports / "index.html").read_text()
+
+
+def test_existing_run_name_is_not_overwritten(project):
+    runner.run(["01"], profile="smoke", run_name="same", progress=False)
+    with pytest.raises(Exception, match="already exists"):
+        runner.run(["01"], profile="smoke", run_name="same", progress=False)
+
+
+def test_coerce_value():
+    assert runner.coerce_value("3") == 3
+    assert runner.coerce_value("0.5") == 0.5
+    assert runner.coerce_value("True") is True
+    assert runner.coerce_value("[1, 2]") == [1, 2]
+    assert runner.coerce_value("cnn") == "cnn"
+    assert runner.coerce_value("None") is None
+
+
+def _ecom(*args: str, env_root: Path) -> subprocess.CompletedProcess:
+    import os
+
+    env = {**os.environ, "ECOM_HOME": str(env_root),
+           "ECOM_REPORTS_DIR": str(env_root / "reports")}
+    return subprocess.run([sys.executable, "-m", "ecomlib.cli", *args], capture_output=True,
+                          text=True, env=env, timeout=300)
+
+
+def test_cli_unknown_parameter_exits_1_without_traceback(project):
+    proc = _ecom("run", "01", "--profile", "smoke", "-p", "BATCH", "64", env_root=project)
+    assert proc.returncode == 1
+    assert "unknown parameter(s) BATCH" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_cli_run_with_params(project):
+    proc = _ecom("run", "01", "--profile", "smoke", "-p", "N", "4", "--run-name", "cli",
+                 env_root=project)
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads((project / "reports" / "cli" / "metrics.json").read_text())
+    assert metrics["notebooks"]["01_ok"]["metrics"]["total"] == 6
+
+
+def test_cli_failing_notebook_exits_1(project):
+    proc = _ecom("run", "02", "--profile", "smoke", env_root=project)
+    assert proc.returncode == 1
+    assert "02_boom" in proc.stderr and "the data is bad" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_cli_data_errors(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("household_id,basket_id\n1,2\n")
+    proc = _ecom("data", "check", str(bad), "--schema", "transactions", env_root=tmp_path)
+    assert proc.returncode == 1 and "sales_value" in proc.stderr and "Traceback" not in proc.stderr
+    proc = _ecom("data", "fetch", "imagenet", env_root=tmp_path)
+    assert proc.returncode == 1 and "Unknown dataset 'imagenet'" in proc.stderr
