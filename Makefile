@@ -28,10 +28,10 @@ $(STAMP): pyproject.toml constraints.txt
 # System packages (Fashion-MNIST images, headless Chromium for report tests) when we can
 # use apt as root; otherwise say what is missing and go on.
 system:
-	@if [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && command -v chromium >/dev/null; then :; \
+	@if [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  (apt-get install -y -q dataset-fashion-mnist chromium >/dev/null 2>&1 || \
-	   (apt-get update -q >/dev/null && apt-get install -y -q dataset-fashion-mnist chromium >/dev/null)) \
+	  (apt-get install -y -q dataset-fashion-mnist chromium chromium-driver >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null && apt-get install -y -q dataset-fashion-mnist chromium chromium-driver >/dev/null)) \
 	  || echo "warning: apt-get could not install dataset-fashion-mnist/chromium"; \
 	else echo "note: not root; install 'dataset-fashion-mnist' and 'chromium' with your package manager (see README)"; fi
 

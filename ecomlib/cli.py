@@ -16,8 +16,11 @@ import typer
 
 from ecomlib.errors import EcomError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="ecom-analytics: e-commerce notebooks, reports and data.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="ecom-analytics: e-commerce notebooks, reports and data.",
+)
 data_app = typer.Typer(no_args_is_help=True, help="List, fetch and check datasets.")
 app.add_typer(data_app, name="data")
 
@@ -65,18 +68,31 @@ def _join_param_pairs(argv: list[str]) -> list[str]:
 @app.command("run")
 @_friendly
 def run_cmd(
-    notebooks: Annotated[list[str] | None, typer.Argument(help="Notebooks (01, 01_eda, or a path); all when omitted.")] = None,
-    profile: Annotated[str, typer.Option(help="Parameter profile: default, smoke, full or gpu.")] = "full",
-    param: Annotated[list[str] | None, typer.Option("-p", "--param", help="Parameter override, repeatable: -p EPOCHS 3 (or -p EPOCHS=3).")] = None,
+    notebooks: Annotated[
+        list[str] | None,
+        typer.Argument(help="Notebooks (01, 01_eda, or a path); all when omitted."),
+    ] = None,
+    profile: Annotated[
+        str, typer.Option(help="Parameter profile: default, smoke, full or gpu.")
+    ] = "full",
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "-p", "--param", help="Parameter override, repeatable: -p EPOCHS 3 (or -p EPOCHS=3)."
+        ),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Reports folder (default reports/).")] = None,
-    run_name: Annotated[str | None, typer.Option(help="Name of the run folder (default: timestamp-profile).")] = None,
+    run_name: Annotated[
+        str | None, typer.Option(help="Name of the run folder (default: timestamp-profile).")
+    ] = None,
 ) -> None:
     """Execute notebooks with papermill and write HTML reports plus reports/index.html."""
     from ecomlib.report.runner import run
 
     overrides = _parse_overrides(param or [])
-    final, results = run(notebooks, profile=profile, overrides=overrides, out=out,
-                         run_name=run_name)
+    final, results = run(
+        notebooks, profile=profile, overrides=overrides, out=out, run_name=run_name
+    )
     for r in results:
         typer.echo(f"{r.name:28s} {r.status:6s} {r.seconds:7.1f} s")
     typer.echo(f"report: {final}  (index: {final.parent / 'index.html'})")
@@ -85,7 +101,9 @@ def run_cmd(
 @app.command("refresh")
 @_friendly
 def refresh_cmd(
-    notebooks: Annotated[list[str] | None, typer.Argument(help="Notebooks to re-execute in place.")] = None,
+    notebooks: Annotated[
+        list[str] | None, typer.Argument(help="Notebooks to re-execute in place.")
+    ] = None,
 ) -> None:
     """Re-execute notebooks at their default parameters and save them with outputs."""
     from ecomlib.report.runner import find_notebook, list_notebooks, refresh_in_place
@@ -116,7 +134,9 @@ def data_list() -> None:
 @data_app.command("fetch")
 @_friendly
 def data_fetch(
-    names: Annotated[list[str] | None, typer.Argument(help="Datasets to fetch; all when omitted.")] = None,
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Datasets to fetch; all when omitted.")
+    ] = None,
 ) -> None:
     """Materialise the embedded datasets and verify their checksums (idempotent)."""
     from ecomlib.data.fetch import fetch
@@ -129,8 +149,12 @@ def data_fetch(
 @_friendly
 def data_check(
     path: Annotated[Path, typer.Argument(help="CSV or Parquet file to validate.")],
-    schema: Annotated[str, typer.Option(help="Schema: transactions, products, series, interactions, reviews.")],
-    column: Annotated[list[str] | None, typer.Option("--map", help="FILE_COLUMN=CANONICAL (repeatable).")] = None,
+    schema: Annotated[
+        str, typer.Option(help="Schema: transactions, products, series, interactions, reviews.")
+    ],
+    column: Annotated[
+        list[str] | None, typer.Option("--map", help="FILE_COLUMN=CANONICAL (repeatable).")
+    ] = None,
 ) -> None:
     """Validate a user's file against a canonical schema and report every problem."""
     from ecomlib.data.schemas import read_table

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import matplotlib
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -45,8 +44,14 @@ def set_style() -> None:
         pass
 
 
-def bar(series: pd.Series, title: str, xlabel: str = "", ylabel: str = "", horizontal: bool = True,
-        color: str | None = None) -> plt.Figure:
+def bar(
+    series: pd.Series,
+    title: str,
+    xlabel: str = "",
+    ylabel: str = "",
+    horizontal: bool = True,
+    color: str | None = None,
+) -> plt.Figure:
     """A bar chart of a Series (index = labels)."""
     fig, ax = plt.subplots(figsize=(9, max(3.0, 0.3 * len(series) + 1)) if horizontal else None)
     if horizontal:
@@ -59,19 +64,29 @@ def bar(series: pd.Series, title: str, xlabel: str = "", ylabel: str = "", horiz
     return fig
 
 
-def heatmap(frame: pd.DataFrame, title: str, fmt: str = ".2f", cmap: str = "viridis",
-            annot: bool = True, figsize: tuple[float, float] | None = None,
-            **kwargs) -> plt.Figure:
+def heatmap(
+    frame: pd.DataFrame,
+    title: str,
+    fmt: str = ".2f",
+    cmap: str = "viridis",
+    annot: bool = True,
+    figsize: tuple[float, float] | None = None,
+    **kwargs,
+) -> plt.Figure:
     """An annotated heatmap of a DataFrame."""
-    fig, ax = plt.subplots(figsize=figsize or (min(14, 1 + 0.7 * frame.shape[1]),
-                                               min(10, 1 + 0.4 * frame.shape[0])))
+    fig, ax = plt.subplots(
+        figsize=figsize or (min(14, 1 + 0.7 * frame.shape[1]), min(10, 1 + 0.4 * frame.shape[0]))
+    )
     sns.heatmap(frame, annot=annot, fmt=fmt, cmap=cmap, ax=ax, **kwargs)
     ax.set_title(title)
     return fig
 
 
-def history(history: pd.DataFrame, title: str = "Training history",
-            metrics: Sequence[str] = ("train_loss", "val_loss")) -> plt.Figure:
+def history(
+    history: pd.DataFrame,
+    title: str = "Training history",
+    metrics: Sequence[str] = ("train_loss", "val_loss"),
+) -> plt.Figure:
     """Plot the per-epoch history returned by :func:`ecomlib.train.fit`."""
     cols = [c for c in metrics if c in history]
     extra = "val_metric" in history

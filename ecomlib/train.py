@@ -17,7 +17,6 @@ length-bucketed text batches of :mod:`ecomlib.text`).
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import time
@@ -94,8 +93,10 @@ def as_batches(data: Any, device: str | None = None) -> BatchSource:
     if hasattr(data, "batches"):
         return data
     if isinstance(data, (tuple, list)):
-        return TensorBatches([torch.as_tensor(np.asarray(t)) if not torch.is_tensor(t) else t
-                              for t in data], device=device)
+        return TensorBatches(
+            [torch.as_tensor(np.asarray(t)) if not torch.is_tensor(t) else t for t in data],
+            device=device,
+        )
     raise TypeError(
         "Training data must be a tuple of tensors/arrays (x..., y) or an object with a "
         f"batches(batch_size, shuffle, generator) method, got {type(data).__name__}."
@@ -232,8 +233,7 @@ def fit(
     elif optimizer == "adam":
         opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     elif optimizer == "sgd":
-        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True,
-                              weight_decay=weight_decay)
+        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
     else:
         raise ValueError(f"Unknown optimizer {optimizer!r}: use 'adamw', 'adam' or 'sgd'.")
 
@@ -287,11 +287,17 @@ def fit(
                 bar.update(1)
             seen += count
             train_loss = float(total) / max(count, 1)
-            row = {"epoch": epoch, "train_loss": train_loss,
-                   "lr": opt.param_groups[0]["lr"]}
+            row = {"epoch": epoch, "train_loss": train_loss, "lr": opt.param_groups[0]["lr"]}
             if val_src is not None:
-                preds, targets = predict(model, val_src, batch_size=batch_size * 2,
-                                         forward=forward, device=dev, amp=amp, with_target=True)
+                preds, targets = predict(
+                    model,
+                    val_src,
+                    batch_size=batch_size * 2,
+                    forward=forward,
+                    device=dev,
+                    amp=amp,
+                    with_target=True,
+                )
                 row["val_loss"] = float(loss_fn(preds.float(), targets))
                 if val_metric is not None:
                     row["val_metric"] = float(val_metric(preds, targets))
@@ -302,12 +308,18 @@ def fit(
                 score = -train_loss
             row["seconds"] = time.perf_counter() - t0
             rows.append(row)
-            bar.set_postfix({k: round(v, 4) for k, v in row.items()
-                             if k in ("train_loss", "val_loss", "val_metric")})
+            bar.set_postfix(
+                {
+                    k: round(v, 4)
+                    for k, v in row.items()
+                    if k in ("train_loss", "val_loss", "val_metric")
+                }
+            )
             if score > best_score:
                 best_score, best_epoch, bad_epochs = score, epoch, 0
-                best_state = {k: v.detach().to("cpu", copy=True)
-                              for k, v in model.state_dict().items()}
+                best_state = {
+                    k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
+                }
             else:
                 bad_epochs += 1
             if patience is not None and bad_epochs >= patience:

@@ -23,7 +23,23 @@ from ecomlib.data.loaders import (
 from ecomlib.data.schemas import SCHEMAS, read_file, read_table, validate
 
 __all__ = [
-    "CATALOG", "CJ_TABLES", "FASHION_CLASSES", "SCHEMAS", "Dataset", "connect", "fetch", "get",
-    "load_cdnow", "load_fashion_mnist", "load_movielens_100k", "load_reviews", "load_table",
-    "load_transactions", "read_file", "read_idx", "read_table", "validate", "verify",
+    "CATALOG",
+    "CJ_TABLES",
+    "FASHION_CLASSES",
+    "SCHEMAS",
+    "Dataset",
+    "connect",
+    "fetch",
+    "get",
+    "load_cdnow",
+    "load_fashion_mnist",
+    "load_movielens_100k",
+    "load_reviews",
+    "load_table",
+    "load_transactions",
+    "read_file",
+    "read_idx",
+    "read_table",
+    "validate",
+    "verify",
 ]

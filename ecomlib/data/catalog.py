@@ -82,8 +82,10 @@ def fashion_mnist_dir() -> Path:
     ``data/raw/fashion-mnist`` is returned so the error names where files are expected.
     """
     env = os.environ.get("ECOM_FASHION_MNIST_DIR")
-    candidates = ([Path(env)] if env else []) + [config.raw_dir("fashion-mnist"),
-                                                 FASHION_SYSTEM_DIR]
+    candidates = ([Path(env)] if env else []) + [
+        config.raw_dir("fashion-mnist"),
+        FASHION_SYSTEM_DIR,
+    ]
     for cand in candidates:
         if all((cand / f).is_file() for f in FASHION_FILES):
             return cand

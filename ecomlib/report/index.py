@@ -20,8 +20,12 @@ code{background:#f4f6f8;padding:0 .25rem;border-radius:3px;font-size:.85rem}
 
 def _headline(metrics: dict) -> str:
     items = [(k, v) for k, v in metrics.items() if isinstance(v, (int, float))][:HEADLINE_LIMIT]
-    parts = [f"<code>{html.escape(k)}</code> {v:.4g}" if isinstance(v, float)
-             else f"<code>{html.escape(k)}</code> {v}" for k, v in items]
+    parts = [
+        f"<code>{html.escape(k)}</code> {v:.4g}"
+        if isinstance(v, float)
+        else f"<code>{html.escape(k)}</code> {v}"
+        for k, v in items
+    ]
     return "<br>".join(parts) or "&ndash;"
 
 
@@ -41,14 +45,24 @@ def write_index(reports: Path) -> Path:
         for name, nb in info.get("notebooks", {}).items():
             status = nb.get("status", "?")
             page = run_dir.name + f"/{name}.html"
-            link = (f'<a href="{html.escape(page)}">{html.escape(name)}</a>'
-                    if (reports / page).exists() else html.escape(name))
+            link = (
+                f'<a href="{html.escape(page)}">{html.escape(name)}</a>'
+                if (reports / page).exists()
+                else html.escape(name)
+            )
             secs = nb.get("seconds")
-            secs_txt = f"{secs:.0f} s" if isinstance(secs, (int, float)) and secs == secs else "&ndash;"
-            detail = (html.escape(nb.get("error") or "") if status != "ok"
-                      else _headline(nb.get("metrics", {})))
-            rows.append(f"<tr><td>{link}</td><td class='{status}'>{status}</td>"
-                        f"<td>{secs_txt}</td><td>{detail}</td></tr>")
+            secs_txt = (
+                f"{secs:.0f} s" if isinstance(secs, (int, float)) and secs == secs else "&ndash;"
+            )
+            detail = (
+                html.escape(nb.get("error") or "")
+                if status != "ok"
+                else _headline(nb.get("metrics", {}))
+            )
+            rows.append(
+                f"<tr><td>{link}</td><td class='{status}'>{status}</td>"
+                f"<td>{secs_txt}</td><td>{detail}</td></tr>"
+            )
         sections.append(
             f"<h2>{html.escape(run_dir.name)}</h2><p class='sub'>profile "
             f"<code>{html.escape(str(info.get('profile')))}</code>, started "
@@ -56,10 +70,12 @@ def write_index(reports: Path) -> Path:
             f"<th>duration</th><th>headline metrics</th></tr>{''.join(rows)}</table>"
         )
     body = "".join(sections) or "<p>No runs yet: <code>make report</code> creates one.</p>"
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>ecom-analytics reports"
-            f"</title><style>{_STYLE}</style></head><body><h1>ecom-analytics reports</h1>"
-            f"<p class='sub'>Newest run first. Each notebook links to its HTML report.</p>"
-            f"{body}</body></html>")
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>ecom-analytics reports"
+        f"</title><style>{_STYLE}</style></head><body><h1>ecom-analytics reports</h1>"
+        f"<p class='sub'>Newest run first. Each notebook links to its HTML report.</p>"
+        f"{body}</body></html>"
+    )
     target = reports / "index.html"
     tmp = target.with_suffix(".html.tmp")
     tmp.write_text(page, encoding="utf-8")

@@ -136,8 +136,10 @@ def _describe_failure(executed: Path, exc: Exception) -> str:
                 if out.get("output_type") == "error":
                     cell_no, ename, evalue = i, out["ename"], [out["evalue"]]
                     first = cell.source.strip().splitlines()[:1]
-                    return (f"{executed.stem}: code cell {cell_no} ({first[0][:60] if first else ''}"
-                            f"...) raised {ename}: {evalue[0]}")
+                    return (
+                        f"{executed.stem}: code cell {cell_no} ({first[0][:60] if first else ''}"
+                        f"...) raised {ename}: {evalue[0]}"
+                    )
     except Exception:  # pragma: no cover - best effort
         pass
     return f"{executed.stem}: cell {cell_no} raised {ename}: {evalue[0]}"
@@ -168,9 +170,15 @@ def execute_notebook(
     error = None
     try:
         pm.execute_notebook(
-            str(path), str(executed), parameters=parameters, kernel_name="python3",
-            cwd=str(path.parent), progress_bar=progress, execution_timeout=timeout,
-            log_output=False, request_save_on_cell_execute=False,
+            str(path),
+            str(executed),
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=str(path.parent),
+            progress_bar=progress,
+            execution_timeout=timeout,
+            log_output=False,
+            request_save_on_cell_execute=False,
         )
     except Exception as exc:  # papermill raises PapermillExecutionError and others
         error = _describe_failure(executed, exc) if executed.exists() else str(exc)
@@ -182,8 +190,9 @@ def execute_notebook(
                 os.environ[k] = v
     seconds = time.perf_counter() - t0
     metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
-    result = NotebookResult(path.stem, "failed" if error else "ok", seconds, parameters,
-                            metrics, error)
+    result = NotebookResult(
+        path.stem, "failed" if error else "ok", seconds, parameters, metrics, error
+    )
     if executed.exists():
         export_html(executed, out_dir / f"{path.stem}.html")
     if error:
@@ -196,8 +205,9 @@ def export_html(executed: Path, target: Path) -> None:
     import nbformat
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True)
+    exporter = HTMLExporter(
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+    )
     body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
     target.write_text(body, encoding="utf-8")
 
@@ -245,15 +255,17 @@ def run(
             try:
                 results.append(execute_notebook(path, tmp, params, progress=progress))
             except NotebookFailed as exc:
-                results.append(NotebookResult(path.stem, "failed", float("nan"), params,
-                                              error=str(exc)))
+                results.append(
+                    NotebookResult(path.stem, "failed", float("nan"), params, error=str(exc))
+                )
                 _write_run_summary(tmp, run_name, profile, started, results)
                 failed_dir = out / f"failed-{run_name}"
                 shutil.rmtree(failed_dir, ignore_errors=True)
                 os.replace(tmp, failed_dir)
                 write_index(out)
-                raise NotebookFailed(f"{exc}\nPartially executed notebook kept in {failed_dir}/"
-                                     f"{path.name}") from None
+                raise NotebookFailed(
+                    f"{exc}\nPartially executed notebook kept in {failed_dir}/{path.name}"
+                ) from None
         _write_run_summary(tmp, run_name, profile, started, results)
         os.replace(tmp, final)
     finally:
@@ -263,15 +275,21 @@ def run(
     return final, results
 
 
-def _write_run_summary(run_dir: Path, run_name: str, profile: str, started: str,
-                       results: list[NotebookResult]) -> None:
+def _write_run_summary(
+    run_dir: Path, run_name: str, profile: str, started: str, results: list[NotebookResult]
+) -> None:
     payload = {
         "run": run_name,
         "profile": profile,
         "started": started,
         "notebooks": {
-            r.name: {"status": r.status, "seconds": r.seconds, "parameters": r.parameters,
-                     "metrics": r.metrics, "error": r.error}
+            r.name: {
+                "status": r.status,
+                "seconds": r.seconds,
+                "parameters": r.parameters,
+                "metrics": r.metrics,
+                "error": r.error,
+            }
             for r in results
         },
     }

@@ -31,7 +31,11 @@ def _transactions(n: int = 4) -> pd.DataFrame:
 
 def test_catalog_lists_every_embedded_dataset():
     assert set(data.CATALOG) == {
-        "completejourney", "amazon_reviews", "fashion_mnist", "movielens_100k", "cdnow",
+        "completejourney",
+        "amazon_reviews",
+        "fashion_mnist",
+        "movielens_100k",
+        "cdnow",
     }
     for ds in data.CATALOG.values():
         assert ds.files and all(len(d) == 64 for d in ds.files.values())
@@ -45,7 +49,10 @@ def test_unknown_dataset_name_lists_valid_ones():
 
 def test_fetch_verifies_checksums():
     assert data.fetch(["completejourney", "movielens_100k", "cdnow"]) == {
-        "completejourney": "ok", "movielens_100k": "ok", "cdnow": "ok"}
+        "completejourney": "ok",
+        "movielens_100k": "ok",
+        "cdnow": "ok",
+    }
 
 
 def test_corrupted_file_fails_verification(tmp_path, monkeypatch):
@@ -98,11 +105,13 @@ def test_read_idx_round_trip_and_truncation(tmp_path):
 
 def test_complete_journey_views_have_documented_sizes():
     with data.connect() as con:
-        counts = dict(con.execute(
-            "SELECT 'transactions', count(*) FROM transactions UNION ALL "
-            "SELECT 'households', count(DISTINCT household_id) FROM transactions UNION ALL "
-            "SELECT 'products', count(*) FROM products"
-        ).fetchall())
+        counts = dict(
+            con.execute(
+                "SELECT 'transactions', count(*) FROM transactions UNION ALL "
+                "SELECT 'households', count(DISTINCT household_id) FROM transactions UNION ALL "
+                "SELECT 'products', count(*) FROM products"
+            ).fetchall()
+        )
     assert counts == {"transactions": 1_469_307, "households": 2_469, "products": 92_331}
 
 
@@ -134,7 +143,10 @@ def test_valid_user_csv_with_column_mapping(tmp_path):
         (lambda f: f.assign(quantity=["1", "two", "3", "4"]), "column 'quantity'"),
         (lambda f: f.assign(sales_value=[1.0, -2.0, 3.0, 4.0]), "greater_than_or_equal_to(0)"),
         (lambda f: f.assign(sales_value=[1.0, np.nan, 3.0, 4.0]), "column 'sales_value'"),
-        (lambda f: f.assign(basket_id=[1, 1, 2, 3], product_id=[5, 5, 6, 7]), "duplicate key (basket_id, product_id)"),
+        (
+            lambda f: f.assign(basket_id=[1, 1, 2, 3], product_id=[5, 5, 6, 7]),
+            "duplicate key (basket_id, product_id)",
+        ),
     ],
     ids=["missing-column", "text-in-quantity", "negative-sales", "nan-sales", "duplicate-keys"],
 )

@@ -25,12 +25,18 @@ BODY = (
 
 def _notebook(path: Path, body: str) -> None:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     params = nbformat.v4.new_code_cell(PARAMS)
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [nbformat.v4.new_markdown_cell("# Test notebook"), params,
-                nbformat.v4.new_code_cell(body)]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Test notebook"),
+        params,
+        nbformat.v4.new_code_cell(body),
+    ]
     nbformat.write(nb, str(path))
 
 
@@ -53,8 +59,11 @@ def test_notebook_parameters_are_read_from_the_tagged_cell(project):
 
 
 def test_unknown_parameter_is_refused_with_the_valid_list(project):
-    with pytest.raises(ParameterError, match=r"unknown parameter\(s\) EPOCHS.*Valid parameters: "
-                                             r"PROFILE, SEED, N"):
+    with pytest.raises(
+        ParameterError,
+        match=r"unknown parameter\(s\) EPOCHS.*Valid parameters: "
+        r"PROFILE, SEED, N",
+    ):
         runner.run(["01"], profile="smoke", overrides={"EPOCHS": 3}, progress=False)
     assert not (project / "reports").exists() or not any((project / "reports").iterdir())
 
@@ -67,8 +76,9 @@ def test_unknown_notebook_and_profile(project):
 
 
 def test_run_writes_report_metrics_and_index(project):
-    final, results = runner.run(["01"], profile="smoke", overrides={"N": 10},
-                                run_name="r1", progress=False)
+    final, results = runner.run(
+        ["01"], profile="smoke", overrides={"N": 10}, run_name="r1", progress=False
+    )
     assert final == project / "reports" / "r1"
     assert results[0].metrics == {"total": 45, "profile": "smoke"}
     summary = json.loads((final / "metrics.json").read_text())
@@ -116,10 +126,14 @@ def test_coerce_value():
 def _ecom(*args: str, env_root: Path) -> subprocess.CompletedProcess:
     import os
 
-    env = {**os.environ, "ECOM_HOME": str(env_root),
-           "ECOM_REPORTS_DIR": str(env_root / "reports")}
-    return subprocess.run([sys.executable, "-m", "ecomlib.cli", *args], capture_output=True,
-                          text=True, env=env, timeout=300)
+    env = {**os.environ, "ECOM_HOME": str(env_root), "ECOM_REPORTS_DIR": str(env_root / "reports")}
+    return subprocess.run(
+        [sys.executable, "-m", "ecomlib.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 def test_cli_unknown_parameter_exits_1_without_traceback(project):
@@ -130,8 +144,9 @@ def test_cli_unknown_parameter_exits_1_without_traceback(project):
 
 
 def test_cli_run_with_params(project):
-    proc = _ecom("run", "01", "--profile", "smoke", "-p", "N", "4", "--run-name", "cli",
-                 env_root=project)
+    proc = _ecom(
+        "run", "01", "--profile", "smoke", "-p", "N", "4", "--run-name", "cli", env_root=project
+    )
     assert proc.returncode == 0, proc.stderr
     metrics = json.loads((project / "reports" / "cli" / "metrics.json").read_text())
     assert metrics["notebooks"]["01_ok"]["metrics"]["total"] == 6

@@ -1,0 +1,134 @@
+"""The shared training loop, metric recording and config helpers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from ecomlib import config
+from ecomlib.report import metrics
+from ecomlib.train import TensorBatches, fit, predict
+
+
+def _blobs(n: int = 600, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 4, generator=g)
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).long()
+    return x, y
+
+
+def _accuracy(pred: torch.Tensor, target: torch.Tensor) -> float:
+    return (pred.argmax(1) == target).float().mean().item()
+
+
+def test_fit_learns_and_returns_history():
+    x, y = _blobs()
+    result = fit(
+        nn.Linear(4, 2),
+        (x, y),
+        loss_fn=nn.CrossEntropyLoss(),
+        val_metric=_accuracy,
+        epochs=8,
+        lr=0.1,
+        batch_size=64,
+        seed=1,
+    )
+    hist = result.history
+    assert isinstance(hist, pd.DataFrame)
+    assert {"epoch", "train_loss", "val_loss", "val_metric", "lr", "seconds"} <= set(hist)
+    assert hist.train_loss.iloc[-1] < hist.train_loss.iloc[0]
+    assert result.best_score == pytest.approx(hist.val_metric.max())
+    assert result.best_score > 0.9
+    assert result.device == "cpu" and result.samples_per_second > 0
+
+
+def test_fit_is_repeatable_under_a_seed():
+    x, y = _blobs()
+    kw = dict(loss_fn=nn.CrossEntropyLoss(), epochs=3, lr=0.05, seed=7)
+    config.seed_everything(7)  # weights are initialised when the model is built
+    a = fit(nn.Linear(4, 2), (x, y), **kw)
+    config.seed_everything(7)
+    b = fit(nn.Linear(4, 2), (x, y), **kw)
+    pd.testing.assert_series_equal(a.history.train_loss, b.history.train_loss)
+
+
+def test_early_stopping_restores_the_best_checkpoint():
+    torch.manual_seed(0)
+    x = torch.randn(200, 3)
+    y = torch.randn(200, 1)  # pure noise: validation loss cannot keep improving
+    model = nn.Sequential(nn.Linear(3, 64), nn.ReLU(), nn.Linear(64, 1))
+    result = fit(model, (x, y), epochs=40, lr=0.05, patience=2, scheduler=None, seed=0)
+    assert len(result.history) < 40
+    best = result.history.loc[result.history.val_loss.idxmin()]
+    assert result.best_epoch == int(best.epoch)
+    # the restored weights reproduce the best validation loss
+    perm = torch.randperm(200, generator=torch.Generator().manual_seed(0))
+    val = perm[:20]
+    with torch.no_grad():
+        restored = nn.functional.mse_loss(result.model(x[val]), y[val]).item()
+    assert restored == pytest.approx(best.val_loss, rel=1e-4)
+
+
+def test_predict_keeps_order_and_batches():
+    x, _ = _blobs(130)
+    model = nn.Linear(4, 2).eval()
+    out = predict(model, (x,), batch_size=32)
+    torch.testing.assert_close(out, model(x).detach())
+
+
+def test_bad_arguments_are_explained():
+    x, y = _blobs(10)
+    with pytest.raises(ValueError, match="same length"):
+        TensorBatches([x, y[:5]])
+    with pytest.raises(ValueError, match="Unknown optimizer"):
+        fit(nn.Linear(4, 2), (x, y), loss_fn=nn.CrossEntropyLoss(), optimizer="lion")
+    with pytest.raises(TypeError, match="tuple of tensors"):
+        fit(nn.Linear(4, 2), "not data")
+    with pytest.raises(ValueError, match="epochs"):
+        fit(nn.Linear(4, 2), (x, y), epochs=0)
+
+
+def test_device_resolution():
+    assert config.resolve_device("auto") in ("cpu", "cuda")
+    assert config.resolve_device("cpu") == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            config.resolve_device("cuda")
+    with pytest.raises(ValueError, match="Unknown device"):
+        config.resolve_device("tpu")
+
+
+def test_paths_follow_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("ECOM_DATA_DIR", str(tmp_path / "d"))
+    monkeypatch.setenv("ECOM_REPORTS_DIR", str(tmp_path / "r"))
+    assert config.data_dir() == tmp_path / "d"
+    assert config.raw_dir("ml-100k") == tmp_path / "d" / "raw" / "ml-100k"
+    assert config.reports_dir() == tmp_path / "r"
+
+
+def test_seed_everything_repeats_numpy_and_torch():
+    config.seed_everything(3)
+    a = (np.random.rand(3), torch.rand(3))
+    config.seed_everything(3)
+    b = (np.random.rand(3), torch.rand(3))
+    np.testing.assert_array_equal(a[0], b[0])
+    torch.testing.assert_close(a[1], b[1])
+
+
+def test_record_writes_json_for_the_runner(tmp_path, monkeypatch):
+    target = tmp_path / "m.json"
+    monkeypatch.setenv("ECOM_METRICS_FILE", str(target))
+    metrics.reset()
+    assert metrics.record("acc", np.float32(0.5)) == np.float32(0.5)
+    metrics.record("table", pd.Series({"a": 1, "b": np.int64(2)}))
+    metrics.record("bad", float("nan"))
+    assert json.loads(target.read_text()) == {"acc": 0.5, "table": {"a": 1, "b": 2}, "bad": None}
+    assert metrics.recorded()["acc"] == 0.5
+    with pytest.raises(ValueError):
+        metrics.record("", 1)
+    metrics.reset()
