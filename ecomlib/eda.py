@@ -1,0 +1,906 @@
+"""Exploratory analysis of retail transactions: quality, time, categories, baskets,
+households (RFM, cohorts) and promotions.
+
+Every function takes the canonical transactions frame (``household_id, basket_id,
+product_id, store_id, quantity, sales_value, ..., transaction_timestamp``, optionally with
+product attributes) or a DuckDB connection with the Complete Journey views
+(:func:`ecomlib.data.connect`), and returns a tidy pandas object that a notebook displays or
+plots. Big tables (the 20.9M-row ``promotions``) are aggregated in DuckDB, never loaded into
+pandas.
+
+>>> from ecomlib import data, eda
+>>> con = data.connect()
+>>> lift = eda.promotion_lift(con)              # display / mailer lift, computed in SQL
+>>> tx = eda.clean_transactions(data.load_transactions(with_products=True))
+>>> scores = eda.rfm(tx)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from ecomlib.errors import DataError
+
+log = logging.getLogger(__name__)
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+FUEL_PATTERN = "GASOLINE"
+
+
+def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    """Raise :class:`DataError` naming the missing columns."""
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"{what}: expected a pandas DataFrame, got {type(frame).__name__}.")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{what}: missing column(s) {', '.join(missing)}; "
+            f"the frame has {', '.join(map(str, frame.columns))}."
+        )
+
+
+# ---------------------------------------------------------------- data quality
+def table_overview(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> pd.DataFrame:
+    """Rows, columns and missing cells of each table, computed in DuckDB (no pandas load).
+
+    Returns
+    -------
+    DataFrame indexed by table with ``rows, columns, missing_cells, missing_share``.
+    """
+    rows = []
+    for table in tables:
+        cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+        nulls = " + ".join(f'(COUNT(*) - COUNT("{c}"))' for c in cols)
+        n, missing = con.execute(f"SELECT COUNT(*), {nulls} FROM {table}").fetchall()[0]
+        rows.append(
+            {
+                "table": table,
+                "rows": int(n),
+                "columns": len(cols),
+                "missing_cells": int(missing),
+                "missing_share": missing / (n * len(cols)) if n else 0.0,
+            }
+        )
+    return pd.DataFrame(rows).set_index("table")
+
+
+def data_quality_report(
+    tx: pd.DataFrame,
+    key: Sequence[str] = ("basket_id", "product_id"),
+    upper_quantile: float = 0.999,
+) -> pd.DataFrame:
+    """One row per check on a transactions frame: how many rows fail it and their share.
+
+    Checks: missing values per column, exact duplicate rows, duplicated ``key``, zero
+    quantity, non-positive ``sales_value``, negative discounts, products without attributes
+    (when ``department`` is present), fuel lines (quantity is not a unit count) and quantity
+    outliers above the ``upper_quantile`` of non-fuel lines.
+
+    Returns
+    -------
+    DataFrame with columns ``check, rows, share``.
+    """
+    _require(tx, ["quantity", "sales_value", *key], "data_quality_report")
+    n = len(tx)
+    if n == 0:
+        raise DataError("data_quality_report: the transactions frame is empty.")
+    checks: list[tuple[str, int]] = []
+    for col, k in tx.isna().sum().items():
+        if k:
+            checks.append((f"missing {col}", int(k)))
+    checks.append(("exact duplicate rows", int(tx.duplicated().sum())))
+    checks.append((f"duplicated key ({', '.join(key)})", int(tx.duplicated(list(key)).sum())))
+    checks.append(("quantity == 0", int((tx["quantity"] == 0).sum())))
+    checks.append(("sales_value <= 0", int((tx["sales_value"] <= 0).sum())))
+    disc = [c for c in ("retail_disc", "coupon_disc", "coupon_match_disc") if c in tx]
+    if disc:
+        checks.append(
+            (
+                "negative discount (discounts are stored as amounts >= 0)",
+                int((tx[disc] < 0).any(axis=1).sum()),
+            )
+        )
+    fuel = fuel_mask(tx)
+    checks.append(("fuel lines (quantity = gallons, not units)", int(fuel.sum())))
+    limit = quantity_cap(tx, upper_quantile)
+    checks.append(
+        (
+            f"non-fuel quantity > {limit:g} (q{upper_quantile:g})",
+            int(((tx["quantity"] > limit) & ~fuel).sum()),
+        )
+    )
+    out = pd.DataFrame(checks, columns=["check", "rows"])
+    out["share"] = out["rows"] / n
+    return out
+
+
+def fuel_mask(tx: pd.DataFrame) -> pd.Series:
+    """True for fuel lines (department ``FUEL`` or a ``GASOLINE`` product type), whose
+    ``quantity`` is a volume (up to 89,638) rather than a count of items."""
+    mask = pd.Series(False, index=tx.index)
+    if "department" in tx:
+        mask |= tx["department"].eq("FUEL").fillna(False).astype(bool)
+    if "product_type" in tx:
+        mask |= tx["product_type"].str.contains(FUEL_PATTERN, na=False, regex=False)
+    return mask
+
+
+def quantity_cap(tx: pd.DataFrame, upper_quantile: float = 0.999) -> float:
+    """The ``upper_quantile`` of ``quantity`` over non-fuel lines (the cap used for units)."""
+    if not 0 < upper_quantile <= 1:
+        raise ValueError(f"upper_quantile must be in (0, 1], got {upper_quantile!r}")
+    q = tx.loc[~fuel_mask(tx), "quantity"]
+    return float(q.quantile(upper_quantile)) if len(q) else float("nan")
+
+
+def to_local_time(ts: pd.Series, timezone: str | None) -> pd.Series:
+    """Naive UTC timestamps -> naive local wall-clock time in ``timezone`` (None: unchanged).
+
+    The Complete Journey stores UTC: its quietest hour is 07-09 UTC (2-4 am in US Eastern
+    time) and its last basket, 2018-01-01 04:01 UTC, is 23:01 on 31 December in Eastern time.
+    """
+    ts = pd.to_datetime(ts)
+    if not timezone:
+        return ts
+    if ts.dt.tz is None:
+        ts = ts.dt.tz_localize("UTC")
+    return ts.dt.tz_convert(timezone).dt.tz_localize(None)
+
+
+def clean_transactions(
+    tx: pd.DataFrame, upper_quantile: float = 0.999, timezone: str | None = None
+) -> pd.DataFrame:
+    """Add analysis columns without dropping rows.
+
+    ``is_fuel`` flags fuel lines; ``quantity_outlier`` flags non-fuel lines above the cap of
+    :func:`quantity_cap`; ``units`` is the quantity for analysis: 1 per fuel line, capped
+    otherwise. ``department``/``product_category`` (when present) get ``"UNKNOWN"`` for
+    products missing from the product table. Also adds ``date``, ``weekday`` (0 = Monday)
+    and ``hour``. Sales values are left untouched: they are real spend. With ``timezone``
+    (e.g. ``"America/New_York"``) ``transaction_timestamp`` becomes local time (see
+    :func:`to_local_time`) and the stored UTC value moves to ``timestamp_utc``.
+    """
+    _require(tx, ["quantity", "sales_value", "transaction_timestamp"], "clean_transactions")
+    out = tx.copy()
+    out["is_fuel"] = fuel_mask(out)
+    cap = quantity_cap(out, upper_quantile)
+    out["quantity_outlier"] = (out["quantity"] > cap) & ~out["is_fuel"]
+    out["units"] = np.where(out["is_fuel"], 1, out["quantity"].clip(upper=cap)).astype("int64")
+    for col in ("department", "product_category"):
+        if col in out:
+            out[col] = out[col].fillna("UNKNOWN")
+    ts = pd.to_datetime(out["transaction_timestamp"])
+    if timezone:
+        out["timestamp_utc"] = ts
+        ts = to_local_time(ts, timezone)
+        out["transaction_timestamp"] = ts
+    out["date"] = ts.dt.normalize()
+    out["weekday"] = ts.dt.weekday.astype("int8")
+    out["hour"] = ts.dt.hour.astype("int8")
+    return out
+
+
+def sample_households(tx: pd.DataFrame, n: int | None, seed: int = 42) -> pd.DataFrame:
+    """All rows of ``n`` randomly chosen households (all households when ``n`` is None)."""
+    _require(tx, ["household_id"], "sample_households")
+    if n is None:
+        return tx
+    ids = tx["household_id"].unique()
+    if n <= 0:
+        raise ValueError(f"SAMPLE_HOUSEHOLDS must be a positive integer or None, got {n!r}")
+    if n >= len(ids):
+        return tx
+    rng = np.random.default_rng(seed)
+    keep = rng.choice(np.sort(ids), size=n, replace=False)
+    return tx[tx["household_id"].isin(keep)]
+
+
+# ---------------------------------------------------------------- time
+def _period_start(ts: pd.Series, freq: str) -> pd.Series:
+    """Start of each timestamp's period; fast paths for days and Monday-based weeks."""
+    if freq == "D":
+        return ts.dt.normalize()
+    if freq in ("W", "W-SUN"):
+        day = ts.dt.normalize()
+        return day - pd.to_timedelta(day.dt.weekday, unit="D")
+    return ts.dt.to_period(freq).dt.start_time
+
+
+def complete_periods(ts: pd.Series, freq: str) -> pd.Series:
+    """True for timestamps whose period (``freq``: D, W, M, ...) has all its days inside the
+    observed days (first to last calendar day with data).
+
+    A year of data that starts on a Sunday has a partial first week: left in, it would show
+    up as a fake collapse in weekly sales or in retention.
+    """
+    ts = pd.to_datetime(ts)
+    if ts.empty:
+        return pd.Series(dtype=bool, index=ts.index)
+    start = _period_start(ts, freq)
+    first_day, last_day = ts.min().normalize(), ts.max().normalize()
+    ok = {
+        s
+        for s in start.unique()
+        if s >= first_day and pd.Period(s, freq).end_time.normalize() <= last_day
+    }
+    return start.isin(ok)
+
+
+def sales_over_time(tx: pd.DataFrame, freq: str = "D", complete_only: bool = True) -> pd.DataFrame:
+    """Sales, baskets and households per period (``freq`` a pandas offset: D, W, M).
+
+    Days without transactions appear with zeros. With ``complete_only`` the partial periods
+    at either end of the data are dropped (see :func:`complete_periods`).
+    """
+    _require(
+        tx, ["transaction_timestamp", "sales_value", "basket_id", "household_id"], "sales_over_time"
+    )
+    if complete_only:
+        tx = tx[complete_periods(tx["transaction_timestamp"], freq)]
+    ts = pd.to_datetime(tx["transaction_timestamp"])
+    grouped = tx.groupby(_period_start(ts, freq))
+    out = pd.DataFrame(
+        {
+            "sales": grouped["sales_value"].sum(),
+            "baskets": grouped["basket_id"].nunique(),
+            "households": grouped["household_id"].nunique(),
+        }
+    )
+    out.index.name = "period"
+    if freq == "D" and len(out):
+        out = out.reindex(pd.date_range(out.index.min(), out.index.max(), freq="D"), fill_value=0)
+        out.index.name = "period"
+    return out
+
+
+def weekday_hour(tx: pd.DataFrame, value: str = "baskets") -> pd.DataFrame:
+    """A 7 x 24 matrix (rows Mon..Sun, columns hour 0..23) of ``baskets`` or ``sales``."""
+    _require(tx, ["transaction_timestamp", "basket_id", "sales_value"], "weekday_hour")
+    ts = pd.to_datetime(tx["transaction_timestamp"])
+    keys = [ts.dt.weekday.rename("weekday"), ts.dt.hour.rename("hour")]
+    if value == "baskets":
+        s = tx.groupby(keys)["basket_id"].nunique()
+    elif value == "sales":
+        s = tx.groupby(keys)["sales_value"].sum()
+    else:
+        raise ValueError(f"value must be 'baskets' or 'sales', got {value!r}")
+    mat = s.unstack("hour").reindex(index=range(7), columns=range(24)).fillna(0)
+    mat.index = list(WEEKDAYS)
+    mat.index.name, mat.columns.name = "weekday", "hour"
+    return mat
+
+
+# ---------------------------------------------------------------- categories
+def pareto(tx: pd.DataFrame, by: str, value: str = "sales_value") -> pd.DataFrame:
+    """Totals of ``value`` per ``by`` level, largest first, with share and cumulative share.
+
+    Returns
+    -------
+    DataFrame indexed by ``by`` with ``value, share, cum_share, rank``.
+    """
+    _require(tx, [by, value], "pareto")
+    totals = tx.groupby(by, dropna=False)[value].sum().sort_values(ascending=False)
+    grand = totals.sum()
+    if grand <= 0:
+        raise DataError(f"pareto: total {value} is not positive; nothing to rank.")
+    out = pd.DataFrame({value: totals, "share": totals / grand})
+    out["cum_share"] = out["share"].cumsum()
+    out["rank"] = np.arange(1, len(out) + 1)
+    return out
+
+
+def change_words(relative: float) -> str:
+    """``0.23`` -> ``"23% more"``, ``-0.1`` -> ``"10% less"`` (for generated sentences)."""
+    return f"{abs(relative):.0%} {'more' if relative >= 0 else 'less'}"
+
+
+def n_for_share(pareto_table: pd.DataFrame, share: float = 0.8) -> int:
+    """Smallest number of top levels whose cumulative share reaches ``share``."""
+    if not 0 < share <= 1:
+        raise ValueError(f"share must be in (0, 1], got {share!r}")
+    cum = pareto_table["cum_share"].to_numpy()
+    return int(min(np.searchsorted(cum, share - 1e-12) + 1, len(cum)))
+
+
+# ---------------------------------------------------------------- baskets
+def basket_summary(tx: pd.DataFrame, units: str = "units") -> pd.DataFrame:
+    """One row per basket: ``household_id, lines`` (distinct products), ``units`` and
+    ``value`` (sales), ``timestamp`` (first line)."""
+    col = units if units in tx else "quantity"
+    _require(
+        tx,
+        ["basket_id", "household_id", "product_id", "sales_value", col, "transaction_timestamp"],
+        "basket_summary",
+    )
+    g = tx.groupby("basket_id")
+    return pd.DataFrame(
+        {
+            "household_id": g["household_id"].first(),
+            "lines": g["product_id"].nunique(),
+            "units": g[col].sum(),
+            "value": g["sales_value"].sum(),
+            "timestamp": g["transaction_timestamp"].min(),
+        }
+    )
+
+
+# ---------------------------------------------------------------- households
+RFM_SEGMENTS = (  # (name, rule on R and FM scores scaled to 1..5)
+    ("Champions", lambda r, fm: (r >= 4) & (fm >= 4)),
+    ("Loyal", lambda r, fm: (r >= 3) & (fm >= 3)),
+    ("New / promising", lambda r, fm: (r >= 4) & (fm < 3)),
+    ("At risk", lambda r, fm: (r < 3) & (fm >= 3)),
+    ("Needs attention", lambda r, fm: (r == 3) & (fm < 3)),
+    ("Hibernating", lambda r, fm: (r < 3) & (fm < 3)),
+)
+
+
+def _score(values: pd.Series, bins: int, higher_is_better: bool = True) -> pd.Series:
+    """Quantile score 1..bins on ranks (ties broken by order, so every bin is used)."""
+    ranks = values.rank(method="first", ascending=higher_is_better)
+    return pd.qcut(ranks, q=bins, labels=False).astype("int64") + 1
+
+
+def rfm(tx: pd.DataFrame, bins: int = 5, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Recency / frequency / monetary table per household, with scores and a segment.
+
+    Parameters
+    ----------
+    tx : transactions (``household_id, basket_id, sales_value, transaction_timestamp``).
+    bins : number of quantile bins for each score (2..10); ``bins`` = best.
+    as_of : reference date for recency (default: the day after the last transaction).
+
+    Returns
+    -------
+    DataFrame indexed by household: ``recency_days, frequency, monetary, r, f, m, segment``.
+    Segments use R and the mean of F and M, both rescaled to 1..5.
+    """
+    _require(tx, ["household_id", "basket_id", "sales_value", "transaction_timestamp"], "rfm")
+    if not 2 <= int(bins) <= 10:
+        raise ValueError(f"RFM bins must be between 2 and 10, got {bins!r}")
+    ts = pd.to_datetime(tx["transaction_timestamp"])
+    as_of = pd.Timestamp(as_of) if as_of is not None else ts.max().normalize() + pd.Timedelta("1D")
+    g = tx.assign(_ts=ts).groupby("household_id")
+    out = pd.DataFrame(
+        {
+            "recency_days": (as_of - g["_ts"].max()).dt.days,
+            "frequency": g["basket_id"].nunique(),
+            "monetary": g["sales_value"].sum(),
+        }
+    )
+    if len(out) < bins:
+        raise DataError(f"rfm: {len(out)} households cannot fill {bins} bins.")
+    out["r"] = _score(out["recency_days"], bins, higher_is_better=False)
+    out["f"] = _score(out["frequency"], bins)
+    out["m"] = _score(out["monetary"], bins)
+    scale = 4 / (bins - 1)
+    r5 = 1 + (out["r"] - 1) * scale
+    fm5 = 1 + ((out["f"] + out["m"]) / 2 - 1) * scale
+    segment = pd.Series("Hibernating", index=out.index, dtype=object)
+    assigned = pd.Series(False, index=out.index)
+    for name, rule in RFM_SEGMENTS:
+        hit = rule(r5.round(), fm5.round()) & ~assigned
+        segment[hit] = name
+        assigned |= hit
+    out["segment"] = pd.Categorical(segment, categories=[s for s, _ in RFM_SEGMENTS])
+    return out
+
+
+def segment_summary(scores: pd.DataFrame) -> pd.DataFrame:
+    """Households, share of households, share of spend and medians per RFM segment."""
+    _require(scores, ["segment", "recency_days", "frequency", "monetary"], "segment_summary")
+    g = scores.groupby("segment", observed=False)
+    out = pd.DataFrame(
+        {
+            "households": g.size(),
+            "median_recency_days": g["recency_days"].median(),
+            "median_baskets": g["frequency"].median(),
+            "median_spend": g["monetary"].median(),
+            "spend": g["monetary"].sum(),
+        }
+    )
+    out["household_share"] = out["households"] / out["households"].sum()
+    out["spend_share"] = out["spend"] / out["spend"].sum()
+    return out.drop(columns="spend")
+
+
+def cohort_retention(tx: pd.DataFrame, freq: str = "M", complete_only: bool = True) -> pd.DataFrame:
+    """Share of each first-purchase cohort active in each later period.
+
+    Rows: cohort (period of the household's first transaction); columns: periods since
+    the first one (0, 1, ...); values: active households / cohort size (column 0 is 1).
+    A ``cohort_size`` column is appended. With ``complete_only`` partial periods at the ends
+    of the data are dropped first. Note that a panel that starts on a fixed date puts every
+    household already shopping then into the first cohort (left censoring).
+    """
+    _require(tx, ["household_id", "transaction_timestamp"], "cohort_retention")
+    if complete_only:
+        tx = tx[complete_periods(tx["transaction_timestamp"], freq)]
+    if tx.empty:
+        raise DataError("cohort_retention: no transactions in complete periods.")
+    period = pd.to_datetime(tx["transaction_timestamp"]).dt.to_period(freq)
+    active = pd.DataFrame(
+        {"household_id": tx["household_id"].to_numpy(), "ordinal": period.array.asi8}
+    ).drop_duplicates()
+    active["cohort"] = active.groupby("household_id")["ordinal"].transform("min")
+    active["age"] = active["ordinal"] - active["cohort"]
+    counts = active.groupby(["cohort", "age"])["household_id"].nunique().unstack("age")
+    size = counts[0]
+    table = counts.div(size, axis=0)
+    table.index = pd.PeriodIndex.from_ordinals(table.index, freq=period.dt.freq).astype(str)
+    table.index.name = "cohort"
+    table.columns.name = f"periods since first purchase ({freq})"
+    table["cohort_size"] = size.to_numpy()
+    return table
+
+
+def demographics_spend(
+    tx: pd.DataFrame,
+    demographics: pd.DataFrame,
+    columns: Sequence[str] = ("income", "age", "household_size"),
+) -> dict[str, pd.DataFrame]:
+    """Yearly spend per household by demographic level, for households with demographics.
+
+    Returns a dict ``column -> DataFrame(households, median_spend, mean_spend, mean_baskets)``
+    ordered by the level's natural order (numbers and ranges sort by their first number).
+    """
+    _require(tx, ["household_id", "basket_id", "sales_value"], "demographics_spend")
+    _require(demographics, ["household_id", *columns], "demographics_spend")
+    per_hh = tx.groupby("household_id").agg(
+        spend=("sales_value", "sum"), baskets=("basket_id", "nunique")
+    )
+    joined = demographics.set_index("household_id").join(per_hh, how="inner")
+    out = {}
+    for col in columns:
+        g = joined.groupby(col, dropna=True)
+        t = pd.DataFrame(
+            {
+                "households": g.size(),
+                "median_spend": g["spend"].median(),
+                "mean_spend": g["spend"].mean(),
+                "mean_baskets": g["baskets"].mean(),
+            }
+        )
+        out[col] = t.loc[sorted(t.index, key=_level_key)]
+    return out
+
+
+def _level_key(level: object) -> tuple[float, str]:
+    """Sort key: the first number in a label (``'35-49K'`` -> 35, ``'Under 15K'`` -> 0)."""
+    import re
+
+    text = str(level)
+    m = re.search(r"\d+", text.replace(",", ""))
+    num = float(m.group()) if m else float("inf")
+    if text.lower().startswith(("under", "<")):
+        num -= 0.5
+    return num, text
+
+
+# ---------------------------------------------------------------- promotions & coupons
+PROMOTION_LIFT_SQL = """
+WITH tx AS (
+    SELECT product_id, store_id, week,
+           SUM(quantity) AS units, SUM(sales_value) AS sales
+    FROM transactions
+    GROUP BY ALL
+),
+store_weeks AS (SELECT DISTINCT store_id, week FROM transactions),
+store_n AS (SELECT store_id, COUNT(*) AS n_wk FROM store_weeks GROUP BY ALL),
+pairs AS (SELECT DISTINCT product_id, store_id FROM tx),
+promo AS (
+    SELECT p.product_id, p.store_id, p.week,
+           BOOL_OR(p.display_location <> '0') AS on_display,
+           BOOL_OR(p.mailer_location <> '0') AS in_mailer
+    FROM promotions p
+    SEMI JOIN pairs USING (product_id, store_id)
+    SEMI JOIN store_weeks USING (store_id, week)
+    GROUP BY ALL
+),
+cells AS (
+    SELECT product_id, store_id,
+           CASE WHEN on_display AND in_mailer THEN 'display + mailer'
+                WHEN on_display THEN 'display only'
+                WHEN in_mailer THEN 'mailer only' ELSE 'none' END AS state,
+           COUNT(*) AS n_wk,
+           SUM(COALESCE(tx.sales, 0)) AS sales,
+           SUM(COALESCE(tx.units, 0)) AS units
+    FROM promo LEFT JOIN tx USING (product_id, store_id, week)
+    GROUP BY ALL
+),
+cell_tot AS (
+    SELECT product_id, store_id, SUM(n_wk) AS n_wk, SUM(sales) AS sales, SUM(units) AS units
+    FROM cells GROUP BY ALL
+),
+base AS (
+    SELECT t.product_id, t.store_id,
+           s.n_wk - c.n_wk AS n_wk,
+           t.sales - c.sales AS sales,
+           t.units - c.units AS units
+    FROM (SELECT product_id, store_id, SUM(sales) AS sales, SUM(units) AS units
+          FROM tx GROUP BY ALL) t
+    JOIN cell_tot c USING (product_id, store_id)
+    JOIN store_n s USING (store_id)
+),
+within AS (
+    SELECT c.state,
+           COUNT(*) AS pairs,
+           SUM(c.n_wk) AS promo_weeks,
+           SUM(b.n_wk) AS base_weeks,
+           SUM(c.sales / c.n_wk) / COUNT(*) AS promo_sales_per_week,
+           SUM(b.sales / b.n_wk) / COUNT(*) AS base_sales_per_week,
+           SUM(c.units / c.n_wk) / COUNT(*) AS promo_units_per_week,
+           SUM(b.units / b.n_wk) / COUNT(*) AS base_units_per_week
+    FROM cells c JOIN base b USING (product_id, store_id)
+    WHERE b.n_wk > 0
+    GROUP BY c.state
+),
+any_promo AS (
+    SELECT 'any promotion' AS state,
+           COUNT(*) AS pairs,
+           SUM(c.n_wk) AS promo_weeks,
+           SUM(b.n_wk) AS base_weeks,
+           SUM(c.sales / c.n_wk) / COUNT(*) AS promo_sales_per_week,
+           SUM(b.sales / b.n_wk) / COUNT(*) AS base_sales_per_week,
+           SUM(c.units / c.n_wk) / COUNT(*) AS promo_units_per_week,
+           SUM(b.units / b.n_wk) / COUNT(*) AS base_units_per_week
+    FROM cell_tot c JOIN base b USING (product_id, store_id)
+    WHERE b.n_wk > 0
+)
+SELECT * FROM within
+UNION ALL
+SELECT * FROM any_promo
+"""
+
+NAIVE_PROMOTION_SQL = """
+WITH tx AS (
+    SELECT product_id, store_id, week, SUM(sales_value) AS sales
+    FROM transactions GROUP BY ALL
+),
+promo AS (
+    SELECT product_id, store_id, week,
+           BOOL_OR(display_location <> '0') AS on_display,
+           BOOL_OR(mailer_location <> '0') AS in_mailer
+    FROM promotions SEMI JOIN tx USING (product_id, store_id, week)
+    GROUP BY ALL
+)
+SELECT COALESCE(on_display, FALSE) AS on_display, COALESCE(in_mailer, FALSE) AS in_mailer,
+       COUNT(*) AS product_store_weeks, AVG(sales) AS mean_sales
+FROM tx LEFT JOIN promo USING (product_id, store_id, week)
+GROUP BY ALL
+"""
+
+
+def promotion_lift(
+    con: duckdb.DuckDBPyConnection, threads: int | None = None, memory_limit: str | None = None
+) -> pd.DataFrame:
+    """Display and mailer lift on product-store-weeks, aggregated entirely in DuckDB.
+
+    ``promotions`` (product_id, store_id, week, display_location, mailer_location; a
+    location of ``'0'`` means "not on display" / "not in the mailer") is joined to weekly
+    transaction totals per product and store. The comparison is *within* a product-store
+    pair, so product mix cannot fake a lift: for every pair sold at least once and promoted
+    in at least one week, mean weekly sales in its promoted weeks (by state: display only,
+    mailer only, both, any) are compared with its mean weekly sales in the other weeks the
+    store was open (weeks with no sale count as zero). Pairs are weighted equally.
+
+    Parameters
+    ----------
+    con : connection with ``transactions`` and ``promotions`` views
+        (:func:`ecomlib.data.connect`).
+    threads, memory_limit : optional DuckDB settings applied before the query
+        (e.g. ``2`` and ``"1GB"`` keep the 20.9M-row join small).
+
+    Returns
+    -------
+    DataFrame indexed by ``state`` with ``pairs, promo_weeks, base_weeks,
+    promo_sales_per_week, base_sales_per_week, sales_lift, promo_units_per_week,
+    base_units_per_week, unit_lift``; lifts are relative (0.25 = +25 %).
+    """
+    _check_views(con, ("transactions", "promotions"))
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+    out = con.execute(PROMOTION_LIFT_SQL).df().set_index("state")
+    order = [
+        s
+        for s in ("display only", "mailer only", "display + mailer", "any promotion")
+        if s in out.index
+    ]
+    out = out.loc[order]
+    out["sales_lift"] = out["promo_sales_per_week"] / out["base_sales_per_week"] - 1
+    out["unit_lift"] = out["promo_units_per_week"] / out["base_units_per_week"] - 1
+    int_cols = ["pairs", "promo_weeks", "base_weeks"]
+    out[int_cols] = out[int_cols].astype("int64")
+    return out[
+        [
+            "pairs",
+            "promo_weeks",
+            "base_weeks",
+            "promo_sales_per_week",
+            "base_sales_per_week",
+            "sales_lift",
+            "promo_units_per_week",
+            "base_units_per_week",
+            "unit_lift",
+        ]
+    ]
+
+
+def naive_promotion_comparison(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Mean sales of *sold* product-store-weeks by display/mailer status, across products.
+
+    The naive comparison mixes different products (promoted items are cheaper on average)
+    and ignores zero-sale weeks; the notebook shows it next to :func:`promotion_lift` to
+    explain why the within-pair comparison is the one to trust.
+    """
+    _check_views(con, ("transactions", "promotions"))
+    return (
+        con.execute(NAIVE_PROMOTION_SQL)
+        .df()
+        .sort_values(["on_display", "in_mailer"])
+        .reset_index(drop=True)
+    )
+
+
+def coupon_redemption(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per campaign: type, dates, targeted households, coupons, redemptions, redeeming
+    households and the redemption rate (redeeming / targeted households)."""
+    _check_views(con, ("campaigns", "campaign_descriptions", "coupons", "coupon_redemptions"))
+    sql = """
+    SELECT d.campaign_id, d.campaign_type, d.start_date::DATE AS start_date,
+           d.end_date::DATE AS end_date,
+           COALESCE(t.households, 0) AS targeted_households,
+           COALESCE(c.coupons, 0) AS coupons,
+           COALESCE(r.redemptions, 0) AS redemptions,
+           COALESCE(r.households, 0) AS redeeming_households
+    FROM campaign_descriptions d
+    LEFT JOIN (SELECT campaign_id, COUNT(DISTINCT household_id) AS households
+               FROM campaigns GROUP BY ALL) t USING (campaign_id)
+    LEFT JOIN (SELECT campaign_id, COUNT(DISTINCT coupon_upc) AS coupons
+               FROM coupons GROUP BY ALL) c USING (campaign_id)
+    LEFT JOIN (SELECT campaign_id, COUNT(*) AS redemptions,
+                      COUNT(DISTINCT household_id) AS households
+               FROM coupon_redemptions GROUP BY ALL) r USING (campaign_id)
+    ORDER BY d.campaign_id
+    """
+    out = con.execute(sql).df().set_index("campaign_id")
+    out["redemption_rate"] = np.where(
+        out["targeted_households"] > 0,
+        out["redeeming_households"] / out["targeted_households"].clip(lower=1),
+        np.nan,
+    )
+    return out
+
+
+def _check_views(con: duckdb.DuckDBPyConnection, names: Sequence[str]) -> None:
+    have = {
+        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
+    missing = [n for n in names if n not in have]
+    if missing:
+        raise DataError(
+            f"DuckDB connection lacks table/view(s) {', '.join(missing)}; "
+            "use ecomlib.data.connect()."
+        )
+
+
+# ---------------------------------------------------------------- summary export
+def summary_path(filename: str = "01_eda_summary.md") -> Path:
+    """Where to write the one-page summary: next to the run's metrics when the notebook runs
+    under ``ecom run`` (``$ECOM_METRICS_FILE``), else ``reports/``."""
+    from ecomlib import config
+
+    target = os.environ.get("ECOM_METRICS_FILE")
+    folder = Path(target).parent if target else config.reports_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / filename
+
+
+def summary_markdown(
+    title: str,
+    headline: dict[str, str],
+    tables: dict[str, pd.DataFrame] | None = None,
+    findings: Sequence[str] = (),
+) -> str:
+    """A one-page Markdown summary: headline figures, key findings, small tables."""
+    lines = [f"# {title}", "", "| metric | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in headline.items()]
+    if findings:
+        lines += ["", "## Key findings", ""] + [f"- {f}" for f in findings]
+    for name, table in (tables or {}).items():
+        lines += ["", f"## {name}", "", _plain_markdown(table)]
+    return "\n".join(lines) + "\n"
+
+
+def _plain_markdown(table: pd.DataFrame) -> str:
+    """A Markdown table without the optional ``tabulate`` dependency."""
+    frame = table.reset_index()
+    head = "| " + " | ".join(map(str, frame.columns)) + " |"
+    sep = "|" + "---|" * len(frame.columns)
+    body = ["| " + " | ".join(map(str, row)) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([head, sep, *body])
+
+
+# ---------------------------------------------------------------- figures
+def _plt():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_sales_over_time(daily: pd.DataFrame, weekly: pd.DataFrame):
+    """Daily sales with a 7-day mean (top) and weekly sales (bottom), in dollars."""
+    plt = _plt()
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 6.5))
+    ax1.plot(daily.index, daily["sales"], lw=0.7, alpha=0.5, label="daily")
+    ax1.plot(daily.index, daily["sales"].rolling(7, center=True).mean(), lw=2, label="7-day mean")
+    ax1.set_title("Daily sales")
+    ax1.set_ylabel("sales ($)")
+    ax1.legend(loc="upper left")
+    ax2.bar(weekly.index, weekly["sales"], width=5, color="C2")
+    ax2.set_title("Weekly sales (weeks starting Monday, complete weeks only)")
+    ax2.set_ylabel("sales ($)")
+    ax2.set_xlabel("date")
+    for ax in (ax1, ax2):
+        ax.yaxis.set_major_formatter(_dollar_formatter())
+    return fig
+
+
+def _dollar_formatter():
+    from matplotlib.ticker import FuncFormatter
+
+    def fmt(x, _pos):
+        if abs(x) >= 1e6:
+            return f"${x / 1e6:.1f}M"
+        if abs(x) >= 1e3:
+            return f"${x / 1e3:.0f}k"
+        return f"${x:.0f}"
+
+    return FuncFormatter(fmt)
+
+
+def plot_weekday_hour(matrix: pd.DataFrame, what: str = "baskets"):
+    """Heatmap of a weekday x hour matrix (share of all ``what``, in %)."""
+    import seaborn as sns
+
+    plt = _plt()
+    share = 100 * matrix / matrix.to_numpy().sum()
+    fig, ax = plt.subplots(figsize=(12, 3.8))
+    sns.heatmap(share, cmap="viridis", ax=ax, cbar_kws={"label": f"% of all {what}"})
+    ax.set_title(f"When households shop: % of {what} by weekday and hour")
+    ax.set_xlabel("hour of day")
+    ax.set_ylabel("")
+    return fig
+
+
+def plot_pareto(table: pd.DataFrame, top_n: int, title: str, value: str = "sales_value"):
+    """Bars of the top ``top_n`` levels' sales with the cumulative share as a line."""
+    plt = _plt()
+    top = table.head(top_n)
+    fig, ax = plt.subplots(figsize=(11, 4.8))
+    labels = [str(i)[:22] for i in top.index]
+    ax.bar(range(len(top)), top[value], color="C0")
+    ax.set_xticks(range(len(top)), labels, rotation=60, ha="right")
+    ax.set_ylabel("sales ($)")
+    ax.yaxis.set_major_formatter(_dollar_formatter())
+    ax.set_title(title)
+    ax2 = ax.twinx()
+    ax2.plot(range(len(top)), 100 * top["cum_share"], color="C3", marker="o")
+    ax2.set_ylabel("cumulative % of all sales", color="C3")
+    ax2.set_ylim(0, 100)
+    ax2.grid(False)
+    return fig
+
+
+def plot_baskets(baskets: pd.DataFrame, clip_quantile: float = 0.99):
+    """Histograms of products per basket and basket value (clipped at ``clip_quantile``)."""
+    plt = _plt()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    lines = baskets["lines"].clip(upper=baskets["lines"].quantile(clip_quantile))
+    ax1.hist(lines, bins=int(lines.max()), color="C0")
+    ax1.set_title("Basket size")
+    ax1.set_xlabel(f"distinct products per basket (clipped at q{clip_quantile:g})")
+    ax1.set_ylabel("baskets")
+    value = baskets["value"].clip(upper=baskets["value"].quantile(clip_quantile))
+    ax2.hist(value, bins=60, color="C1")
+    ax2.set_title("Basket value")
+    ax2.set_xlabel(f"sales per basket ($, clipped at q{clip_quantile:g})")
+    ax2.set_ylabel("baskets")
+    for ax, s in ((ax1, baskets["lines"]), (ax2, baskets["value"])):
+        ax.axvline(s.median(), color="k", ls="--", lw=1, label=f"median {s.median():.4g}")
+        ax.legend()
+    return fig
+
+
+def plot_segments(summary: pd.DataFrame):
+    """Share of households vs share of spend per RFM segment (grouped bars, %)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(10, 4))
+    x = np.arange(len(summary))
+    ax.bar(x - 0.2, 100 * summary["household_share"], width=0.4, label="% of households")
+    ax.bar(x + 0.2, 100 * summary["spend_share"], width=0.4, label="% of spend")
+    ax.set_xticks(x, summary.index.astype(str))
+    ax.set_ylabel("%")
+    ax.set_title("RFM segments: who the households are vs where the money is")
+    ax.legend()
+    return fig
+
+
+def plot_cohorts(retention: pd.DataFrame):
+    """Cohort retention heatmap (% of each first-purchase cohort active k periods later)."""
+    import seaborn as sns
+
+    plt = _plt()
+    table = 100 * retention.drop(columns="cohort_size")
+    labels = [
+        f"{c} (n={int(n)})" for c, n in zip(retention.index, retention["cohort_size"], strict=True)
+    ]
+    fig, ax = plt.subplots(figsize=(12, 5.5))
+    sns.heatmap(
+        table,
+        annot=True,
+        fmt=".0f",
+        cmap="YlGnBu",
+        vmin=0,
+        vmax=100,
+        ax=ax,
+        yticklabels=labels,
+        cbar_kws={"label": "% of cohort active"},
+    )
+    ax.set_title("Cohort retention: % of households active k months after their first purchase")
+    ax.set_xlabel("months since first purchase")
+    ax.set_ylabel("first-purchase month (cohort size)")
+    return fig
+
+
+def plot_demographics(tables: dict[str, pd.DataFrame]):
+    """Median yearly spend by each demographic attribute, one panel each."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(tables), figsize=(4.2 * len(tables), 4), squeeze=False)
+    for ax, (col, t) in zip(axes[0], tables.items(), strict=True):
+        ax.bar(range(len(t)), t["median_spend"], color="C4")
+        ax.set_xticks(range(len(t)), t.index.astype(str), rotation=60, ha="right")
+        ax.set_title(f"by {col.replace('_', ' ')}")
+        ax.set_ylabel("median spend per household ($/year)")
+        ax.yaxis.set_major_formatter(_dollar_formatter())
+    fig.suptitle("Demographics vs spend (households with demographics only)", fontweight="bold")
+    return fig
+
+
+def plot_lift(lift: pd.DataFrame):
+    """Sales lift (%) per promotion state, within product-store pairs."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    vals = 100 * lift["sales_lift"]
+    ax.barh(lift.index[::-1], vals[::-1], color=["C0", "C1", "C2", "C3"][: len(vals)][::-1])
+    for y, v in enumerate(vals[::-1]):
+        ax.text(v, y, f" +{v:.0f}%" if v >= 0 else f" {v:.0f}%", va="center")
+    ax.set_xlabel("sales per product-store-week vs the same pair's non-promoted weeks (%)")
+    ax.set_title("Promotion lift (within product-store pairs)")
+    ax.set_xlim(min(0, vals.min() * 1.2), vals.max() * 1.2)
+    return fig
+
+
+def plot_coupons(coupons: pd.DataFrame):
+    """Redemption rate per campaign, coloured by campaign type."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(11, 4))
+    types = sorted(coupons["campaign_type"].unique())
+    for i, t in enumerate(types):
+        sub = coupons[coupons["campaign_type"] == t]
+        ax.bar(sub.index, 100 * sub["redemption_rate"], color=f"C{i}", label=t)
+    ax.set_xticks(coupons.index)
+    ax.set_xlabel("campaign id")
+    ax.set_ylabel("% of targeted households redeeming")
+    ax.set_title("Coupon redemption by campaign")
+    ax.legend(title="campaign type")
+    return fig

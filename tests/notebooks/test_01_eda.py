@@ -1,0 +1,56 @@
+"""Notebook 01 (EDA) at the smoke profile: its recorded metrics against the known sizes of
+The Complete Journey and sane ranges."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.notebook
+@pytest.mark.xdist_group("nb_01")
+def test_01_eda_smoke(run_notebook):
+    m = run_notebook("01_eda", profile="smoke")
+
+    # known sizes of the data (DESIGN.md): nothing lost or duplicated on the way
+    assert m["n_transactions"] == 1_469_307
+    assert m["n_households"] == 2_469
+    assert m["n_promotion_rows"] == 20_940_529
+    assert m["n_campaigns"] == 27
+    assert m["coupon_redemptions"] == 2_102
+    assert m["n_households_with_demographics"] <= 801
+    assert 100_000 < m["n_baskets"] < m["n_transactions"]
+    assert 3e6 < m["total_sales"] < 7e6
+
+    # outliers: the 89,638 fuel quantity is found, and nothing above the cap survives cleaning
+    assert m["max_quantity"] == 89_638
+    assert m["n_fuel_lines"] > 0
+    assert m["max_units_after_cleaning"] <= m["quantity_cap"] < 1_000
+
+    # time: timestamps converted from UTC, so the peak hour is a daytime hour
+    assert 8 <= m["peak_hour"] <= 21
+    assert m["busiest_weekday"] in {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}
+    assert 0 < m["weekly_sales_cv"] < 0.5
+
+    # categories and baskets
+    assert m["top_department"] == "GROCERY"
+    assert 0.3 < m["top_department_share"] < 0.8
+    assert 0 < m["top_category_share"] < m["top_n_category_share"] < 1
+    assert 1 < m["n_categories_80pct"] < m["n_categories"]
+    assert 1 <= m["median_basket_lines"] < 50
+    assert 1 < m["median_basket_value"] < m["mean_basket_value"] < 200
+
+    # households: the smoke profile samples 800 households
+    assert m["n_households_analysed"] == 800
+    assert sum(m["rfm_segments"].values()) == 800
+    assert m["champions_spend_share"] > m["champions_household_share"] > 0
+    assert 0.5 < m["first_cohort_month1_retention"] <= 1
+    assert 0 < m["later_cohorts_month1_retention"] <= 1
+    assert m["income_spend_ratio"] >= 1
+
+    # promotions: positive within-pair lifts, combined >= each alone, naive comparison below
+    for key in ("display_lift", "mailer_lift", "display_mailer_lift", "any_promotion_lift"):
+        assert 0.05 < m[key] < 20, key
+    assert m["display_mailer_lift"] > max(m["display_lift"], m["mailer_lift"])
+    assert m["naive_display_difference"] < m["display_lift"]
+    assert m["promo_pairs"] > 10_000
+    assert 0 < m["coupon_redemption_rate"] < 1

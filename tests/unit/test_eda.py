@@ -1,0 +1,340 @@
+"""Unit tests of ecomlib.eda on tiny hand-made frames (and a tiny in-memory DuckDB)."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecomlib import eda
+from ecomlib.errors import DataError
+
+
+def make_tx() -> pd.DataFrame:
+    """Three households, five baskets, one fuel line with a huge quantity."""
+    rows = [
+        # household, basket, product, store, qty, sales, timestamp, department, type
+        (1, 10, 100, 1, 1, 2.0, "2017-01-02 10:00", "GROCERY", "MILK"),
+        (1, 10, 101, 1, 3, 3.0, "2017-01-02 10:00", "GROCERY", "BREAD"),
+        (1, 11, 100, 1, 1, 2.0, "2017-02-06 18:00", "GROCERY", "MILK"),
+        (2, 20, 900, 1, 89638, 50.0, "2017-01-03 11:00", "FUEL", "GASOLINE-REG UNLEADED"),
+        (2, 21, 102, 1, 40, 8.0, "2017-03-07 12:00", "PRODUCE", "CORN"),
+        (3, 30, 103, 2, 0, 0.0, "2017-03-08 09:00", None, None),
+        (3, 30, 100, 2, 2, 4.0, "2017-03-08 09:00", "GROCERY", "MILK"),
+    ]
+    cols = [
+        "household_id",
+        "basket_id",
+        "product_id",
+        "store_id",
+        "quantity",
+        "sales_value",
+        "transaction_timestamp",
+        "department",
+        "product_type",
+    ]
+    frame = pd.DataFrame(rows, columns=cols)
+    frame["transaction_timestamp"] = pd.to_datetime(frame["transaction_timestamp"])
+    frame["product_category"] = frame["product_type"]
+    return frame
+
+
+# ---------------------------------------------------------------- quality and cleaning
+def test_data_quality_report_counts_each_problem():
+    tx = pd.concat([make_tx(), make_tx().iloc[[0]]], ignore_index=True)  # one exact duplicate
+    report = eda.data_quality_report(tx, upper_quantile=0.5).set_index("check")["rows"]
+    assert report["exact duplicate rows"] == 1
+    assert report["duplicated key (basket_id, product_id)"] == 1
+    assert report["quantity == 0"] == 1
+    assert report["sales_value <= 0"] == 1
+    assert report["missing department"] == 1
+    assert report["fuel lines (quantity = gallons, not units)"] == 1
+    # non-fuel quantities: 1,3,1,40,0,2,1 -> median 1: the 3, 40 and 2 are above it
+    assert report[[k for k in report.index if k.startswith("non-fuel quantity")][0]] == 3
+
+
+def test_data_quality_report_rejects_bad_input():
+    with pytest.raises(DataError, match="empty"):
+        eda.data_quality_report(make_tx().iloc[:0])
+    with pytest.raises(DataError, match="sales_value"):
+        eda.data_quality_report(make_tx().drop(columns="sales_value"))
+    with pytest.raises(DataError, match="DataFrame"):
+        eda.data_quality_report([1, 2, 3])
+
+
+def test_fuel_lines_count_as_one_unit_and_outliers_are_capped():
+    tx = eda.clean_transactions(make_tx(), upper_quantile=0.8)
+    cap = eda.quantity_cap(make_tx(), 0.8)
+    fuel = tx.set_index("product_id").loc[900]
+    assert fuel["is_fuel"] and fuel["units"] == 1 and not fuel["quantity_outlier"]
+    corn = tx.set_index("product_id").loc[102]
+    assert corn["quantity_outlier"] and corn["units"] == cap < 40
+    assert tx["sales_value"].equals(make_tx()["sales_value"])  # spend untouched
+    assert (tx["department"] == "UNKNOWN").sum() == 1
+    assert len(tx) == len(make_tx())  # nothing dropped
+
+
+def test_quantity_cap_checks_quantile():
+    with pytest.raises(ValueError):
+        eda.quantity_cap(make_tx(), 1.5)
+
+
+def test_clean_transactions_converts_utc_to_local_time():
+    tx = make_tx()
+    tx.loc[0, "transaction_timestamp"] = pd.Timestamp("2018-01-01 04:01")
+    out = eda.clean_transactions(tx, timezone="America/New_York")
+    assert out.loc[0, "transaction_timestamp"] == pd.Timestamp("2017-12-31 23:01")
+    assert out.loc[0, "timestamp_utc"] == pd.Timestamp("2018-01-01 04:01")
+    assert out.loc[0, "weekday"] == 6 and out.loc[0, "hour"] == 23
+    same = eda.clean_transactions(tx)
+    assert same.loc[0, "transaction_timestamp"] == pd.Timestamp("2018-01-01 04:01")
+
+
+def test_sample_households():
+    tx = make_tx()
+    assert eda.sample_households(tx, None) is tx
+    two = eda.sample_households(tx, 2, seed=1)
+    assert two["household_id"].nunique() == 2
+    assert two.equals(eda.sample_households(tx, 2, seed=1))  # seeded
+    assert len(eda.sample_households(tx, 10)) == len(tx)
+    with pytest.raises(ValueError):
+        eda.sample_households(tx, 0)
+
+
+# ---------------------------------------------------------------- time
+def test_complete_periods_drops_partial_edge_weeks():
+    ts = pd.Series(
+        pd.to_datetime(
+            [
+                "2017-01-01 12:00",
+                "2017-01-02 08:00",
+                "2017-01-08 20:00",
+                "2017-01-09 09:00",
+                "2017-01-10 10:00",
+            ]
+        )
+    )
+    mask = eda.complete_periods(ts, "W")
+    # Sun 1 Jan belongs to the week of Mon 26 Dec (partial); 2-8 Jan is complete;
+    # 9-15 Jan ends after the last day (10 Jan): partial
+    assert mask.tolist() == [False, True, True, False, False]
+    assert eda.complete_periods(ts, "D").all()
+
+
+def test_sales_over_time_fills_missing_days():
+    tx = make_tx()
+    daily = eda.sales_over_time(tx, "D")
+    assert daily.index.min() == pd.Timestamp("2017-01-02")
+    assert len(daily) == (pd.Timestamp("2017-03-08") - pd.Timestamp("2017-01-02")).days + 1
+    assert daily.loc["2017-01-02", "sales"] == 5.0
+    assert daily.loc["2017-01-02", "baskets"] == 1
+    assert daily.loc["2017-01-04", "sales"] == 0
+    assert daily["sales"].sum() == pytest.approx(tx["sales_value"].sum())
+
+
+def test_weekday_hour_matrix():
+    mat = eda.weekday_hour(make_tx(), "baskets")
+    assert mat.shape == (7, 24)
+    assert mat.loc["Mon", 10] == 1  # basket 10 on Monday 2 Jan at 10h
+    assert mat.to_numpy().sum() == 5  # five baskets
+    sales = eda.weekday_hour(make_tx(), "sales")
+    assert sales.loc["Mon", 10] == 5.0
+    with pytest.raises(ValueError):
+        eda.weekday_hour(make_tx(), "units")
+
+
+# ---------------------------------------------------------------- categories, baskets
+def test_pareto_and_share_count():
+    frame = pd.DataFrame({"cat": list("abcd"), "sales_value": [10.0, 50.0, 30.0, 10.0]})
+    p = eda.pareto(frame, "cat")
+    assert p.index.tolist()[:2] == ["b", "c"]
+    assert p["share"].tolist()[:2] == [0.5, 0.3]
+    assert p["cum_share"].iloc[-1] == pytest.approx(1.0)
+    assert eda.n_for_share(p, 0.8) == 2
+    assert eda.n_for_share(p, 0.81) == 3
+    assert eda.n_for_share(p, 1.0) == 4
+    with pytest.raises(DataError):
+        eda.pareto(frame.assign(sales_value=0.0), "cat")
+    with pytest.raises(ValueError):
+        eda.n_for_share(p, 0)
+
+
+def test_change_words():
+    assert eda.change_words(0.234) == "23% more"
+    assert eda.change_words(-0.1) == "10% less"
+
+
+def test_basket_summary():
+    b = eda.basket_summary(eda.clean_transactions(make_tx()))
+    assert len(b) == 5
+    assert b.loc[10, "lines"] == 2 and b.loc[10, "value"] == 5.0 and b.loc[10, "units"] == 4
+    assert b.loc[20, "units"] == 1  # fuel line counts as one unit
+
+
+# ---------------------------------------------------------------- households
+def rfm_frame() -> pd.DataFrame:
+    """Household h has h baskets of $h each; household h last shops on day 10 * h."""
+    rows = []
+    for h in range(1, 5):
+        for k in range(h):
+            day = pd.Timestamp("2017-01-01") + pd.Timedelta(days=10 * h - k)
+            rows.append((h, h * 100 + k, float(h), day))
+    return pd.DataFrame(
+        rows, columns=["household_id", "basket_id", "sales_value", "transaction_timestamp"]
+    )
+
+
+def test_rfm_scores_and_segments():
+    scores = eda.rfm(rfm_frame(), bins=2)
+    assert scores["frequency"].tolist() == [1, 2, 3, 4]
+    assert scores["monetary"].tolist() == [1.0, 4.0, 9.0, 16.0]
+    assert scores["recency_days"].tolist() == [31, 21, 11, 1]
+    assert scores["r"].tolist() == [1, 1, 2, 2]
+    assert scores["f"].tolist() == [1, 1, 2, 2]
+    assert scores.loc[4, "segment"] == "Champions"
+    assert scores.loc[1, "segment"] == "Hibernating"
+    summary = eda.segment_summary(scores)
+    assert summary["households"].sum() == 4
+    assert summary["spend_share"].sum() == pytest.approx(1.0)
+    assert summary.loc["Champions", "spend_share"] == pytest.approx(25 / 30)
+
+
+def test_rfm_rejects_bad_bins_and_tiny_data():
+    with pytest.raises(ValueError):
+        eda.rfm(rfm_frame(), bins=1)
+    with pytest.raises(DataError):
+        eda.rfm(rfm_frame(), bins=5)
+
+
+def test_cohort_retention_by_hand():
+    ts = pd.to_datetime(
+        [
+            "2017-01-05",
+            "2017-02-05",
+            "2017-03-05",  # h1: Jan, Feb, Mar
+            "2017-01-20",
+            "2017-03-20",  # h2: Jan, Mar
+            "2017-02-10",
+            "2017-03-31",
+        ]
+    )  # h3: Feb, Mar
+    tx = pd.DataFrame({"household_id": [1, 1, 1, 2, 2, 3, 3], "transaction_timestamp": ts})
+    ret = eda.cohort_retention(tx, "M", complete_only=False)
+    assert ret.index.tolist() == ["2017-01", "2017-02"]
+    assert ret.loc["2017-01", "cohort_size"] == 2 and ret.loc["2017-02", "cohort_size"] == 1
+    assert ret.loc["2017-01", 0] == 1.0
+    assert ret.loc["2017-01", 1] == 0.5  # only h1 in February
+    assert ret.loc["2017-01", 2] == 1.0  # both in March
+    assert ret.loc["2017-02", 1] == 1.0
+    assert np.isnan(ret.loc["2017-02", 2])
+
+
+def test_demographics_spend_orders_levels():
+    tx = make_tx()
+    demo = pd.DataFrame({"household_id": [1, 2, 3], "income": ["100-124K", "Under 15K", "15-24K"]})
+    out = eda.demographics_spend(tx, demo, ["income"])["income"]
+    assert out.index.tolist() == ["Under 15K", "15-24K", "100-124K"]
+    assert out.loc["100-124K", "median_spend"] == 7.0
+    with pytest.raises(DataError):
+        eda.demographics_spend(tx, demo, ["age"])
+
+
+# ---------------------------------------------------------------- promotions (DuckDB)
+@pytest.fixture
+def tiny_con():
+    """Store 1 open weeks 1-4. Product A sells 2, 6, 0, 4 in weeks 1-4; it is on display in
+    week 2 (listed twice) and in the mailer in week 4. Product B sells 1 every week, never
+    promoted. Product C is promoted but never sold; week 9 is outside the open weeks."""
+    con = duckdb.connect()
+    tx = pd.DataFrame(
+        {
+            "household_id": 1,
+            "basket_id": range(7),
+            "product_id": [1, 1, 1, 2, 2, 2, 2],
+            "store_id": 1,
+            "quantity": [2, 6, 4, 1, 1, 1, 1],
+            "sales_value": [2.0, 6.0, 4.0, 1.0, 1.0, 1.0, 1.0],
+            "week": [1, 2, 4, 1, 2, 3, 4],
+        }
+    )
+    promo = pd.DataFrame(
+        {
+            "product_id": [1, 1, 1, 3, 1],
+            "store_id": 1,
+            "display_location": ["1", "1", "0", "5", "2"],
+            "mailer_location": ["0", "0", "A", "A", "0"],
+            "week": [2, 2, 4, 2, 9],
+        }
+    )
+    con.register("transactions_df", tx)
+    con.register("promotions_df", promo)
+    con.execute("CREATE TABLE transactions AS SELECT * FROM transactions_df")
+    con.execute("CREATE TABLE promotions AS SELECT * FROM promotions_df")
+    yield con
+    con.close()
+
+
+def test_promotion_lift_by_hand(tiny_con):
+    lift = eda.promotion_lift(tiny_con, threads=1, memory_limit="200MB")
+    # base weeks of pair (A, 1): weeks 1 and 3, sales 2 + 0 -> 1.0 a week
+    assert lift.loc["display only", "sales_lift"] == pytest.approx(6 / 1 - 1)
+    assert lift.loc["mailer only", "sales_lift"] == pytest.approx(4 / 1 - 1)
+    assert lift.loc["any promotion", "sales_lift"] == pytest.approx(5 / 1 - 1)
+    assert lift.loc["any promotion", "pairs"] == 1
+    assert lift.loc["display only", "promo_weeks"] == 1
+    assert lift.loc["any promotion", "base_weeks"] == 2
+    assert "display + mailer" not in lift.index
+
+
+def test_naive_promotion_comparison(tiny_con):
+    naive = eda.naive_promotion_comparison(tiny_con).set_index(["on_display", "in_mailer"])
+    assert naive.loc[(False, False), "mean_sales"] == pytest.approx((2 + 4 * 1) / 5)
+    assert naive.loc[(True, False), "mean_sales"] == 6.0
+    assert naive.loc[(False, True), "mean_sales"] == 4.0
+
+
+def test_promotion_lift_needs_the_views():
+    con = duckdb.connect()
+    with pytest.raises(DataError, match="promotions"):
+        eda.promotion_lift(con)
+
+
+def test_coupon_redemption_by_hand():
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE campaign_descriptions AS SELECT * FROM (VALUES "
+        "(1, 'Type A', TIMESTAMP '2017-01-01', TIMESTAMP '2017-02-01'), "
+        "(2, 'Type B', TIMESTAMP '2017-03-01', TIMESTAMP '2017-04-01')) "
+        "t(campaign_id, campaign_type, start_date, end_date)"
+    )
+    con.execute(
+        "CREATE TABLE campaigns AS SELECT * FROM (VALUES (1, 10), (1, 11), (1, 12), "
+        "(1, 13), (2, 10)) t(campaign_id, household_id)"
+    )
+    con.execute(
+        "CREATE TABLE coupons AS SELECT * FROM (VALUES (555, 1, 1), (556, 2, 1)) "
+        "t(coupon_upc, product_id, campaign_id)"
+    )
+    con.execute(
+        "CREATE TABLE coupon_redemptions AS SELECT * FROM (VALUES "
+        "(10, 555, 1, TIMESTAMP '2017-01-05'), (10, 556, 1, TIMESTAMP '2017-01-06')) "
+        "t(household_id, coupon_upc, campaign_id, redemption_date)"
+    )
+    out = eda.coupon_redemption(con)
+    assert out.loc[1, "targeted_households"] == 4
+    assert out.loc[1, "coupons"] == 2
+    assert out.loc[1, "redemptions"] == 2
+    assert out.loc[1, "redemption_rate"] == 0.25
+    assert out.loc[2, "redemption_rate"] == 0.0
+
+
+# ---------------------------------------------------------------- summary
+def test_summary_markdown_and_path(tmp_path, monkeypatch):
+    text = eda.summary_markdown(
+        "T", {"rows": "3"}, {"table": pd.DataFrame({"a": [1]})}, ["one finding"]
+    )
+    assert text.startswith("# T\n")
+    assert "| rows | 3 |" in text and "- one finding" in text and "| index | a |" in text
+    monkeypatch.setenv("ECOM_METRICS_FILE", str(tmp_path / "run" / "01_eda.metrics.json"))
+    assert eda.summary_path() == tmp_path / "run" / "01_eda_summary.md"
