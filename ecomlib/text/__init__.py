@@ -2,8 +2,16 @@
 
 The stable entry point for other parts of the project is :func:`embed_texts`
 (``(n, 384)`` float32, mean-pooled, L2-normalised MiniLM sentence vectors).
+
+>>> from ecomlib import text
+>>> clean = text.clean_texts(reviews["text"])
+>>> clf = text.TransformerClassifier(max_length=128, epochs=3).fit(train_texts, train_labels)
+>>> p_great = clf.predict_proba(test_texts)[:, 1]
 """
 
+from ecomlib.text.baseline import embedding_logreg, keyword_summary, tfidf_logreg
+from ecomlib.text.clean import clean_text, clean_texts, length_stats, token_lengths, top_ngrams
+from ecomlib.text.data import read_reviews, validate_reviews
 from ecomlib.text.embeddings import (
     bucket_batches,
     default_model_dir,
@@ -11,5 +19,56 @@ from ecomlib.text.embeddings import (
     load_pretrained,
     mean_pool,
 )
+from ecomlib.text.evaluate import (
+    ASPECTS,
+    aspect_summary,
+    binary_scores,
+    confident_mistakes,
+    expected_calibration_error,
+    plot_reliability,
+    reliability_table,
+)
+from ecomlib.text.explain import Explanation, explain, explanations_html, render_html
+from ecomlib.text.search import SemanticIndex
+from ecomlib.text.transformer import (
+    HiddenBatches,
+    TextClassifierNet,
+    TokenBatches,
+    TransformerClassifier,
+    tokenize,
+)
 
-__all__ = ["bucket_batches", "default_model_dir", "embed_texts", "load_pretrained", "mean_pool"]
+__all__ = [
+    "ASPECTS",
+    "Explanation",
+    "HiddenBatches",
+    "SemanticIndex",
+    "TextClassifierNet",
+    "TokenBatches",
+    "TransformerClassifier",
+    "aspect_summary",
+    "binary_scores",
+    "bucket_batches",
+    "clean_text",
+    "clean_texts",
+    "confident_mistakes",
+    "default_model_dir",
+    "embed_texts",
+    "embedding_logreg",
+    "expected_calibration_error",
+    "explain",
+    "explanations_html",
+    "keyword_summary",
+    "length_stats",
+    "load_pretrained",
+    "mean_pool",
+    "plot_reliability",
+    "read_reviews",
+    "reliability_table",
+    "render_html",
+    "tfidf_logreg",
+    "token_lengths",
+    "tokenize",
+    "top_ngrams",
+    "validate_reviews",
+]

@@ -1,0 +1,205 @@
+"""Scoring, calibration, error analysis and aspect summaries for binary text classifiers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, brier_score_loss, f1_score, log_loss, roc_auc_score
+
+__all__ = [
+    "ASPECTS",
+    "aspect_summary",
+    "binary_scores",
+    "confident_mistakes",
+    "expected_calibration_error",
+    "plot_reliability",
+    "reliability_table",
+]
+
+
+def binary_scores(
+    y_true: Sequence[int], p_positive: Sequence[float], threshold: float = 0.5
+) -> dict[str, float]:
+    """Accuracy, ROC-AUC, F1, log loss, Brier score and ECE of positive-class probabilities."""
+    y = np.asarray(y_true).astype(int)
+    p = np.clip(np.asarray(p_positive, dtype=float), 1e-7, 1 - 1e-7)
+    if y.shape != p.shape:
+        raise ValueError(f"{len(y)} labels but {len(p)} probabilities.")
+    both = len(np.unique(y)) == 2
+    return {
+        "accuracy": float(accuracy_score(y, p >= threshold)),
+        "roc_auc": float(roc_auc_score(y, p)) if both else float("nan"),
+        "f1": float(f1_score(y, p >= threshold, zero_division=0)),
+        "log_loss": float(log_loss(y, p, labels=[0, 1])),
+        "brier": float(brier_score_loss(y, p)),
+        "ece": expected_calibration_error(y, p),
+    }
+
+
+def reliability_table(
+    y_true: Sequence[int], p_positive: Sequence[float], n_bins: int = 10
+) -> pd.DataFrame:
+    """Equal-width probability bins: count, mean predicted probability, observed positive rate."""
+    y = np.asarray(y_true).astype(float)
+    p = np.asarray(p_positive, dtype=float)
+    edges = np.linspace(0, 1, n_bins + 1)
+    bins = np.clip(np.digitize(p, edges[1:-1]), 0, n_bins - 1)
+    rows = []
+    for b in range(n_bins):
+        sel = bins == b
+        rows.append(
+            {
+                "bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}",
+                "count": int(sel.sum()),
+                "mean_predicted": float(p[sel].mean()) if sel.any() else float("nan"),
+                "observed_rate": float(y[sel].mean()) if sel.any() else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def expected_calibration_error(
+    y_true: Sequence[int], p_positive: Sequence[float], n_bins: int = 10
+) -> float:
+    """Count-weighted mean |observed rate - mean predicted probability| over the bins."""
+    table = reliability_table(y_true, p_positive, n_bins).dropna()
+    if table["count"].sum() == 0:
+        return float("nan")
+    gap = (table["observed_rate"] - table["mean_predicted"]).abs()
+    return float((gap * table["count"]).sum() / table["count"].sum())
+
+
+def plot_reliability(
+    y_true: Sequence[int],
+    probabilities: Mapping[str, Sequence[float]],
+    n_bins: int = 10,
+    title: str = "Reliability curve",
+) -> plt.Figure:
+    """Reliability curves (observed rate vs predicted probability) of several models, with a
+    histogram of predicted probabilities below."""
+    fig, (ax, hx) = plt.subplots(
+        2, 1, figsize=(7, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfectly calibrated")
+    for name, p in probabilities.items():
+        table = reliability_table(y_true, p, n_bins).dropna()
+        ece = expected_calibration_error(y_true, p, n_bins)
+        ax.plot(
+            table["mean_predicted"],
+            table["observed_rate"],
+            marker="o",
+            label=f"{name} (ECE {ece:.3f})",
+        )
+        hx.hist(np.asarray(p), bins=np.linspace(0, 1, n_bins + 1), histtype="step", lw=1.5)
+    ax.set_ylabel("observed share of 'great'")
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=9)
+    hx.set_xlabel("predicted probability of 'great'")
+    hx.set_ylabel("reviews")
+    return fig
+
+
+def confident_mistakes(
+    texts: Sequence[str],
+    y_true: Sequence[int],
+    p_positive: Sequence[float],
+    k: int = 5,
+    max_chars: int = 300,
+) -> pd.DataFrame:
+    """The ``k`` wrong predictions the model was most sure of (each direction mixed)."""
+    y = np.asarray(y_true).astype(int)
+    p = np.asarray(p_positive, dtype=float)
+    wrong = np.flatnonzero((p >= 0.5).astype(int) != y)
+    conf = np.abs(p[wrong] - 0.5)
+    pick = wrong[np.argsort(-conf, kind="stable")[:k]]
+    return pd.DataFrame(
+        {
+            "index": pick,
+            "label": y[pick],
+            "p_great": p[pick].round(3),
+            "text": [_shorten(str(texts[i]), max_chars) for i in pick],
+        }
+    )
+
+
+def _shorten(text: str, max_chars: int) -> str:
+    return text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…"
+
+
+# Hand-written aspect lexicon for food reviews (word stems matched at word starts).
+ASPECTS: dict[str, tuple[str, ...]] = {
+    "taste & flavour": (
+        "tast",
+        "flavor",
+        "flavour",
+        "delicious",
+        "sweet",
+        "bitter",
+        "bland",
+        "salty",
+        "yummy",
+    ),
+    "price & value": ("price", "expensive", "cheap", "value", "cost", "money", "worth", "deal"),
+    "packaging & shipping": (
+        "packag",
+        "box",
+        "ship",
+        "deliver",
+        "arriv",
+        "damag",
+        "bag",
+        "container",
+        "seal",
+    ),
+    "freshness & smell": ("fresh", "stale", "smell", "odor", "expir", "rancid", "moldy"),
+    "texture": ("textur", "crunch", "chewy", "soggy", "creamy", "smooth", "hard", "soft"),
+    "health & ingredients": (
+        "ingredient",
+        "sugar",
+        "organic",
+        "calori",
+        "health",
+        "natural",
+        "allerg",
+        "gluten",
+        "protein",
+        "artificial",
+    ),
+    "pets": ("dog", "cat", "pet", "puppy", "kitten"),
+    "coffee & tea": ("coffee", "tea", "brew", "cup", "k-cup", "espresso"),
+}
+
+
+def aspect_summary(
+    texts: Sequence[str], labels: Sequence[int], aspects: Mapping[str, Sequence[str]] | None = None
+) -> pd.DataFrame:
+    """How often each aspect is mentioned per class and how 'great' its reviews are.
+
+    Returns one row per aspect: ``mentions``, ``share_of_great_reviews``,
+    ``share_of_other_reviews`` (share of each class's reviews that mention it),
+    ``great_rate_when_mentioned`` and ``lift`` (that rate over the overall great rate).
+    """
+    aspects = aspects or ASPECTS
+    low = [str(t).lower() for t in texts]
+    y = np.asarray(labels).astype(int)
+    base = y.mean() if len(y) else float("nan")
+    rows = []
+    for name, stems in aspects.items():
+        pattern = re.compile(r"\b(?:" + "|".join(re.escape(s) for s in stems) + r")")
+        hit = np.array([bool(pattern.search(t)) for t in low])
+        rate = float(y[hit].mean()) if hit.any() else float("nan")
+        rows.append(
+            {
+                "aspect": name,
+                "mentions": int(hit.sum()),
+                "share_of_great_reviews": float(hit[y == 1].mean()) if (y == 1).any() else np.nan,
+                "share_of_other_reviews": float(hit[y == 0].mean()) if (y == 0).any() else np.nan,
+                "great_rate_when_mentioned": rate,
+                "lift": rate / base if base else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows).sort_values("lift").reset_index(drop=True)

@@ -1,0 +1,193 @@
+"""TransformerClassifier: bucketed batches, fine-tuning through ecomlib.train, save/load,
+int8 quantization and explanations. Uses a tiny randomly initialised BERT (any Hugging
+Face-format directory works) with the packaged MiniLM tokenizer, so it runs in seconds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ecomlib.errors import ParameterError
+from ecomlib.text import (
+    HiddenBatches,
+    SemanticIndex,
+    TokenBatches,
+    TransformerClassifier,
+    default_model_dir,
+    explain,
+    explanations_html,
+    tokenize,
+)
+
+POS = [
+    "great taste love it",
+    "delicious and fresh, will buy again",
+    "best coffee ever",
+    "wonderful snack my kids love",
+    "perfect, great value",
+    "love love love this tea",
+]
+NEG = [
+    "stale and awful",
+    "terrible taste, waste of money",
+    "arrived broken, bad",
+    "bitter and disgusting",
+    "not good at all",
+    "horrible smell, threw it away",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    path = tmp_path_factory.mktemp("tiny_bert")
+    tok = AutoTokenizer.from_pretrained(str(default_model_dir()), local_files_only=True)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=tok.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    BertModel(config).save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def fitted(tiny_model_dir):
+    texts, y = POS * 3 + NEG * 3, [1] * 18 + [0] * 18
+    clf = TransformerClassifier(
+        tiny_model_dir,
+        max_length=16,
+        train_layers=1,
+        epochs=8,
+        batch_size=8,
+        lr=1e-2,
+        patience=None,
+        device="cpu",
+    )
+    return clf.fit(texts, y)
+
+
+def test_tokenize_truncation(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_model_dir), local_files_only=True)
+    long = "start " + "middle " * 50 + "end"
+    head = tokenize(tok, [long], max_length=10, truncation="head")[0]
+    both = tokenize(tok, [long], max_length=10, truncation="head_tail")[0]
+    assert len(head) == len(both) == 10
+    assert head[0] == both[0] == tok.cls_token_id
+    assert both[-1] == tok.sep_token_id
+    assert tok.convert_ids_to_tokens(both[-2]) == "end"
+    with pytest.raises(ParameterError):
+        tokenize(tok, ["x"], truncation="middle")
+
+
+def test_token_batches_keep_every_text_once():
+    ids = [[1] * n for n in (5, 2, 9, 3, 7)]
+    src = TokenBatches(ids, labels=[0, 1, 0, 1, 0])
+    seen = []
+    for x, m, y in src.batches(2, shuffle=False):
+        assert x.shape == m.shape and len(y) == len(x)
+        assert (m.sum(1) > 0).all()
+        seen += m.sum(1).tolist()
+    assert sorted(seen) == [2, 3, 5, 7, 9]
+    order = src.order(2)
+    assert [len(ids[i]) for i in order] == seen
+    gen = torch.Generator().manual_seed(0)
+    shuffled = [int(v) for _, m, _ in src.batches(2, shuffle=True, generator=gen) for v in m.sum(1)]
+    assert sorted(shuffled) == [2, 3, 5, 7, 9]
+
+
+def test_hidden_batches_pad_and_mask():
+    hidden = [torch.ones(n, 4, dtype=torch.float16) for n in (3, 1)]
+    ((h, m, y),) = list(HiddenBatches(hidden, [1, 0]).batches(4))
+    assert h.shape == (2, 3, 4) and h.dtype == torch.float32
+    assert m.tolist() == [[1, 1, 1], [1, 0, 0]] and y.tolist() == [1, 0]
+
+
+def test_fit_predict_and_order(fitted):
+    texts = POS + NEG
+    proba = fitted.predict_proba(texts)
+    assert proba.shape == (12, 2)
+    np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-5)
+    acc = (proba.argmax(1) == np.array([1] * 6 + [0] * 6)).mean()
+    assert acc >= 0.75  # learns the training texts: a broken loop stays near 0.5
+    # output order equals input order, whatever the batching
+    one = np.vstack([fitted.predict_proba([t]) for t in texts[:4]])
+    np.testing.assert_allclose(proba[:4], one, atol=2e-2)
+    assert list(fitted.history_.columns[:2]) == ["epoch", "train_loss"]
+    assert fitted.embed(texts).shape == (12, 32)
+    assert fitted.predict(texts).shape == (12,)
+
+
+def test_save_load_round_trip(fitted, tmp_path):
+    texts = POS + NEG
+    path = fitted.save(tmp_path / "model")
+    again = TransformerClassifier.load(path, device="cpu")
+    np.testing.assert_allclose(again.predict_proba(texts), fitted.predict_proba(texts), atol=1e-6)
+    assert again.max_length == 16 and again.classes_.tolist() == [0, 1]
+    with pytest.raises(FileNotFoundError, match="ecomlib_classifier.json"):
+        TransformerClassifier.load(tmp_path)
+
+
+def test_quantized_copy_agrees(fitted):
+    texts = POS + NEG
+    q = fitted.quantize()
+    assert q.quantized_ and not fitted.quantized_
+    pq, pf = q.predict_proba(texts)[:, 1], fitted.predict_proba(texts)[:, 1]
+    assert np.corrcoef(pq, pf)[0, 1] > 0.9
+    with pytest.raises(RuntimeError):
+        q.save("unused")
+
+
+def test_full_fine_tune_path(tiny_model_dir):
+    clf = TransformerClassifier(
+        tiny_model_dir, max_length=16, train_layers=None, epochs=1, batch_size=8, device="cpu"
+    )
+    clf.fit(POS + NEG, [1] * 6 + [0] * 6, val_texts=POS[:2] + NEG[:2], val_labels=[1, 1, 0, 0])
+    word = clf.net_.backbone.embeddings.word_embeddings.weight
+    assert not word.requires_grad
+    assert clf.n_parameters(trainable_only=True) < clf.n_parameters()
+
+
+def test_bad_inputs(tiny_model_dir, fitted):
+    clf = TransformerClassifier(tiny_model_dir, device="cpu")
+    with pytest.raises(RuntimeError, match="not fitted"):
+        clf.predict_proba(["x"])
+    with pytest.raises(ParameterError, match="two classes"):
+        clf.fit(["a", "b"], [1, 1])
+    with pytest.raises(ParameterError, match="labels"):
+        clf.fit(["a", "b"], [1])
+    with pytest.raises(ParameterError, match="train_layers"):
+        TransformerClassifier(tiny_model_dir, train_layers=5, device="cpu").fit(
+            POS + NEG, [1] * 6 + [0] * 6
+        )
+    with pytest.raises(TypeError):
+        fitted.predict_proba("a single string")
+
+
+def test_explanations(fitted):
+    exps = explain(fitted, ["great taste, love it", "awful " * 30 + "great"])
+    assert [w for w, _ in exps[0].top_words(10)] and len(exps[0].spans) == len(exps[0].scores)
+    words = {exps[0].text[slice(*s)] for s in exps[0].spans}
+    assert {"great", "taste", "love", "it"} <= words
+    html = explanations_html(exps, ["a", "b"])
+    assert html.count("<span") >= 6 and "p(class 1)" in html
+
+
+def test_semantic_index():
+    emb = np.eye(3, dtype=np.float32)
+    idx = SemanticIndex(emb, ["a", "b", "c"], encoder=lambda q: np.array([[0, 1, 0.1]]))
+    hits = idx.query("anything", k=2)
+    assert hits["text"].tolist() == ["b", "c"]
+    with pytest.raises(ValueError):
+        SemanticIndex(emb, ["a"])
+    with pytest.raises(ValueError):
+        idx.query("  ")
