@@ -163,9 +163,14 @@ def execute_notebook(
     out_dir.mkdir(parents=True, exist_ok=True)
     executed = out_dir / path.name
     metrics_file = out_dir / f"{path.stem}.metrics.json"
-    env_backup = {k: os.environ.get(k) for k in ("ECOM_METRICS_FILE", "ECOM_PROGRESS")}
+    env_backup = {
+        k: os.environ.get(k) for k in ("ECOM_METRICS_FILE", "ECOM_PROGRESS", "MPLBACKEND")
+    }
     os.environ["ECOM_METRICS_FILE"] = str(metrics_file)
     os.environ["ECOM_PROGRESS"] = "0"
+    # A non-interactive MPLBACKEND (e.g. Agg from a test runner) would stop the kernel from
+    # selecting the inline backend, and the report would have no figures.
+    os.environ.pop("MPLBACKEND", None)
     t0 = time.perf_counter()
     error = None
     try:
@@ -208,7 +213,10 @@ def export_html(executed: Path, target: Path) -> None:
     exporter = HTMLExporter(
         exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
     )
-    body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
+    resources = {"metadata": {"name": executed.stem}}
+    body, _ = exporter.from_notebook_node(
+        nbformat.read(executed, as_version=4), resources=resources
+    )
     target.write_text(body, encoding="utf-8")
 
 
