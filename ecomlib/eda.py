@@ -866,13 +866,16 @@ def plot_demographics(tables: dict[str, pd.DataFrame]):
     """Median yearly spend by each demographic attribute, one panel each."""
     plt = _plt()
     fig, axes = plt.subplots(1, len(tables), figsize=(4.2 * len(tables), 4), squeeze=False)
-    for ax, (col, t) in zip(axes[0], tables.items(), strict=True):
+    for i, (ax, (col, t)) in enumerate(zip(axes[0], tables.items(), strict=True)):
         ax.bar(range(len(t)), t["median_spend"], color="C4")
         ax.set_xticks(range(len(t)), t.index.astype(str), rotation=60, ha="right")
         ax.set_title(f"by {col.replace('_', ' ')}")
-        ax.set_ylabel("median spend per household ($/year)")
+        ax.set_ylabel("median $ per household per year" if i == 0 else "")
         ax.yaxis.set_major_formatter(_dollar_formatter())
-    fig.suptitle("Demographics vs spend (households with demographics only)", fontweight="bold")
+    fig.suptitle(
+        "Demographics vs spend (median yearly spend, households with demographics only)",
+        fontweight="bold",
+    )
     return fig
 
 
@@ -884,7 +887,7 @@ def plot_lift(lift: pd.DataFrame):
     ax.barh(lift.index[::-1], vals[::-1], color=["C0", "C1", "C2", "C3"][: len(vals)][::-1])
     for y, v in enumerate(vals[::-1]):
         ax.text(v, y, f" +{v:.0f}%" if v >= 0 else f" {v:.0f}%", va="center")
-    ax.set_xlabel("sales per product-store-week vs the same pair's non-promoted weeks (%)")
+    ax.set_xlabel("sales lift (%): promoted weeks vs the same product-store's other weeks")
     ax.set_title("Promotion lift (within product-store pairs)")
     ax.set_xlim(min(0, vals.min() * 1.2), vals.max() * 1.2)
     return fig

@@ -54,3 +54,13 @@ def test_01_eda_smoke(run_notebook):
     assert m["naive_display_difference"] < m["display_lift"]
     assert m["promo_pairs"] > 10_000
     assert 0 < m["coupon_redemption_rate"] < 1
+
+
+@pytest.mark.notebook
+@pytest.mark.xdist_group("nb_01")
+def test_01_eda_without_promotion_lift(run_notebook):
+    m = run_notebook("01_eda", profile="smoke", PROMO_LIFT=False, SAMPLE_HOUSEHOLDS=300)
+    assert "display_lift" not in m and "promo_lift_seconds" not in m
+    assert m["n_households_analysed"] == 300
+    assert m["n_transactions"] == 1_469_307  # the overview still covers every line
+    assert m["coupon_redemptions"] == 2_102
