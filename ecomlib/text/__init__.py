@@ -9,6 +9,12 @@ The stable entry point for other parts of the project is :func:`embed_texts`
 >>> p_great = clf.predict_proba(test_texts)[:, 1]
 """
 
+import warnings
+
+with warnings.catch_warnings():  # tqdm.auto warns once at import when ipywidgets is absent
+    warnings.simplefilter("ignore")
+    import tqdm.auto  # noqa: F401
+
 from ecomlib.text.baseline import embedding_logreg, keyword_summary, tfidf_logreg
 from ecomlib.text.clean import clean_text, clean_texts, length_stats, token_lengths, top_ngrams
 from ecomlib.text.data import read_reviews, validate_reviews

@@ -1,0 +1,164 @@
+"""Review NLP benchmark (BENCHMARKS.md, "Review NLP") -> reports/bench/nlp.md.
+
+Quality: majority class, TF-IDF + LR, frozen MiniLM + LR, fine-tuned MiniLM (the notebook's
+``full`` profile settings, or ``gpu`` ones on a GPU), its average with TF-IDF, and the int8
+copy, all on the 1,000 test reviews.
+Speed: reviews per second of the naive loop (batches of 64 in input order, padded to 256
+tokens) against ecomlib's length-bucketed inference (float with bf16 matmuls, and int8), on
+the same reviews and the same 256-token limit.
+
+Run: ``.venv/bin/python -m benchmarks.nlp [--n-speed 1000] [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+
+from ecomlib import config, data, text
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _profile(name: str) -> dict:
+    path = ROOT / "notebooks" / "profiles" / f"{name}.yaml"
+    return (yaml.safe_load(path.read_text()) or {}).get("04_review_nlp") or {}
+
+
+def naive_throughput(texts: list[str], max_length: int = 256, batch_size: int = 64) -> float:
+    """Reviews/s of the naive loop: input order, every batch padded to ``max_length``."""
+    tok, model = text.load_pretrained(None, "cpu")
+    t = time.perf_counter()
+    with torch.no_grad():
+        for i in range(0, len(texts), batch_size):
+            enc = tok(
+                texts[i : i + batch_size],
+                truncation=True,
+                max_length=max_length,
+                padding="max_length",
+                return_tensors="pt",
+            )
+            out = model(**enc).last_hidden_state
+            text.mean_pool(out, enc["attention_mask"])
+    return len(texts) / (time.perf_counter() - t)
+
+
+def markdown_table(frame: pd.DataFrame, floatfmt: str = ".4f") -> str:
+    """A DataFrame as a GitHub markdown table (no tabulate dependency)."""
+
+    def fmt(v) -> str:
+        if isinstance(v, float):
+            return "" if np.isnan(v) else format(v, floatfmt)
+        return str(v)
+
+    head = "| " + " | ".join(["", *map(str, frame.columns)]) + " |"
+    sep = "|" + "---|" * (len(frame.columns) + 1)
+    body = [
+        "| " + " | ".join([str(i), *(fmt(v) for v in row)]) + " |"
+        for i, row in zip(frame.index, frame.itertuples(index=False), strict=True)
+    ]
+    return "\n".join([head, sep, *body])
+
+
+def main(n_speed: int = 1000, quick: bool = False) -> pd.DataFrame:
+    """Run the protocol and write ``reports/bench/nlp.md``; returns the quality table."""
+    os.environ.setdefault("ECOM_PROGRESS", "0")
+    device = config.setup_notebook(42, "auto")
+    params = _profile("gpu" if device.startswith("cuda") else "full")
+    train, test = data.load_reviews("train"), data.load_reviews("test")
+    y_tr, y_te = train["label"].to_numpy(), test["label"].to_numpy()
+    rows: dict[str, dict] = {}
+    rows["majority class"] = {"accuracy": max(y_te.mean(), 1 - y_te.mean()), "roc_auc": 0.5}
+
+    t = time.perf_counter()
+    tfidf = text.tfidf_logreg().fit(text.clean_texts(train["text"]), y_tr)
+    p_tfidf = tfidf.predict_proba(text.clean_texts(test["text"]))[:, 1]
+    rows["TF-IDF (1-2 grams) + LR"] = {
+        **text.binary_scores(y_te, p_tfidf),
+        "seconds": time.perf_counter() - t,
+    }
+
+    emb_len = int(params.get("EMBED_MAX_LENGTH", 128))
+    t = time.perf_counter()
+    e_tr = text.embed_texts(train["text"].tolist(), max_length=emb_len, device=device)
+    e_te = text.embed_texts(test["text"].tolist(), max_length=emb_len, device=device)
+    p_frozen = text.embedding_logreg().fit(e_tr, y_tr).predict_proba(e_te)[:, 1]
+    rows[f"frozen MiniLM mean-pooled + LR (max_len {emb_len})"] = {
+        **text.binary_scores(y_te, p_frozen),
+        "seconds": time.perf_counter() - t,
+    }
+
+    layers = params.get("TRAIN_LAYERS", 1)
+    clf = text.TransformerClassifier(
+        max_length=int(params.get("MAX_LENGTH", 64)),
+        train_layers=layers or None,
+        epochs=1 if quick else int(params.get("EPOCHS", 2)),
+        batch_size=int(params.get("BATCH_SIZE", 32)),
+        lr=float(params.get("LR", 3e-4)),
+        max_seconds=params.get("MAX_FIT_SECONDS"),
+        device=device,
+    )
+    t = time.perf_counter()
+    clf.fit(train["text"].tolist(), y_tr)
+    p_tuned = clf.predict_proba(test["text"].tolist())[:, 1]
+    name = (
+        f"fine-tuned MiniLM (top {layers or 'all'} blocks, max_len {clf.max_length}, "
+        f"{len(clf.history_)} epochs)"
+    )
+    rows[name] = {**text.binary_scores(y_te, p_tuned), "seconds": time.perf_counter() - t}
+    rows["fine-tuned MiniLM + TF-IDF (mean of probabilities)"] = text.binary_scores(
+        y_te, (p_tuned + p_tfidf) / 2
+    )
+    q = clf.quantize()
+    rows["fine-tuned MiniLM, int8 dynamic"] = text.binary_scores(
+        y_te, q.predict_proba(test["text"].tolist())[:, 1]
+    )
+    quality = pd.DataFrame(rows).T[["accuracy", "roc_auc", "log_loss", "ece", "seconds"]]
+
+    speed_texts = pd.concat([train["text"], test["text"]]).tolist()[:n_speed]
+    speed = {"naive loop (batches of 64 padded to 256, fp32)": naive_throughput(speed_texts)}
+    for model in (clf, q):  # same token limit as the naive loop
+        model.max_length, model.truncation = 256, "head"
+    speed["ecomlib predict_proba, bucketed, bf16 matmuls"] = clf.throughput(speed_texts, 64)
+    speed["ecomlib predict_proba, bucketed, int8 dynamic"] = q.throughput(speed_texts, 64)
+    speed_df = pd.Series(speed, name="reviews_per_s").to_frame()
+    speed_df["x naive"] = speed_df["reviews_per_s"] / speed_df["reviews_per_s"].iloc[0]
+
+    out = ROOT / "reports" / "bench" / "nlp.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()[0]
+    lines = [
+        "# Review NLP benchmark",
+        "",
+        f"Machine: {device}, torch threads {torch.get_num_threads()}, "
+        f"load average at the end {load:.1f} (a load above the core count means the timings "
+        "are inflated by other processes).",
+        f"Fine-tuning settings: profile {'gpu' if device.startswith('cuda') else 'full'} {params}.",
+        "",
+        "## Quality on the 1,000 test reviews",
+        "",
+        markdown_table(quality),
+        "",
+        f"## Inference throughput ({len(speed_texts)} reviews, 256-token limit)",
+        "",
+        markdown_table(speed_df, ".1f"),
+        "",
+    ]
+    out.write_text("\n".join(lines))
+    print("\n".join(lines))
+    return quality
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n-speed", type=int, default=1000)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    main(n_speed=args.n_speed, quick=args.quick)
