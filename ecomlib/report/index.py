@@ -18,8 +18,16 @@ code{background:#f4f6f8;padding:0 .25rem;border-radius:3px;font-size:.85rem}
 """
 
 
-def _headline(metrics: dict) -> str:
-    items = [(k, v) for k, v in metrics.items() if isinstance(v, (int, float))][:HEADLINE_LIMIT]
+def _headline(metrics: dict, names: list[str] | None = None) -> str:
+    """The metrics recorded with ``headline=True``, else the first numeric ones recorded."""
+    if names:
+        items = [(k, metrics[k]) for k in names if k in metrics][:HEADLINE_LIMIT]
+    else:
+        items = [
+            (k, v)
+            for k, v in metrics.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        ][:HEADLINE_LIMIT]
     parts = [
         f"<code>{html.escape(k)}</code> {v:.4g}"
         if isinstance(v, float)

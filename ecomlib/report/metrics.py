@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 _METRICS: dict[str, Any] = {}
+_HEADLINE: list[str] = []
 
 
 def _plain(value: Any) -> Any:
@@ -46,27 +47,37 @@ def write_json_atomic(path: Path, payload: Any) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=2, sort_keys=True)
+            json.dump(payload, fh, indent=2)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def record(name: str, value: Any) -> Any:
+def record(name: str, value: Any, headline: bool = False) -> Any:
     """Record a result under ``name`` (a number, string, list or dict) and return it.
+
+    ``headline=True`` puts it in the run's summary on ``reports/index.html``.
 
     Examples
     --------
-    >>> acc = record("test_accuracy", 0.93)
+    >>> acc = record("test_accuracy", 0.93, headline=True)
     """
     if not isinstance(name, str) or not name:
         raise ValueError("record() needs a non-empty string name")
     _METRICS[name] = _plain(value)
+    if headline and name not in _HEADLINE:
+        _HEADLINE.append(name)
     target = os.environ.get("ECOM_METRICS_FILE")
     if target:
-        write_json_atomic(Path(target), _METRICS)
+        write_json_atomic(Path(target), {"metrics": _METRICS, "headline": _HEADLINE})
     return value
+
+
+def read_metrics_file(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """Read what :func:`record` wrote: ``(metrics, headline names)``."""
+    payload = json.loads(Path(path).read_text())
+    return payload.get("metrics", {}), payload.get("headline", [])
 
 
 def recorded() -> dict[str, Any]:
@@ -77,3 +88,4 @@ def recorded() -> dict[str, Any]:
 def reset() -> None:
     """Forget recorded values (for tests)."""
     _METRICS.clear()
+    _HEADLINE.clear()

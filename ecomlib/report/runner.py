@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-import json
 import logging
 import os
 import shutil
@@ -26,7 +25,7 @@ import yaml
 
 from ecomlib import config
 from ecomlib.errors import EcomError, ParameterError
-from ecomlib.report.metrics import write_json_atomic
+from ecomlib.report.metrics import read_metrics_file, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +117,7 @@ class NotebookResult:
     parameters: dict[str, Any]
     metrics: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    headline: list[str] = field(default_factory=list)
 
 
 class NotebookFailed(EcomError):
@@ -194,9 +194,9 @@ def execute_notebook(
             else:
                 os.environ[k] = v
     seconds = time.perf_counter() - t0
-    metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+    metrics, headline = read_metrics_file(metrics_file) if metrics_file.exists() else ({}, [])
     result = NotebookResult(
-        path.stem, "failed" if error else "ok", seconds, parameters, metrics, error
+        path.stem, "failed" if error else "ok", seconds, parameters, metrics, error, headline
     )
     if executed.exists():
         export_html(executed, out_dir / f"{path.stem}.html")
@@ -296,6 +296,7 @@ def _write_run_summary(
                 "seconds": r.seconds,
                 "parameters": r.parameters,
                 "metrics": r.metrics,
+                "headline": r.headline,
                 "error": r.error,
             }
             for r in results

@@ -17,7 +17,7 @@ PARAMS = 'PROFILE = "default"\nSEED = 42\nN = 3\n'
 BODY = (
     "from ecomlib.report import record\n"
     "total = sum(range(N))\n"
-    "record('total', total)\n"
+    "record('total', total, headline=True)\n"
     "record('profile', PROFILE)\n"
     "print(f'total={total}')"
 )

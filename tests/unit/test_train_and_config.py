@@ -124,10 +124,13 @@ def test_record_writes_json_for_the_runner(tmp_path, monkeypatch):
     target = tmp_path / "m.json"
     monkeypatch.setenv("ECOM_METRICS_FILE", str(target))
     metrics.reset()
-    assert metrics.record("acc", np.float32(0.5)) == np.float32(0.5)
+    assert metrics.record("acc", np.float32(0.5), headline=True) == np.float32(0.5)
     metrics.record("table", pd.Series({"a": 1, "b": np.int64(2)}))
     metrics.record("bad", float("nan"))
-    assert json.loads(target.read_text()) == {"acc": 0.5, "table": {"a": 1, "b": 2}, "bad": None}
+    assert json.loads(target.read_text()) == {
+        "metrics": {"acc": 0.5, "table": {"a": 1, "b": 2}, "bad": None},
+        "headline": ["acc"],
+    }
     assert metrics.recorded()["acc"] == 0.5
     with pytest.raises(ValueError):
         metrics.record("", 1)
