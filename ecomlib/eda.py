@@ -46,6 +46,29 @@ def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
         )
 
 
+# ---------------------------------------------------------------- loading
+PRODUCT_COLUMNS = ("department", "product_category", "product_type")
+
+
+def load_transactions(
+    con: duckdb.DuckDBPyConnection, product_columns: Sequence[str] = PRODUCT_COLUMNS
+) -> pd.DataFrame:
+    """Transactions with product attributes as pandas categoricals, in transaction order.
+
+    Same rows as :func:`ecomlib.data.load_transactions` with ``with_products=True``, but the
+    product table is joined in pandas after turning its text columns into categoricals:
+    about twice as fast, and the 1.5M-row frame holds small integer codes instead of Python
+    strings. Products missing from the product table get missing attributes.
+    """
+    _check_views(con, ("transactions", "products"))
+    cols = ", ".join(["product_id", *product_columns])
+    products = con.execute(f"SELECT {cols} FROM products").df()
+    for col in product_columns:
+        products[col] = products[col].astype("category")
+    tx = con.execute("SELECT * FROM transactions").df()
+    return tx.merge(products, on="product_id", how="left", validate="many_to_one")
+
+
 # ---------------------------------------------------------------- data quality
 def table_overview(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> pd.DataFrame:
     """Rows, columns and missing cells of each table, computed in DuckDB (no pandas load).
@@ -174,7 +197,10 @@ def clean_transactions(
     out["quantity_outlier"] = (out["quantity"] > cap) & ~out["is_fuel"]
     out["units"] = np.where(out["is_fuel"], 1, out["quantity"].clip(upper=cap)).astype("int64")
     for col in ("department", "product_category"):
-        if col in out:
+        if col in out and out[col].isna().any():
+            if isinstance(out[col].dtype, pd.CategoricalDtype):
+                if "UNKNOWN" not in out[col].cat.categories:
+                    out[col] = out[col].cat.add_categories("UNKNOWN")
             out[col] = out[col].fillna("UNKNOWN")
     ts = pd.to_datetime(out["transaction_timestamp"])
     if timezone:
@@ -205,11 +231,15 @@ def sample_households(tx: pd.DataFrame, n: int | None, seed: int = 42) -> pd.Dat
 # ---------------------------------------------------------------- time
 def _period_start(ts: pd.Series, freq: str) -> pd.Series:
     """Start of each timestamp's period; fast paths for days and Monday-based weeks."""
+    values = ts.to_numpy()
     if freq == "D":
-        return ts.dt.normalize()
+        return pd.Series(values.astype("datetime64[D]").astype(values.dtype), index=ts.index)
+    if freq == "M":
+        return pd.Series(values.astype("datetime64[M]").astype(values.dtype), index=ts.index)
     if freq in ("W", "W-SUN"):
-        day = ts.dt.normalize()
-        return day - pd.to_timedelta(day.dt.weekday, unit="D")
+        day = values.astype("datetime64[D]")
+        weekday = (day.astype("int64") + 3) % 7  # 1970-01-01 was a Thursday (3)
+        return pd.Series((day - weekday).astype(values.dtype), index=ts.index)
     return ts.dt.to_period(freq).dt.start_time
 
 
@@ -286,7 +316,8 @@ def pareto(tx: pd.DataFrame, by: str, value: str = "sales_value") -> pd.DataFram
     DataFrame indexed by ``by`` with ``value, share, cum_share, rank``.
     """
     _require(tx, [by, value], "pareto")
-    totals = tx.groupby(by, dropna=False)[value].sum().sort_values(ascending=False)
+    totals = tx.groupby(by, dropna=False, observed=True)[value].sum()
+    totals = totals.sort_values(ascending=False, kind="stable")
     grand = totals.sum()
     if grand <= 0:
         raise DataError(f"pareto: total {value} is not positive; nothing to rank.")
@@ -425,16 +456,20 @@ def cohort_retention(tx: pd.DataFrame, freq: str = "M", complete_only: bool = Tr
         tx = tx[complete_periods(tx["transaction_timestamp"], freq)]
     if tx.empty:
         raise DataError("cohort_retention: no transactions in complete periods.")
-    period = pd.to_datetime(tx["transaction_timestamp"]).dt.to_period(freq)
+    start = _period_start(pd.to_datetime(tx["transaction_timestamp"]), freq)
     active = pd.DataFrame(
-        {"household_id": tx["household_id"].to_numpy(), "ordinal": period.array.asi8}
+        {"household_id": tx["household_id"].to_numpy(), "start": start.to_numpy()}
     ).drop_duplicates()
+    starts = np.sort(active["start"].unique())
+    active["ordinal"] = pd.PeriodIndex(pd.DatetimeIndex(starts), freq=freq).asi8[
+        np.searchsorted(starts, active["start"].to_numpy())
+    ]
     active["cohort"] = active.groupby("household_id")["ordinal"].transform("min")
     active["age"] = active["ordinal"] - active["cohort"]
     counts = active.groupby(["cohort", "age"])["household_id"].nunique().unstack("age")
     size = counts[0]
     table = counts.div(size, axis=0)
-    table.index = pd.PeriodIndex.from_ordinals(table.index, freq=period.dt.freq).astype(str)
+    table.index = pd.PeriodIndex.from_ordinals(table.index, freq=freq).astype(str)
     table.index.name = "cohort"
     table.columns.name = f"periods since first purchase ({freq})"
     table["cohort_size"] = size.to_numpy()

@@ -338,3 +338,36 @@ def test_summary_markdown_and_path(tmp_path, monkeypatch):
     assert "| rows | 3 |" in text and "- one finding" in text and "| index | a |" in text
     monkeypatch.setenv("ECOM_METRICS_FILE", str(tmp_path / "run" / "01_eda.metrics.json"))
     assert eda.summary_path() == tmp_path / "run" / "01_eda_summary.md"
+
+
+def test_period_start_matches_pandas_periods():
+    rng = np.random.default_rng(0)
+    ts = pd.Series(
+        pd.Timestamp("2016-12-20") + pd.to_timedelta(rng.integers(0, 400 * 86400, 500), "s")
+    )
+    for freq in ("D", "W", "M"):
+        expected = ts.dt.to_period(freq).dt.start_time
+        assert (eda._period_start(ts, freq) == expected).all(), freq
+
+
+def test_load_transactions_joins_products_as_categories():
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE transactions AS SELECT * FROM (VALUES (1, 10, 100, 2.0), (1, 10, 999, 1.0), "
+        "(2, 11, 100, 3.0)) t(household_id, basket_id, product_id, sales_value)"
+    )
+    con.execute(
+        "CREATE TABLE products AS SELECT * FROM (VALUES (100, 'GROCERY', 'MILK', 'MILK 2%')) "
+        "t(product_id, department, product_category, product_type)"
+    )
+    tx = eda.load_transactions(con)
+    assert tx["product_id"].tolist() == [100, 999, 100]  # transaction order kept
+    assert isinstance(tx["department"].dtype, pd.CategoricalDtype)
+    assert tx["department"].isna().tolist() == [False, True, False]
+    tx["quantity"] = 1
+    tx["transaction_timestamp"] = pd.Timestamp("2017-01-02")
+    clean = eda.clean_transactions(tx)
+    assert clean["department"].tolist() == ["GROCERY", "UNKNOWN", "GROCERY"]
+    p = eda.pareto(clean, "department")
+    assert p.index.tolist() == ["GROCERY", "UNKNOWN"]  # no empty categories
+    assert p["sales_value"].tolist() == [5.0, 1.0]
