@@ -507,6 +507,29 @@ def demographics_spend(
     return out
 
 
+def spend_difference_test(
+    tx: pd.DataFrame, demographics: pd.DataFrame, column: str
+) -> dict[str, float]:
+    """Kruskal-Wallis test: does yearly spend per household differ between the levels of
+    ``column``? Returns ``statistic``, ``p_value``, ``groups`` and ``households``."""
+    from scipy.stats import kruskal
+
+    _require(tx, ["household_id", "sales_value"], "spend_difference_test")
+    _require(demographics, ["household_id", column], "spend_difference_test")
+    spend = tx.groupby("household_id")["sales_value"].sum().rename("spend")
+    joined = demographics.set_index("household_id")[[column]].join(spend, how="inner").dropna()
+    groups = [g["spend"].to_numpy() for _, g in joined.groupby(column, observed=True)]
+    if len(groups) < 2:
+        raise DataError(f"spend_difference_test: {column!r} has fewer than two levels with data.")
+    stat, p_value = kruskal(*groups)
+    return {
+        "statistic": float(stat),
+        "p_value": float(p_value),
+        "groups": len(groups),
+        "households": len(joined),
+    }
+
+
 def _level_key(level: object) -> tuple[float, str]:
     """Sort key: the first number in a label (``'35-49K'`` -> 35, ``'Under 15K'`` -> 0)."""
     import re
@@ -572,7 +595,10 @@ within AS (
            SUM(c.sales / c.n_wk) / COUNT(*) AS promo_sales_per_week,
            SUM(b.sales / b.n_wk) / COUNT(*) AS base_sales_per_week,
            SUM(c.units / c.n_wk) / COUNT(*) AS promo_units_per_week,
-           SUM(b.units / b.n_wk) / COUNT(*) AS base_units_per_week
+           SUM(b.units / b.n_wk) / COUNT(*) AS base_units_per_week,
+           VAR_SAMP(c.sales / c.n_wk) AS promo_var,
+           VAR_SAMP(b.sales / b.n_wk) AS base_var,
+           COVAR_SAMP(c.sales / c.n_wk, b.sales / b.n_wk) AS promo_base_cov
     FROM cells c JOIN base b USING (product_id, store_id)
     WHERE b.n_wk > 0
     GROUP BY c.state
@@ -585,7 +611,10 @@ any_promo AS (
            SUM(c.sales / c.n_wk) / COUNT(*) AS promo_sales_per_week,
            SUM(b.sales / b.n_wk) / COUNT(*) AS base_sales_per_week,
            SUM(c.units / c.n_wk) / COUNT(*) AS promo_units_per_week,
-           SUM(b.units / b.n_wk) / COUNT(*) AS base_units_per_week
+           SUM(b.units / b.n_wk) / COUNT(*) AS base_units_per_week,
+           VAR_SAMP(c.sales / c.n_wk) AS promo_var,
+           VAR_SAMP(b.sales / b.n_wk) AS base_var,
+           COVAR_SAMP(c.sales / c.n_wk, b.sales / b.n_wk) AS promo_base_cov
     FROM cell_tot c JOIN base b USING (product_id, store_id)
     WHERE b.n_wk > 0
 )
@@ -614,7 +643,10 @@ GROUP BY ALL
 
 
 def promotion_lift(
-    con: duckdb.DuckDBPyConnection, threads: int | None = None, memory_limit: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+    confidence: float = 0.95,
 ) -> pd.DataFrame:
     """Display and mailer lift on product-store-weeks, aggregated entirely in DuckDB.
 
@@ -632,14 +664,22 @@ def promotion_lift(
         (:func:`ecomlib.data.connect`).
     threads, memory_limit : optional DuckDB settings applied before the query
         (e.g. ``2`` and ``"1GB"`` keep the 20.9M-row join small).
+    confidence : level of the normal-approximation interval ``ci_low``..``ci_high`` on the
+        sales lift (delta method for a ratio of means, pairs treated as independent).
 
     Returns
     -------
     DataFrame indexed by ``state`` with ``pairs, promo_weeks, base_weeks,
     promo_sales_per_week, base_sales_per_week, sales_lift, promo_units_per_week,
-    base_units_per_week, unit_lift``; lifts are relative (0.25 = +25 %).
+    base_units_per_week, unit_lift`` plus ``sales_lift_se, ci_low, ci_high``; lifts are
+    relative (0.25 = +25 %).
     """
+    from scipy.stats import norm
+
     _check_views(con, ("transactions", "promotions"))
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    z = float(norm.ppf(0.5 + confidence / 2))
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     if memory_limit:
@@ -653,6 +693,14 @@ def promotion_lift(
     out = out.loc[order]
     out["sales_lift"] = out["promo_sales_per_week"] / out["base_sales_per_week"] - 1
     out["unit_lift"] = out["promo_units_per_week"] / out["base_units_per_week"] - 1
+    ratio = out["promo_sales_per_week"] / out["base_sales_per_week"]
+    # delta method for a ratio of means over pairs (pairs treated as independent)
+    var = (out["promo_var"] - 2 * ratio * out["promo_base_cov"] + ratio**2 * out["base_var"]) / (
+        out["pairs"] * out["base_sales_per_week"] ** 2
+    )
+    out["sales_lift_se"] = np.sqrt(var.clip(lower=0))
+    out["ci_low"] = out["sales_lift"] - z * out["sales_lift_se"]
+    out["ci_high"] = out["sales_lift"] + z * out["sales_lift_se"]
     int_cols = ["pairs", "promo_weeks", "base_weeks"]
     out[int_cols] = out[int_cols].astype("int64")
     return out[
@@ -663,6 +711,9 @@ def promotion_lift(
             "promo_sales_per_week",
             "base_sales_per_week",
             "sales_lift",
+            "sales_lift_se",
+            "ci_low",
+            "ci_high",
             "promo_units_per_week",
             "base_units_per_week",
             "unit_lift",
@@ -915,16 +966,22 @@ def plot_demographics(tables: dict[str, pd.DataFrame]):
 
 
 def plot_lift(lift: pd.DataFrame):
-    """Sales lift (%) per promotion state, within product-store pairs."""
+    """Sales lift (%) per promotion state, within product-store pairs, with its interval."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 3.6))
-    vals = 100 * lift["sales_lift"]
-    ax.barh(lift.index[::-1], vals[::-1], color=["C0", "C1", "C2", "C3"][: len(vals)][::-1])
-    for y, v in enumerate(vals[::-1]):
-        ax.text(v, y, f" +{v:.0f}%" if v >= 0 else f" {v:.0f}%", va="center")
+    rev = lift.iloc[::-1]
+    vals = 100 * rev["sales_lift"]
+    err = None
+    if {"ci_low", "ci_high"} <= set(rev.columns):
+        err = np.vstack([vals - 100 * rev["ci_low"], 100 * rev["ci_high"] - vals])
+    colors = [f"C{i}" for i in range(len(rev))][::-1]
+    ax.barh(rev.index, vals, color=colors, xerr=err, capsize=4)
+    for y, v in enumerate(vals):
+        ax.text(v, y + 0.3, f" {v:+.0f}%", va="center")
     ax.set_xlabel("sales lift (%): promoted weeks vs the same product-store's other weeks")
-    ax.set_title("Promotion lift (within product-store pairs)")
-    ax.set_xlim(min(0, vals.min() * 1.2), vals.max() * 1.2)
+    title = "Promotion lift (within product-store pairs)"
+    ax.set_title(title + (", with 95% interval" if err is not None else ""))
+    ax.set_xlim(min(0, vals.min() * 1.2), vals.max() * 1.25)
     return fig
 
 

@@ -371,3 +371,46 @@ def test_load_transactions_joins_products_as_categories():
     p = eda.pareto(clean, "department")
     assert p.index.tolist() == ["GROCERY", "UNKNOWN"]  # no empty categories
     assert p["sales_value"].tolist() == [5.0, 1.0]
+
+
+def test_promotion_lift_interval_matches_delta_method():
+    """Three products on display once each in store 1 (open weeks 1-4, kept open by product
+    9): per-pair promoted-week sales x and mean other-week sales y give the delta-method SE."""
+    con = duckdb.connect()
+    sold = [(1, 1, 2.0), (1, 2, 6.0), (2, 1, 1.0), (2, 3, 3.0), (2, 4, 1.0), (3, 2, 4.0)]
+    sold += [(3, 4, 3.0)] + [(9, w, 1.0) for w in range(1, 5)]
+    tx = pd.DataFrame(sold, columns=["product_id", "week", "sales_value"])
+    tx["store_id"], tx["quantity"] = 1, 1
+    promo = pd.DataFrame(
+        {"product_id": [1, 2, 3], "store_id": 1, "week": [2, 3, 2]}
+        | {"display_location": "1", "mailer_location": "0"}
+    )
+    con.register("tx_df", tx)
+    con.register("promo_df", promo)
+    con.execute("CREATE TABLE transactions AS SELECT * FROM tx_df")
+    con.execute("CREATE TABLE promotions AS SELECT * FROM promo_df")
+    lift = eda.promotion_lift(con).loc["display only"]
+    x, y = np.array([6.0, 3.0, 4.0]), np.array([2 / 3, 2 / 3, 1.0])
+    ratio = x.mean() / y.mean()
+    cov = np.cov(x, y, ddof=1)
+    se = np.sqrt((cov[0, 0] - 2 * ratio * cov[0, 1] + ratio**2 * cov[1, 1]) / (3 * y.mean() ** 2))
+    assert lift["pairs"] == 3
+    assert lift["sales_lift"] == pytest.approx(ratio - 1)
+    assert lift["sales_lift_se"] == pytest.approx(se)
+    assert lift["ci_low"] == pytest.approx(ratio - 1 - 1.959964 * se, rel=1e-5)
+    assert lift["ci_low"] < lift["sales_lift"] < lift["ci_high"]
+    with pytest.raises(ValueError):
+        eda.promotion_lift(con, confidence=1.0)
+
+
+def test_spend_difference_test():
+    rng = np.random.default_rng(0)
+    n = 60
+    tx = pd.DataFrame({"household_id": np.arange(n), "sales_value": rng.normal(100, 5, n)})
+    demo = pd.DataFrame({"household_id": np.arange(n), "band": np.repeat(["a", "b", "c"], 20)})
+    same = eda.spend_difference_test(tx, demo, "band")
+    assert same["groups"] == 3 and same["households"] == n and same["p_value"] > 0.01
+    tx.loc[demo["band"] == "c", "sales_value"] += 50  # band c spends clearly more
+    assert eda.spend_difference_test(tx, demo, "band")["p_value"] < 1e-6
+    with pytest.raises(DataError):
+        eda.spend_difference_test(tx, demo.assign(band="a"), "band")
