@@ -53,6 +53,10 @@ def test_01_eda_smoke(run_notebook):
     assert m["display_mailer_lift"] > max(m["display_lift"], m["mailer_lift"])
     assert m["naive_display_difference"] < m["display_lift"]
     assert m["promo_pairs"] > 10_000
+    for key in ("display_lift", "mailer_lift"):
+        low, high = m[f"{key}_ci"]
+        assert 0 < low < m[key] < high < 2 * m[key], key  # an informative interval
+    assert set(m["spend_difference_p_values"]) == {"income", "age", "household_size"}
     assert 0 < m["coupon_redemption_rate"] < 1
 
 
