@@ -131,7 +131,7 @@ def data_quality_report(
             )
         )
     fuel = fuel_mask(tx)
-    checks.append(("fuel lines (quantity = gallons, not units)", int(fuel.sum())))
+    checks.append(("fuel lines (quantity = fuel volume, not units)", int(fuel.sum())))
     limit = quantity_cap(tx, upper_quantile)
     checks.append(
         (
@@ -625,7 +625,7 @@ SELECT * FROM any_promo
 
 NAIVE_PROMOTION_SQL = """
 WITH tx AS (
-    SELECT product_id, store_id, week, SUM(sales_value) AS sales
+    SELECT product_id, store_id, week, SUM(sales_value) AS sales, SUM(quantity) AS units
     FROM transactions GROUP BY ALL
 ),
 promo AS (
@@ -636,7 +636,8 @@ promo AS (
     GROUP BY ALL
 )
 SELECT COALESCE(on_display, FALSE) AS on_display, COALESCE(in_mailer, FALSE) AS in_mailer,
-       COUNT(*) AS product_store_weeks, AVG(sales) AS mean_sales
+       COUNT(*) AS product_store_weeks, AVG(sales) AS mean_sales,
+       MEDIAN(sales / NULLIF(units, 0)) AS median_unit_price
 FROM tx LEFT JOIN promo USING (product_id, store_id, week)
 GROUP BY ALL
 """
@@ -722,7 +723,8 @@ def promotion_lift(
 
 
 def naive_promotion_comparison(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Mean sales of *sold* product-store-weeks by display/mailer status, across products.
+    """Mean sales and median unit price of *sold* product-store-weeks by display/mailer
+    status, across products.
 
     The naive comparison mixes different products (promoted items are cheaper on average)
     and ignores zero-sale weeks; the notebook shows it next to :func:`promotion_lift` to

@@ -49,7 +49,7 @@ def test_data_quality_report_counts_each_problem():
     assert report["quantity == 0"] == 1
     assert report["sales_value <= 0"] == 1
     assert report["missing department"] == 1
-    assert report["fuel lines (quantity = gallons, not units)"] == 1
+    assert report["fuel lines (quantity = fuel volume, not units)"] == 1
     # non-fuel quantities: 1,3,1,40,0,2,1 -> median 1: the 3, 40 and 2 are above it
     assert report[[k for k in report.index if k.startswith("non-fuel quantity")][0]] == 3
 
@@ -292,6 +292,7 @@ def test_naive_promotion_comparison(tiny_con):
     assert naive.loc[(False, False), "mean_sales"] == pytest.approx((2 + 4 * 1) / 5)
     assert naive.loc[(True, False), "mean_sales"] == 6.0
     assert naive.loc[(False, True), "mean_sales"] == 4.0
+    assert naive.loc[(False, False), "median_unit_price"] == 1.0
 
 
 def test_promotion_lift_needs_the_views():
