@@ -102,8 +102,8 @@ def data_quality_report(
     """One row per check on a transactions frame: how many rows fail it and their share.
 
     Checks: missing values per column, exact duplicate rows, duplicated ``key``, zero
-    quantity, non-positive ``sales_value``, negative discounts, products without attributes
-    (when ``department`` is present), fuel lines (quantity is not a unit count) and quantity
+    quantity, non-positive ``sales_value``, negative discounts (stored as amounts >= 0),
+    fuel lines (their quantity is a volume, not a unit count) and quantity
     outliers above the ``upper_quantile`` of non-fuel lines.
 
     Returns
@@ -126,12 +126,12 @@ def data_quality_report(
     if disc:
         checks.append(
             (
-                "negative discount (discounts are stored as amounts >= 0)",
+                "negative discount",
                 int((tx[disc] < 0).any(axis=1).sum()),
             )
         )
     fuel = fuel_mask(tx)
-    checks.append(("fuel lines (quantity = fuel volume, not units)", int(fuel.sum())))
+    checks.append(("fuel lines (quantity = volume)", int(fuel.sum())))
     limit = quantity_cap(tx, upper_quantile)
     checks.append(
         (

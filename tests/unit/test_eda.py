@@ -49,7 +49,7 @@ def test_data_quality_report_counts_each_problem():
     assert report["quantity == 0"] == 1
     assert report["sales_value <= 0"] == 1
     assert report["missing department"] == 1
-    assert report["fuel lines (quantity = fuel volume, not units)"] == 1
+    assert report["fuel lines (quantity = volume)"] == 1
     # non-fuel quantities: 1,3,1,40,0,2,1 -> median 1: the 3, 40 and 2 are above it
     assert report[[k for k in report.index if k.startswith("non-fuel quantity")][0]] == 3
 
