@@ -1,0 +1,68 @@
+"""Sales forecasting: series building, models behind one interface, backtest, metrics.
+
+>>> from ecomlib import forecast as fc
+>>> df = fc.build_series("category", "D", n_series=50)         # unique_id, ds, y
+>>> cv = fc.backtest(df, [fc.SeasonalNaive(), fc.LightGBMForecaster()], h=14, n_windows=4)
+>>> fc.leaderboard(fc.evaluate(cv, df))
+"""
+
+from ecomlib.forecast.backtest import (
+    Ensemble,
+    add_intervals,
+    backtest,
+    conformal_quantiles,
+    cutoffs,
+    interval_coverage,
+)
+from ecomlib.forecast.base import (
+    Forecaster,
+    Naive,
+    SeasonalNaive,
+    StatsForecastModel,
+    WindowAverage,
+)
+from ecomlib.forecast.calendar import calendar_features, us_holidays
+from ecomlib.forecast.gbm import LightGBMForecaster, make_features
+from ecomlib.forecast.metrics import bias, evaluate, leaderboard, mase, rmsse, smape
+from ecomlib.forecast.neural import ConvForecaster, RNNForecaster, SeedConv1D
+from ecomlib.forecast.series import (
+    build_series,
+    fill_gaps,
+    future_dates,
+    read_series,
+    season_length,
+    validate_series,
+)
+
+__all__ = [
+    "ConvForecaster",
+    "Ensemble",
+    "Forecaster",
+    "LightGBMForecaster",
+    "Naive",
+    "RNNForecaster",
+    "SeasonalNaive",
+    "SeedConv1D",
+    "StatsForecastModel",
+    "WindowAverage",
+    "add_intervals",
+    "backtest",
+    "bias",
+    "build_series",
+    "calendar_features",
+    "conformal_quantiles",
+    "cutoffs",
+    "evaluate",
+    "fill_gaps",
+    "future_dates",
+    "interval_coverage",
+    "leaderboard",
+    "make_features",
+    "mase",
+    "read_series",
+    "rmsse",
+    "season_length",
+    "smape",
+    "us_holidays",
+    "validate_series",
+]

@@ -1,0 +1,252 @@
+"""Rolling-origin backtest (statsforecast ``cross_validation`` semantics), ensembles, and
+conformal prediction intervals from backtest residuals.
+
+``backtest(df, models, h=14, n_windows=4, step=14)`` uses the cutoffs
+``last - h - (n_windows - 1 - i) * step`` for ``i = 0..n_windows-1`` (the last origin is ``h``
+periods before the end), refits every model on the data up to each cutoff, and returns one
+long frame ``unique_id, ds, cutoff, y, <model>...``. Fit+predict seconds per model are kept in
+``frame.attrs["seconds"]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ecomlib.config import progress
+from ecomlib.errors import ParameterError
+from ecomlib.forecast.base import Forecaster
+
+log = logging.getLogger(__name__)
+
+
+def cutoffs(df: pd.DataFrame, h: int, n_windows: int, step: int | None = None) -> list:
+    """The forecast origins of a backtest (oldest first), shared by all series."""
+    step = step or h
+    dates = np.sort(df["ds"].unique())
+    need = h + (n_windows - 1) * step
+    if len(dates) <= need:
+        raise ParameterError(
+            f"{len(dates)} periods are too few for h={h}, n_windows={n_windows}, step={step}."
+        )
+    return [
+        pd.Timestamp(dates[len(dates) - 1 - h - (n_windows - 1 - i) * step])
+        for i in range(n_windows)
+    ]
+
+
+class Ensemble(Forecaster):
+    """Combine member forecasts: equal mean, median, or fixed weights.
+
+    Parameters
+    ----------
+    members : forecasters (or, for :meth:`combine`, their column names).
+    weights : None (equal), "median", or a sequence of weights (normalised to sum 1).
+    """
+
+    def __init__(self, members: Sequence, weights=None, name: str = "Ensemble", freq: str = "D"):
+        self.members, self.weights, self.name, self.freq = list(members), weights, name, freq
+
+    @property
+    def member_names(self) -> list[str]:
+        return [m if isinstance(m, str) else m.name for m in self.members]
+
+    def combine(self, frame: pd.DataFrame) -> np.ndarray:
+        """The ensemble forecast from member columns already present in ``frame``."""
+        vals = frame[self.member_names].to_numpy(float)
+        if isinstance(self.weights, str) and self.weights == "median":
+            return np.median(vals, axis=1)
+        w = np.ones(vals.shape[1]) if self.weights is None else np.asarray(self.weights, float)
+        if len(w) != vals.shape[1]:
+            raise ParameterError(f"{self.name}: {len(w)} weights for {vals.shape[1]} members.")
+        return vals @ (w / w.sum())
+
+    def fit(self, df: pd.DataFrame) -> Ensemble:
+        if any(isinstance(m, str) for m in self.members):
+            raise ParameterError(f"{self.name}: fit() needs forecaster members, not names.")
+        self.fitted_ = [m.clone().fit(df) for m in self.members]
+        self.last_ = df[["unique_id", "ds"]]
+        return self
+
+    def predict(self, h: int) -> pd.DataFrame:
+        self._check_fitted()
+        out = None
+        for m in self.fitted_:
+            p = m.predict(h)
+            out = p if out is None else out.merge(p, on=["unique_id", "ds"])
+        out[self.name] = self.combine(out)
+        return out[["unique_id", "ds", self.name]]
+
+
+def backtest(
+    df: pd.DataFrame,
+    models: Sequence[Forecaster],
+    h: int = 14,
+    n_windows: int = 4,
+    step: int | None = None,
+    show_progress: bool = True,
+    return_models: bool = False,
+):
+    """Refit each model at each cutoff and forecast the next ``h`` periods.
+
+    Ensembles whose members are earlier models in ``models`` are combined from those columns
+    (no refit). Returns ``unique_id, ds, cutoff, y`` and one column per model;
+    ``attrs["seconds"]`` maps model name to total fit+predict seconds over the windows.
+    With ``return_models=True`` returns ``(frame, fitted)`` where ``fitted`` maps each model
+    name to its copy fitted at the last cutoff (for feature importance, training curves).
+    """
+    names = [m.name for m in models]
+    if len(set(names)) != len(names):
+        raise ParameterError(f"model names must be unique, got {names}")
+    cuts = cutoffs(df, h, n_windows, step)
+    seconds = dict.fromkeys(names, 0.0)
+    frames = []
+    fitted: dict[str, Forecaster] = {}
+    bar = progress(
+        total=len(cuts) * len(models),
+        desc="backtest",
+        **({} if show_progress else {"disable": True}),
+    )
+    try:
+        for cutoff in cuts:
+            train = df[df["ds"] <= cutoff]
+            test = df[(df["ds"] > cutoff)].groupby("unique_id", sort=True).head(h)
+            frame = test[["unique_id", "ds", "y"]].copy()
+            frame.insert(2, "cutoff", cutoff)
+            for model in models:
+                t0 = time.perf_counter()
+                if isinstance(model, Ensemble) and set(model.member_names) <= set(frame.columns):
+                    frame[model.name] = model.combine(frame)
+                else:
+                    fitted[model.name] = model.clone().fit(train)
+                    pred = fitted[model.name].predict(h)
+                    frame = frame.merge(pred, on=["unique_id", "ds"], how="left")
+                seconds[model.name] += time.perf_counter() - t0
+                bar.update(1)
+            frames.append(frame)
+    finally:
+        bar.close()
+    out = pd.concat(frames, ignore_index=True)
+    missing = out[names].isna().any()
+    if missing.any():
+        log.warning("models with missing forecasts: %s", list(missing[missing].index))
+    out.attrs["seconds"] = seconds
+    return (out, fitted) if return_models else out
+
+
+# ------------------------------------------------------------------ conformal intervals
+def _scales(history: pd.DataFrame, cuts, season: int) -> pd.DataFrame:
+    """Per (unique_id, cutoff) in-sample seasonal MAE, used to make residuals comparable."""
+    rows = []
+    for uid, g in history.groupby("unique_id", sort=False):
+        y, ds = g["y"].to_numpy(float), g["ds"].to_numpy()
+        for c in cuts:
+            ins = y[ds <= np.datetime64(c)]
+            s = np.mean(np.abs(ins[season:] - ins[:-season])) if len(ins) > season else np.nan
+            rows.append(
+                {"unique_id": uid, "cutoff": pd.Timestamp(c), "scale": s if s > 0 else np.nan}
+            )
+    return pd.DataFrame(rows)
+
+
+def conformal_quantiles(
+    cv: pd.DataFrame,
+    history: pd.DataFrame,
+    model: str,
+    levels: Sequence[int] = (80, 95),
+    season: int = 7,
+) -> pd.DataFrame:
+    """Split-conformal quantiles of |scaled residual| per horizon step.
+
+    Residuals ``|y - yhat| / scale`` (scale = in-sample seasonal MAE of the series at that
+    cutoff) are pooled across series for each horizon step ``k``; the quantile at level ``L``
+    uses the finite-sample correction ``ceil((n + 1) L) / n``.
+    Returns a frame indexed by horizon step with one column per level.
+    """
+    frame = _with_step(cv).merge(
+        _scales(history, cv["cutoff"].unique(), season), on=["unique_id", "cutoff"]
+    )
+    frame["score"] = (frame["y"] - frame[model]).abs() / frame["scale"]
+    out = {}
+    for lvl in levels:
+
+        def q(s: pd.Series, lvl: int = lvl) -> float:
+            s = s.dropna().to_numpy()
+            n = len(s)
+            p = min(1.0, np.ceil((n + 1) * lvl / 100) / n) if n else np.nan
+            return float(np.quantile(s, p, method="higher")) if n else np.nan
+
+        out[lvl] = frame.groupby("step")["score"].apply(q)
+    return pd.DataFrame(out)
+
+
+def _with_step(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    frame["step"] = frame.groupby(["unique_id", "cutoff"]).cumcount() + 1
+    return frame
+
+
+def add_intervals(
+    forecast: pd.DataFrame,
+    quantiles: pd.DataFrame,
+    history: pd.DataFrame,
+    model: str,
+    cutoff=None,
+    season: int = 7,
+) -> pd.DataFrame:
+    """Add ``<model>-lo-L`` / ``<model>-hi-L`` columns (clipped at 0) to a forecast frame.
+
+    ``forecast`` has ``unique_id, ds, <model>`` (and optionally ``cutoff``); scales come from
+    the history up to each row's cutoff (or up to ``cutoff``/the last date).
+    """
+    out = forecast.copy()
+    if "cutoff" not in out.columns:
+        out["cutoff"] = pd.Timestamp(cutoff) if cutoff is not None else history["ds"].max()
+        drop = True
+    else:
+        drop = False
+    out = _with_step(out).merge(
+        _scales(history, out["cutoff"].unique(), season), on=["unique_id", "cutoff"], how="left"
+    )
+    for lvl in quantiles.columns:
+        width = out["step"].map(quantiles[lvl]).to_numpy() * out["scale"].to_numpy()
+        out[f"{model}-lo-{lvl}"] = np.maximum(out[model] - width, 0.0)
+        out[f"{model}-hi-{lvl}"] = out[model] + width
+    out = out.drop(columns=["step", "scale"] + (["cutoff"] if drop else []))
+    return out
+
+
+def interval_coverage(
+    cv: pd.DataFrame,
+    history: pd.DataFrame,
+    models: Sequence[str],
+    levels: Sequence[int] = (80, 95),
+    season: int = 7,
+) -> pd.DataFrame:
+    """Empirical coverage of conformal intervals, honestly: calibrate on all windows but the
+    last, measure on the last one.
+
+    Returns one row per model with ``coverage_<L>`` and ``width_<L>`` (mean width relative to
+    the mean actual).
+    """
+    cuts = sorted(cv["cutoff"].unique())
+    if len(cuts) < 2:
+        raise ParameterError("interval coverage needs a backtest with at least 2 windows.")
+    calib, test = cv[cv["cutoff"] < cuts[-1]], cv[cv["cutoff"] == cuts[-1]]
+    rows = []
+    for m in models:
+        q = conformal_quantiles(calib, history, m, levels, season)
+        iv = add_intervals(
+            test[["unique_id", "ds", "cutoff", "y", m]], q, history, m, season=season
+        )
+        row = {"model": m}
+        for lvl in levels:
+            lo, hi = iv[f"{m}-lo-{lvl}"], iv[f"{m}-hi-{lvl}"]
+            row[f"coverage_{lvl}"] = float(((iv["y"] >= lo) & (iv["y"] <= hi)).mean())
+            row[f"width_{lvl}"] = float((hi - lo).mean() / max(iv["y"].abs().mean(), 1e-9))
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("model")

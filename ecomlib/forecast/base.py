@@ -1,0 +1,163 @@
+"""The one interface every forecaster follows, and the simple baselines.
+
+A forecaster is configured in ``__init__`` (scikit-learn style), learns from a long-format
+frame in :meth:`Forecaster.fit` and returns the next ``h`` periods of every series from
+:meth:`Forecaster.predict` as a long frame ``unique_id, ds, <name>``. The backtest and the
+export treat every model alike through these two methods.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+
+from ecomlib.errors import ParameterError
+from ecomlib.forecast.series import future_dates, season_length
+
+
+class Forecaster:
+    """Base class: ``fit(df) -> self``, ``predict(h) -> DataFrame[unique_id, ds, name]``."""
+
+    name: str = "model"
+    freq: str = "D"
+
+    def fit(self, df: pd.DataFrame) -> Forecaster:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def predict(self, h: int) -> pd.DataFrame:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def clone(self) -> Forecaster:
+        """An unfitted copy with the same parameters."""
+        new = copy.copy(self)
+        for attr in list(vars(new)):
+            if attr.endswith("_") and not attr.startswith("__"):
+                delattr(new, attr)
+        return new
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "last_"):
+            raise ParameterError(f"{self.name}: call fit(df) before predict(h).")
+
+    def _remember(self, df: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Keep each series' values (sorted by date) and its last date."""
+        values = {
+            uid: g["y"].to_numpy(dtype=float)
+            for uid, g in df.sort_values(["unique_id", "ds"]).groupby("unique_id", sort=True)
+        }
+        self.last_ = df[["unique_id", "ds"]]
+        return values
+
+    def _frame(self, h: int, values: dict[str, np.ndarray]) -> pd.DataFrame:
+        out = future_dates(self.last_, h, self.freq)
+        out[self.name] = np.concatenate([np.asarray(values[u], float)[:h] for u in sorted(values)])
+        return out
+
+    def __repr__(self) -> str:
+        params = {k: v for k, v in vars(self).items() if not k.endswith("_") and k != "name"}
+        inner = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        return f"{type(self).__name__}({inner})"
+
+
+class Naive(Forecaster):
+    """Repeat the last value."""
+
+    def __init__(self, name: str = "Naive", freq: str = "D"):
+        self.name, self.freq = name, freq
+
+    def fit(self, df: pd.DataFrame) -> Naive:
+        self.values_ = {u: v[-1] for u, v in self._remember(df).items()}
+        return self
+
+    def predict(self, h: int) -> pd.DataFrame:
+        self._check_fitted()
+        return self._frame(h, {u: np.full(h, v) for u, v in self.values_.items()})
+
+
+class SeasonalNaive(Forecaster):
+    """Repeat the last season (7 days for daily data)."""
+
+    def __init__(self, season: int | None = None, name: str = "SeasonalNaive", freq: str = "D"):
+        self.season, self.name, self.freq = season, name, freq
+
+    def fit(self, df: pd.DataFrame) -> SeasonalNaive:
+        s = self.season or season_length(self.freq)
+        self.values_ = {u: v[-s:] for u, v in self._remember(df).items()}
+        return self
+
+    def predict(self, h: int) -> pd.DataFrame:
+        self._check_fitted()
+        return self._frame(h, {u: np.resize(v, h) for u, v in self.values_.items()})
+
+
+class WindowAverage(Forecaster):
+    """The mean of the last ``window`` values, flat over the horizon."""
+
+    def __init__(self, window: int = 28, name: str = "WindowAverage", freq: str = "D"):
+        self.window, self.name, self.freq = window, name, freq
+
+    def fit(self, df: pd.DataFrame) -> WindowAverage:
+        self.values_ = {u: v[-self.window :].mean() for u, v in self._remember(df).items()}
+        return self
+
+    def predict(self, h: int) -> pd.DataFrame:
+        self._check_fitted()
+        return self._frame(h, {u: np.full(h, v) for u, v in self.values_.items()})
+
+
+class StatsForecastModel(Forecaster):
+    """A statsforecast model (AutoETS, AutoARIMA, ...) behind the common interface.
+
+    Parameters
+    ----------
+    kind : {"AutoETS", "AutoARIMA"} or a statsforecast model instance.
+    season : seasonal period (default from ``freq``: 7 for daily).
+    name : column name of the forecasts.
+    **kwargs : passed to the statsforecast model (e.g. ``approximation=True``).
+    """
+
+    def __init__(
+        self,
+        kind="AutoETS",
+        season: int | None = None,
+        name: str | None = None,
+        freq: str = "D",
+        **kwargs,
+    ):
+        self.kind, self.season, self.freq, self.kwargs = kind, season, freq, kwargs
+        self.name = name or (kind if isinstance(kind, str) else type(kind).__name__)
+
+    def _model(self):
+        import statsforecast.models as sm
+
+        if not isinstance(self.kind, str):
+            return copy.deepcopy(self.kind)
+        if not hasattr(sm, self.kind):
+            raise ParameterError(f"statsforecast has no model {self.kind!r}.")
+        return getattr(sm, self.kind)(
+            season_length=self.season or season_length(self.freq), **self.kwargs
+        )
+
+    def fit(self, df: pd.DataFrame) -> StatsForecastModel:
+        self._remember(df)
+        self.df_ = df[["unique_id", "ds", "y"]]
+        return self
+
+    def predict(self, h: int) -> pd.DataFrame:
+        import warnings
+
+        from statsforecast import StatsForecast
+
+        self._check_fitted()
+        freq = "D" if self.freq.upper().startswith("D") else "W-MON"
+        sf = StatsForecast(models=[self._model()], freq=freq, n_jobs=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fc = sf.forecast(df=self.df_, h=h)
+        fc = fc.reset_index() if "unique_id" not in fc.columns else fc
+        col = [c for c in fc.columns if c not in ("unique_id", "ds")][0]
+        fc = fc.rename(columns={col: self.name})[["unique_id", "ds", self.name]]
+        fc["unique_id"] = fc["unique_id"].astype(str)
+        return fc.sort_values(["unique_id", "ds"]).reset_index(drop=True)

@@ -1,0 +1,264 @@
+"""LightGBM global model: one tree ensemble for every series, features built without leakage.
+
+Every training row is a pair (forecast origin ``o``, horizon ``k``): the target is the value at
+``o + k`` and **every feature is computed from values at or before ``o``** plus calendar facts
+of the target date that are known in advance (day of week, holidays). Values are divided by
+the series' mean over the 28 periods up to ``o`` (a per-origin scale), so one model serves big
+and small series, and the prediction is multiplied back.
+
+Two strategies:
+
+* ``"direct"`` (default): rows for every horizon ``k = 1..h`` with ``k`` as a feature; the
+  forecast for ``cutoff + k`` uses origin ``cutoff``, i.e. all the latest data;
+* ``"lags"``: the classic "lags >= h" model of the M5 solutions: only ``k = h`` is trained and
+  the forecast for ``cutoff + k`` uses origin ``cutoff + k - h``. No recursion either way.
+
+:func:`make_features` is the single place features are built (training and prediction), which
+is what the leakage test checks.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from ecomlib.errors import ParameterError
+from ecomlib.forecast.base import Forecaster
+from ecomlib.forecast.calendar import calendar_features
+from ecomlib.forecast.series import future_dates
+
+log = logging.getLogger(__name__)
+
+N_LAST = 14  # last values before the origin
+N_SAME = 8  # same-weekday values before the origin
+SCALE_WINDOW = 28
+
+
+def lookback(season: int = 7) -> int:
+    """Values needed before (and including) the origin to build one row."""
+    return max(SCALE_WINDOW, N_LAST, season * N_SAME + season)
+
+
+def make_features(
+    x: np.ndarray,
+    dates: pd.DatetimeIndex,
+    origins: np.ndarray,
+    horizons: np.ndarray,
+    season: int = 7,
+    step: pd.Timedelta | None = None,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Features of rows (origin index ``o``, horizon ``k``) of one series ``x``.
+
+    Parameters
+    ----------
+    x : values of one series (oldest first).
+    dates : the dates of ``x``.
+    origins, horizons : equally long integer arrays; the target is ``x[o + k]`` (which may lie
+        beyond ``x``: only ``x[: o + 1]`` is ever read).
+    season : seasonal period (same-weekday features).
+    step : time between periods (default one day).
+
+    Returns
+    -------
+    (features, scale): a DataFrame of features and the per-row scale the values were divided by.
+    """
+    x = np.asarray(x, float)
+    o = np.asarray(origins, int)
+    k = np.asarray(horizons, int)
+    if (o < lookback(season) - 1).any():
+        raise ValueError(f"origins need at least {lookback(season)} values of history")
+    if (o >= len(x)).any():
+        raise ValueError("an origin lies beyond the data")
+    csum = np.concatenate([[0.0], np.cumsum(x)])
+
+    def mean_to(end: np.ndarray, n: int) -> np.ndarray:  # mean of x[end-n+1 .. end]
+        return (csum[end + 1] - csum[end + 1 - n]) / n
+
+    scale = mean_to(o, SCALE_WINDOW)
+    fallback = csum[o + 1] / (o + 1)
+    scale = np.where(scale > 0, scale, np.where(fallback > 0, fallback, 1.0))
+    feats: dict[str, np.ndarray] = {"horizon": k.astype(np.float32)}
+    for j in range(N_LAST):
+        feats[f"last_{j}"] = x[o - j] / scale
+    m0 = -(-k // season)  # ceil(k / season): first same-weekday lag at or before o
+    same = np.stack([x[o + k - season * (m0 + i)] for i in range(N_SAME)], axis=1) / scale[:, None]
+    for i in range(4):
+        feats[f"same_{i}"] = same[:, i]
+    feats["same_mean4"] = same[:, :4].mean(1)
+    feats["same_mean8"] = same.mean(1)
+    feats["same_median8"] = np.median(same, axis=1)
+    feats["same_std8"] = same.std(1)
+    feats["mean_7"] = mean_to(o, season) / scale
+    feats["mean_14"] = mean_to(o, 14) / scale
+    feats["mean_56"] = mean_to(o, min(56, lookback(season))) / scale
+    feats["zero_share_28"] = _zero_share(x, o)
+    feats["log_scale"] = np.log1p(scale)
+    step = step or pd.Timedelta(days=1)
+    target_dates = pd.DatetimeIndex(dates[o]) + pd.to_timedelta(k * step.days, unit="D")
+    cal = calendar_features(target_dates)
+    for c in cal.columns:
+        feats[f"target_{c}"] = cal[c].to_numpy()
+    feats["origin_dow"] = pd.DatetimeIndex(dates[o]).dayofweek.to_numpy().astype(np.float32)
+    frame = pd.DataFrame(feats)
+    return frame.astype(np.float32), scale
+
+
+def _zero_share(x: np.ndarray, o: np.ndarray) -> np.ndarray:
+    z = np.concatenate([[0], np.cumsum(x == 0)])
+    return (z[o + 1] - z[o + 1 - SCALE_WINDOW]) / SCALE_WINDOW
+
+
+class LightGBMForecaster(Forecaster):
+    """Global LightGBM forecaster on scaled lag, same-weekday, rolling and calendar features.
+
+    Parameters
+    ----------
+    strategy : {"direct", "lags"}
+        See the module docstring.
+    h : int
+        Horizon the model is trained for (``predict`` accepts any ``h`` up to it).
+    n_estimators, learning_rate, num_leaves, min_child_samples, subsample, colsample :
+        LightGBM knobs.
+    objective : "l2", "l1" or "huber" (on scaled values).
+    origin_stride : use every ``origin_stride``-th origin for training rows (speed).
+    n_jobs : LightGBM threads.
+    seed : random seed.
+    """
+
+    def __init__(
+        self,
+        strategy: str = "direct",
+        h: int = 14,
+        n_estimators: int = 400,
+        learning_rate: float = 0.05,
+        num_leaves: int = 31,
+        min_child_samples: int = 40,
+        subsample: float = 0.8,
+        colsample: float = 0.8,
+        objective: str = "l2",
+        origin_stride: int = 1,
+        n_jobs: int = 1,
+        seed: int = 42,
+        season: int = 7,
+        name: str | None = None,
+        freq: str = "D",
+    ):
+        if strategy not in ("direct", "lags"):
+            raise ParameterError(f"strategy must be 'direct' or 'lags', got {strategy!r}")
+        self.strategy, self.h = strategy, h
+        self.n_estimators, self.learning_rate, self.num_leaves = (
+            n_estimators,
+            learning_rate,
+            num_leaves,
+        )
+        self.min_child_samples, self.subsample, self.colsample = (
+            min_child_samples,
+            subsample,
+            colsample,
+        )
+        self.objective, self.origin_stride, self.n_jobs, self.seed = (
+            objective,
+            origin_stride,
+            n_jobs,
+            seed,
+        )
+        self.season, self.freq = season, freq
+        self.name = name or ("LightGBM" if strategy == "direct" else "LightGBM-lags")
+
+    def _step(self) -> pd.Timedelta:
+        return pd.Timedelta(days=7 if self.freq.upper().startswith("W") else 1)
+
+    def _rows(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        first = lookback(self.season) - 1
+        ks = np.arange(1, self.h + 1) if self.strategy == "direct" else np.array([self.h])
+        origins, horizons = [], []
+        for k in ks:
+            o = np.arange(n - 1 - k, first - 1, -self.origin_stride)[::-1]
+            origins.append(o)
+            horizons.append(np.full(len(o), k))
+        return np.concatenate(origins), np.concatenate(horizons)
+
+    def training_frame(self, df: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        """(features, scaled target, series codes) of every training row."""
+        X, Y, codes = [], [], []
+        self.series_ = sorted(df["unique_id"].unique())
+        for code, (_uid, g) in enumerate(
+            df.sort_values(["unique_id", "ds"]).groupby("unique_id", sort=True)
+        ):
+            x = g["y"].to_numpy(float)
+            if len(x) < lookback(self.season) + self.h:
+                raise ParameterError(
+                    f"{self.name}: series {_uid!r} has {len(x)} values; needs at least "
+                    f"{lookback(self.season) + self.h} (lookback + horizon)."
+                )
+            o, k = self._rows(len(x))
+            feats, scale = make_features(
+                x, pd.DatetimeIndex(g["ds"]), o, k, self.season, self._step()
+            )
+            X.append(feats)
+            Y.append(x[o + k] / scale)
+            codes.append(np.full(len(o), code))
+        return pd.concat(X, ignore_index=True), np.concatenate(Y), np.concatenate(codes)
+
+    def fit(self, df: pd.DataFrame) -> LightGBMForecaster:
+        import lightgbm as lgb
+
+        self.last_ = df[["unique_id", "ds"]]
+        X, y, _ = self.training_frame(df)
+        self.feature_names_ = list(X.columns)
+        self.model_ = lgb.LGBMRegressor(
+            n_estimators=self.n_estimators,
+            learning_rate=self.learning_rate,
+            num_leaves=self.num_leaves,
+            min_child_samples=self.min_child_samples,
+            subsample=self.subsample,
+            subsample_freq=1,
+            colsample_bytree=self.colsample,
+            objective=self.objective,
+            n_jobs=self.n_jobs,
+            random_state=self.seed,
+            deterministic=True,
+            force_col_wise=True,
+            verbose=-1,
+        )
+        self.model_.fit(X, y)
+        self.history_ = {
+            uid: (g["y"].to_numpy(float), pd.DatetimeIndex(g["ds"]))
+            for uid, g in df.sort_values(["unique_id", "ds"]).groupby("unique_id", sort=True)
+        }
+        return self
+
+    def prediction_frame(self, h: int) -> tuple[pd.DataFrame, np.ndarray]:
+        """Features and scales of the rows that forecast ``cutoff + 1 .. cutoff + h``."""
+        if h > self.h:
+            raise ParameterError(f"{self.name} was built for h <= {self.h}; got h={h}.")
+        X, S = [], []
+        for uid in sorted(self.history_):
+            x, dates = self.history_[uid]
+            n = len(x)
+            ks = np.arange(1, h + 1)
+            if self.strategy == "direct":
+                o, k = np.full(h, n - 1), ks
+            else:
+                o, k = n - 1 + ks - self.h, np.full(h, self.h)
+            feats, scale = make_features(x, dates, o, k, self.season, self._step())
+            X.append(feats)
+            S.append(scale)
+        return pd.concat(X, ignore_index=True), np.concatenate(S)
+
+    def predict(self, h: int) -> pd.DataFrame:
+        self._check_fitted()
+        X, scale = self.prediction_frame(h)
+        pred = np.maximum(self.model_.predict(X) * scale, 0.0)
+        out = future_dates(self.last_, h, self.freq)
+        out[self.name] = pred
+        return out
+
+    def feature_importance(self, kind: str = "gain") -> pd.Series:
+        """Feature importance of the fitted booster (``gain`` share or ``split`` counts)."""
+        self._check_fitted()
+        imp = self.model_.booster_.feature_importance(importance_type=kind)
+        s = pd.Series(imp, index=self.feature_names_, name=kind).sort_values(ascending=False)
+        return s / s.sum() if kind == "gain" else s

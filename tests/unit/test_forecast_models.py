@@ -1,0 +1,162 @@
+"""Every forecaster fits and predicts on a tiny series; the LightGBM features do not leak."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecomlib.errors import ParameterError
+from ecomlib.forecast import (
+    ConvForecaster,
+    Ensemble,
+    LightGBMForecaster,
+    Naive,
+    RNNForecaster,
+    SeasonalNaive,
+    SeedConv1D,
+    StatsForecastModel,
+    WindowAverage,
+    calendar_features,
+    make_features,
+    us_holidays,
+)
+from ecomlib.forecast.gbm import lookback
+
+
+def _toy(n: int = 120, n_ids: int = 2, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    ds = pd.date_range("2021-01-04", periods=n)  # a Monday
+    frames = []
+    for i in range(n_ids):
+        weekly = np.array([1, 1, 1, 1.2, 1.5, 2.0, 1.8])[np.arange(n) % 7]
+        frames.append(
+            pd.DataFrame(
+                {"unique_id": f"s{i}", "ds": ds, "y": 50 * (i + 1) * weekly + rng.normal(0, 2, n)}
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _check(pred: pd.DataFrame, name: str, df: pd.DataFrame, h: int) -> None:
+    assert list(pred.columns) == ["unique_id", "ds", name]
+    assert len(pred) == df["unique_id"].nunique() * h
+    assert pred[name].notna().all() and np.isfinite(pred[name]).all()
+    first = pred.groupby("unique_id")["ds"].min()
+    assert (first == df["ds"].max() + pd.Timedelta(days=1)).all()
+
+
+def test_baselines_by_hand():
+    df = _toy(n=30, n_ids=1)
+    y = df["y"].to_numpy()
+    assert np.allclose(Naive().fit(df).predict(3)["Naive"], y[-1])
+    assert np.allclose(SeasonalNaive().fit(df).predict(9)["SeasonalNaive"], np.resize(y[-7:], 9))
+    assert np.allclose(WindowAverage(5).fit(df).predict(2)["WindowAverage"], y[-5:].mean())
+
+
+def test_predict_before_fit_is_refused():
+    with pytest.raises(ParameterError, match="fit"):
+        Naive().predict(3)
+
+
+@pytest.mark.parametrize("kind", ["AutoETS", "AutoARIMA"])
+def test_statsforecast_models(kind):
+    df = _toy(n=60, n_ids=2)
+    kwargs = {"approximation": True, "max_p": 1, "max_q": 1} if kind == "AutoARIMA" else {}
+    pred = StatsForecastModel(kind, **kwargs).fit(df).predict(7)
+    _check(pred, kind, df, 7)
+    # weekly pattern picked up: Saturdays above Mondays
+    s0 = pred[pred["unique_id"] == "s0"].set_index("ds")[kind]
+    assert s0[s0.index.dayofweek == 5].mean() > s0[s0.index.dayofweek == 0].mean()
+
+
+@pytest.mark.parametrize("strategy", ["direct", "lags"])
+def test_lightgbm_fits_predicts_and_explains(strategy):
+    df = _toy()
+    model = LightGBMForecaster(strategy=strategy, h=7, n_estimators=30, n_jobs=1)
+    pred = model.fit(df).predict(7)
+    _check(pred, model.name, df, 7)
+    s1 = pred[pred["unique_id"] == "s1"].set_index("ds")[model.name]
+    assert s1[s1.index.dayofweek == 5].mean() > s1[s1.index.dayofweek == 0].mean()
+    imp = model.feature_importance()
+    assert imp.sum() == pytest.approx(1.0) and imp.index[0] in model.feature_names_
+    with pytest.raises(ParameterError):
+        model.predict(8)
+
+
+def test_lightgbm_features_do_not_leak_across_the_origin():
+    """Each row's features depend only on values at or before its origin."""
+    rng = np.random.default_rng(3)
+    n = 150
+    x = rng.gamma(2.0, 10.0, n)
+    dates = pd.date_range("2021-01-01", periods=n)
+    origins = np.arange(lookback() - 1, n - 14)
+    horizons = rng.integers(1, 15, len(origins))
+    base, base_scale = make_features(x, dates, origins, horizons)
+    for cut in (70, 100, 130):
+        x2 = x.copy()
+        x2[cut + 1 :] = rng.gamma(2.0, 1000.0, n - cut - 1)  # rewrite the future of `cut`
+        feats, scale = make_features(x2, dates, origins, horizons)
+        safe = origins <= cut
+        pd.testing.assert_frame_equal(feats[safe], base[safe])
+        assert np.array_equal(scale[safe], base_scale[safe])
+        assert not np.allclose(feats[~safe].to_numpy(), base[~safe].to_numpy())
+    # and the model's forecast does not change when data after the cutoff is altered
+    df = _toy()
+    cutoff = df["ds"].max() - pd.Timedelta(days=7)
+    train = df[df["ds"] <= cutoff]
+    m1 = LightGBMForecaster(h=7, n_estimators=20, n_jobs=1).fit(train).predict(7)
+    X, _ = LightGBMForecaster(h=7, n_estimators=20, n_jobs=1).fit(train).prediction_frame(7)
+    assert (X["target_dow"].to_numpy()[:7] == (np.arange(1, 8) + cutoff.dayofweek) % 7).all()
+    assert m1["ds"].min() == cutoff + pd.Timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        SeedConv1D(window=14, epochs=2, batch_size=64, device="cpu"),
+        ConvForecaster(h=7, window=28, width=8, epochs=2, batch_size=16, device="cpu"),
+        RNNForecaster(h=7, window=28, hidden=8, epochs=2, batch_size=16, device="cpu"),
+        RNNForecaster(h=7, window=28, hidden=8, cell="lstm", epochs=2, batch_size=16, device="cpu"),
+    ],
+    ids=["seed_conv1d", "conv1d_plus", "gru", "lstm"],
+)
+def test_neural_forecasters_fit_predict(model):
+    df = _toy()
+    pred = model.fit(df).predict(7)
+    _check(pred, model.name, df, 7)
+    assert (pred[model.name] >= 0).all()
+    assert len(model.history_) >= 1 and "train_loss" in model.history_
+
+
+def test_seed_conv1d_architecture_is_the_briefs():
+    m = SeedConv1D(window=28, epochs=1, device="cpu").fit(_toy())
+    net = m.model_
+    assert net.conv.out_channels == 32 and net.conv.kernel_size == (3,)
+    assert net.pool.kernel_size == 2
+    assert net.dense.out_features == 64 and net.out.out_features == 1
+
+
+def test_ensemble_fit_predict_and_weights():
+    df = _toy()
+    ens = Ensemble([Naive(), SeasonalNaive()], weights=[1, 3], name="Blend").fit(df)
+    pred = ens.predict(7)
+    _check(pred, "Blend", df, 7)
+    n = Naive().fit(df).predict(7)["Naive"].to_numpy()
+    s = SeasonalNaive().fit(df).predict(7)["SeasonalNaive"].to_numpy()
+    assert np.allclose(pred["Blend"], 0.25 * n + 0.75 * s)
+    with pytest.raises(ParameterError):
+        Ensemble(["Naive"]).fit(df)
+
+
+def test_calendar_holidays():
+    hol = us_holidays([2017]).set_index("holiday")["ds"]
+    assert hol["thanksgiving"] == pd.Timestamp("2017-11-23")
+    assert hol["easter"] == pd.Timestamp("2017-04-16")
+    assert hol["memorial_day"] == pd.Timestamp("2017-05-29")
+    assert hol["labor_day"] == pd.Timestamp("2017-09-04")
+    cal = calendar_features(pd.to_datetime(["2017-12-23", "2017-12-25", "2017-11-24"]))
+    assert cal["is_major"].tolist() == [0, 1, 0]
+    assert cal["days_to_major"].tolist() == [2, 0, 15]  # capped at 15
+    assert cal["days_since_major"].tolist()[2] == 1
+    assert cal["dow"].tolist() == [5, 0, 4]

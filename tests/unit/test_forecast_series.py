@@ -1,0 +1,144 @@
+"""Series builder and user-input validation of ecomlib.forecast."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecomlib.errors import DataError, ParameterError
+from ecomlib.forecast import fill_gaps, read_series, validate_series
+from ecomlib.forecast.series import build_series, future_dates, season_length
+
+
+def _long(n_ids: int = 2, n: int = 30, start: str = "2021-01-01") -> pd.DataFrame:
+    ds = pd.date_range(start, periods=n, freq="D")
+    return pd.DataFrame(
+        {
+            "unique_id": np.repeat([f"s{i}" for i in range(n_ids)], n),
+            "ds": np.tile(ds, n_ids),
+            "y": np.arange(n_ids * n, dtype=float),
+        }
+    )
+
+
+class _FakeCon:
+    """Stands in for DuckDB: returns fixed daily aggregates (with gaps)."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
+        self.sql = None
+
+    def execute(self, sql: str):
+        self.sql = sql
+        return self
+
+    def df(self) -> pd.DataFrame:
+        return self.frame.copy()
+
+
+def test_build_series_zero_fills_gaps_and_keeps_top_series():
+    daily = pd.DataFrame(
+        {
+            "unique_id": ["a", "a", "b", "c"],
+            "ds": pd.to_datetime(["2021-01-01", "2021-01-04", "2021-01-02", "2021-01-03"]),
+            "y": [5.0, 7.0, 100.0, 1.0],
+        }
+    )
+    con = _FakeCon(daily)
+    out = build_series("category", "D", n_series=2, start="2021-01-01", end="2021-01-05", con=con)
+    assert "product_category" in con.sql
+    assert sorted(out["unique_id"].unique()) == ["a", "b"]  # c has the smallest total
+    a = out[out["unique_id"] == "a"]
+    assert a["ds"].tolist() == list(pd.date_range("2021-01-01", "2021-01-05"))
+    assert a["y"].tolist() == [5.0, 0.0, 0.0, 7.0, 0.0]
+    assert out["y"].sum() == pytest.approx(112.0)
+    assert list(out.columns) == ["unique_id", "ds", "y"]
+
+
+def test_build_series_weekly_keeps_only_full_weeks():
+    days = pd.date_range("2021-01-01", "2021-01-31")  # Fri 1st .. Sun 31st
+    daily = pd.DataFrame({"unique_id": "a", "ds": days, "y": 1.0})
+    out = build_series(
+        "total",
+        "W",
+        n_series=None,
+        start="2021-01-01",
+        end="2021-01-31",
+        con=_FakeCon(daily.assign(unique_id="TOTAL")),
+    )
+    # Mondays 4, 11, 18, 25 Jan are complete weeks; the partial week of 28 Dec is dropped
+    assert out["ds"].dt.dayofweek.eq(0).all()
+    assert out["ds"].tolist() == list(
+        pd.to_datetime(["2021-01-04", "2021-01-11", "2021-01-18", "2021-01-25"])
+    )
+    assert (out["y"] == 7.0).all()
+
+
+def test_build_series_rejects_bad_parameters():
+    with pytest.raises(ParameterError, match="level"):
+        build_series("store", con=_FakeCon(pd.DataFrame()))
+    with pytest.raises(ParameterError, match="frequency"):
+        build_series("total", "M", con=_FakeCon(pd.DataFrame()))
+    with pytest.raises(ParameterError, match="after start"):
+        build_series("total", start="2021-02-01", end="2021-01-01", con=_FakeCon(pd.DataFrame()))
+
+
+def test_validate_accepts_clean_frame_and_coerces_types():
+    df = _long()
+    df["ds"] = df["ds"].dt.strftime("%Y-%m-%d")
+    out = validate_series(df, freq="D", h=7)
+    assert out["ds"].dtype.kind == "M" and out["y"].dtype == float
+    assert len(out) == len(df)
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d.drop(columns="y"), "required"),
+        (lambda d: d.assign(y=d["y"].where(d.index != 3)), "NaN"),
+        (lambda d: d.assign(y=d["y"].astype(object).where(d.index != 4, "abc")), "non-numeric"),
+        (lambda d: d.assign(ds=d["ds"].astype(str).where(d.index != 5, "not a date")), "not dates"),
+        (lambda d: pd.concat([d, d.iloc[[2]]]).sort_values(["unique_id", "ds"]), "share a"),
+        (lambda d: d.iloc[::-1], "not sorted"),
+        (lambda d: d.drop(index=[10, 11]), "irregular"),
+        (lambda d: d.groupby("unique_id").head(10), "too short"),
+    ],
+)
+def test_validate_refuses_bad_input_with_clear_errors(mutate, message):
+    with pytest.raises(DataError, match=message):
+        validate_series(mutate(_long()), freq="D", h=7)
+
+
+def test_validate_sort_option_sorts_instead_of_refusing():
+    out = validate_series(_long().iloc[::-1], freq="D", sort=True)
+    assert out["ds"].is_monotonic_increasing is False  # two series, but each one sorted
+    assert out.groupby("unique_id")["ds"].apply(lambda s: s.is_monotonic_increasing).all()
+
+
+def test_fill_gaps_then_validate():
+    gappy = _long().drop(index=[10, 11])
+    filled = fill_gaps(gappy, "D")
+    out = validate_series(filled, freq="D")
+    assert len(out) == 60
+    assert out.loc[(out["unique_id"] == "s0") & (out["ds"] == "2021-01-11"), "y"].item() == 0.0
+
+
+def test_read_series_csv_with_column_mapping(tmp_path):
+    path = tmp_path / "sales.csv"
+    _long().rename(columns={"unique_id": "store", "ds": "date", "y": "sales"}).to_csv(
+        path, index=False
+    )
+    out = read_series(path, columns={"store": "unique_id", "date": "ds", "sales": "y"}, h=7)
+    assert list(out.columns) == ["unique_id", "ds", "y"] and len(out) == 60
+    with pytest.raises(DataError, match="not in the file"):
+        read_series(path, columns={"shop": "unique_id"})
+    with pytest.raises(DataError, match=str(path.name)):
+        read_series(path)  # columns not mapped: the message names the file
+
+
+def test_future_dates_and_season():
+    fd = future_dates(_long(), 3)
+    assert len(fd) == 6
+    assert fd["ds"].iloc[0] == pd.Timestamp("2021-01-31")
+    assert season_length("D") == 7 and season_length("W") == 1
