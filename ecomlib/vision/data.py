@@ -148,11 +148,10 @@ def load_image_folder(
             paths.append(path)
     if skipped:
         log.warning(
-            "%d unreadable image file(s) skipped under %s, e.g. %s (%s)",
+            "%d unreadable image file(s) skipped (first: %s/%s); see ImageFolder.skipped",
             len(skipped),
-            root,
+            skipped[0][0].parent.name,
             skipped[0][0].name,
-            skipped[0][1],
         )
     if not images:
         raise DataError(
