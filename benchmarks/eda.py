@@ -120,7 +120,7 @@ def main() -> None:
         f"memory_limit {MEMORY_LIMIT}: seconds (median of {REPEATS}; min-max) | "
         f"{statistics.median(secs):.1f} ({min(secs):.1f}-{max(secs):.1f}) | <= 15 s | "
         f"{ok(statistics.median(secs) <= 15)} |",
-        f"| same query: CPU seconds (all threads; wall time on 2 idle cores is about half) | "
+        f"| same query: CPU seconds, all threads (on 2 idle cores wall time would be roughly half of this) | "
         f"{statistics.median(cpu):.1f} | | |",
         f"| same query: peak RSS of the whole subprocess (Python + DuckDB + result) | "
         f"{peak / gib:.2f} GiB (getrusage: "
