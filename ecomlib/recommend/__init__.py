@@ -1,0 +1,68 @@
+"""Recommenders: interactions, splits, models and ranking metrics (notebook 05).
+
+>>> from ecomlib import recommend as rec
+>>> frame = rec.movielens_100k()
+>>> train, test = rec.per_user_random_split(frame, 0.75, seed=42)
+>>> model = rec.EASE(lam=500).fit(train)
+>>> recs = model.recommend(test["user_id"].unique(), k=10)
+>>> rec.ranking_metrics(recs, test, k=10)["ndcg@10"]
+"""
+
+from ecomlib.recommend.content import ContentBased, text_embeddings
+from ecomlib.recommend.evaluate import evaluate_models, model_zoo, peak_rss_mb
+from ecomlib.recommend.interactions import (
+    Interactions,
+    canonical,
+    complete_journey,
+    movielens_100k,
+    product_texts,
+    read_interactions,
+)
+from ecomlib.recommend.metrics import coverage, new_items_only, novelty, ranking_metrics
+from ecomlib.recommend.models import (
+    ALS,
+    EASE,
+    Blend,
+    BuyAgain,
+    ItemKNN,
+    NotFittedError,
+    Popularity,
+    Recommender,
+    RP3beta,
+    normalise_rows,
+)
+from ecomlib.recommend.neural import GRUSequence, TwoTower
+from ecomlib.recommend.splits import common_users, per_user_random_split, temporal_split
+
+__all__ = [
+    "ALS",
+    "EASE",
+    "Blend",
+    "BuyAgain",
+    "ContentBased",
+    "GRUSequence",
+    "Interactions",
+    "TwoTower",
+    "evaluate_models",
+    "model_zoo",
+    "peak_rss_mb",
+    "text_embeddings",
+    "ItemKNN",
+    "NotFittedError",
+    "Popularity",
+    "RP3beta",
+    "Recommender",
+    "canonical",
+    "common_users",
+    "complete_journey",
+    "coverage",
+    "movielens_100k",
+    "new_items_only",
+    "normalise_rows",
+    "novelty",
+    "per_user_random_split",
+    "product_texts",
+    "ranking_metrics",
+    "read_interactions",
+    "temporal_split",
+]

@@ -1,0 +1,172 @@
+"""Fit-and-score a set of models the same way and collect a leaderboard."""
+
+from __future__ import annotations
+
+import logging
+import resource
+import time
+import tracemalloc
+from collections.abc import Mapping
+
+import pandas as pd
+
+from ecomlib.config import progress
+from ecomlib.recommend.interactions import Interactions
+from ecomlib.recommend.metrics import coverage, novelty, ranking_metrics
+from ecomlib.recommend.models import Recommender
+
+log = logging.getLogger(__name__)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (Linux ``ru_maxrss``)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def evaluate_models(
+    models: Mapping[str, Recommender],
+    train: Interactions,
+    test: pd.DataFrame,
+    k: int = 10,
+    exclude_seen: bool = True,
+    recall_denominator: str = "relevant",
+    extra_tests: Mapping[str, tuple[pd.DataFrame, bool]] | None = None,
+    trace_memory: bool = False,
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Fit every model on ``train`` and score its top-``k`` lists against ``test``.
+
+    Parameters
+    ----------
+    models : name -> unfitted model.
+    train : training interactions.
+    test : relevant ``user_id, item_id`` rows; lists are made for its users.
+    exclude_seen : passed to ``recommend`` for the main metrics.
+    recall_denominator : see :func:`ranking_metrics`.
+    extra_tests : name -> (test frame, exclude_seen): more metrics, e.g. new-item recall,
+        reported as ``<name> recall@k`` and ``<name> ndcg@k``.
+    trace_memory : record the peak of traced (numpy/scipy/Python) allocations during
+        fit + recommend, in MB (tracemalloc slows Python code a little).
+
+    Returns
+    -------
+    leaderboard : one row per model (metrics, coverage, novelty, seconds, memory).
+    recs : name -> the top-k DataFrame of the main evaluation.
+    """
+    users = test["user_id"].unique()
+    rows, all_recs = [], {}
+    train_frame = train.frame[["user_id", "item_id"]]
+    for name, model in progress(models.items(), desc="models", total=len(models)):
+        if trace_memory:
+            tracemalloc.start()
+        t0 = time.perf_counter()
+        model.fit(train)
+        fit_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        recs = model.recommend(users, k=k, exclude_seen=exclude_seen)
+        predict_s = time.perf_counter() - t0
+        row = {"model": name, **ranking_metrics(recs, test, k, recall_denominator)}
+        for extra, (frame, excl) in (extra_tests or {}).items():
+            extra_recs = model.recommend(frame["user_id"].unique(), k=k, exclude_seen=excl)
+            m = ranking_metrics(extra_recs, frame, k, recall_denominator)
+            row[f"{extra} recall@{k}"] = m[f"recall@{k}"]
+            row[f"{extra} ndcg@{k}"] = m[f"ndcg@{k}"]
+        if trace_memory:
+            row["peak_traced_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
+            tracemalloc.stop()
+        row["coverage"] = coverage(recs, train.n_items, k)
+        row["novelty"] = novelty(recs, train_frame, k)
+        row["fit_s"] = fit_s
+        row["predict_s"] = predict_s
+        rows.append(row)
+        all_recs[name] = recs
+        log.info("%s: %s", name, row)
+    board = pd.DataFrame(rows).set_index("model")
+    return board, all_recs
+
+
+MOVIELENS_MODELS = ("popularity", "item_knn", "rp3beta", "als", "two_tower", "ease", "ease_tuned")
+COMPLETE_JOURNEY_MODELS = (
+    "popularity",
+    "buy_again",
+    "buy_again_decay",
+    "item_knn",
+    "ease",
+    "gru",
+    "content",
+    "hybrid",
+)
+
+
+def model_zoo(
+    dataset: str,
+    names=None,
+    *,
+    epochs: int = 10,
+    gru_epochs: int = 3,
+    max_items: int | None = 3000,
+    gru_vocab: int = 2000,
+    als_factors: int = 32,
+    content: tuple | None = None,
+    device: str = "auto",
+    seed: int = 42,
+) -> dict[str, Recommender]:
+    """The notebook's models, configured for ``dataset`` ("movielens" or "completejourney").
+
+    Parameters
+    ----------
+    names : subset of :data:`MOVIELENS_MODELS` / :data:`COMPLETE_JOURNEY_MODELS` (default all).
+    epochs, gru_epochs : training epochs of the two-tower and GRU models.
+    max_items : catalogue of the dense/blocked item-item models on Complete Journey.
+    content : ``(item_ids, vectors)`` of product text embeddings (needed by "content" and
+        "hybrid").
+    """
+    from ecomlib.errors import ParameterError
+    from ecomlib.recommend.content import ContentBased
+    from ecomlib.recommend.models import ALS, EASE, Blend, BuyAgain, ItemKNN, Popularity, RP3beta
+    from ecomlib.recommend.neural import GRUSequence, TwoTower
+
+    if dataset == "movielens":
+        factories = {
+            "popularity": lambda: Popularity(),
+            "item_knn": lambda: ItemKNN(neighbours=100, shrink=10),
+            "rp3beta": lambda: RP3beta(alpha=0.8, beta=0.5, neighbours=200),
+            "als": lambda: ALS(factors=als_factors, reg=0.1, alpha=10, iterations=12, seed=seed),
+            "two_tower": lambda: TwoTower(epochs=epochs, device=device, seed=seed),
+            "ease": lambda: EASE(lam=500),
+            "ease_tuned": lambda: EASE(lam=2000, weight_power=0.5, pop_exponent=-0.1),
+        }
+    elif dataset == "completejourney":
+
+        def _content():
+            if content is None:
+                raise ParameterError("'content' and 'hybrid' need content=(item_ids, vectors).")
+            return ContentBased(content[0], content[1], half_life_days=60)
+
+        factories = {
+            "popularity": lambda: Popularity(),
+            "buy_again": lambda: BuyAgain(),
+            "buy_again_decay": lambda: BuyAgain(half_life_days=60, repeat_exponent=0.5),
+            "item_knn": lambda: ItemKNN(neighbours=100, shrink=10, max_items=max_items),
+            "ease": lambda: EASE(lam=500, max_items=max_items),
+            "gru": lambda: GRUSequence(
+                epochs=gru_epochs, vocab_size=gru_vocab, device=device, seed=seed
+            ),
+            "content": _content,
+            "hybrid": lambda: Blend(
+                [
+                    BuyAgain(half_life_days=60, repeat_exponent=0.5),
+                    EASE(lam=500, max_items=max_items),
+                    _content(),
+                ],
+                [1.0, 0.1, 0.1],
+            ),
+        }
+    else:
+        raise ParameterError(f"dataset must be 'movielens' or 'completejourney', got {dataset!r}.")
+    names = list(factories) if names is None else list(names)
+    unknown = [n for n in names if n not in factories]
+    if unknown:
+        raise ParameterError(
+            f"Unknown model(s) {unknown} for {dataset}; choose from {list(factories)}."
+        )
+    return {n: factories[n]() for n in names}

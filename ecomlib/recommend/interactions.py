@@ -1,0 +1,250 @@
+"""Interaction tables and their sparse user x item matrices.
+
+The canonical interactions frame (DESIGN.md) has columns ``user_id, item_id, weight`` and
+optionally ``timestamp``. :class:`Interactions` maps the IDs to contiguous indices (both
+ways) and holds the ``scipy.sparse`` CSR matrix every model is fitted on.
+
+Builders:
+
+* :func:`movielens_100k` - explicit ratings (weight = rating);
+* :func:`complete_journey` - household x product purchases, aggregated in DuckDB;
+* :func:`read_interactions` - a user's own CSV/Parquet, validated, with a column mapping.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ecomlib.data.schemas import read_table, validate
+from ecomlib.errors import DataError, ParameterError
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("user_id", "item_id", "weight", "timestamp")
+
+
+def canonical(frame: pd.DataFrame, source: str = "interactions") -> pd.DataFrame:
+    """Validate a frame against the ``interactions`` schema and fill a unit ``weight``.
+
+    Raises
+    ------
+    DataError
+        Missing columns, nulls, negative or non-finite weights, unparseable timestamps.
+    """
+    frame = validate(frame, "interactions", source=source)
+    out = frame[[c for c in COLUMNS if c in frame.columns]].copy()
+    if "weight" not in out:
+        out["weight"] = 1.0
+    weight = out["weight"].to_numpy(dtype=float)
+    bad = ~np.isfinite(weight) | (weight < 0)
+    if bad.any():
+        rows = np.flatnonzero(bad)[:5].tolist()
+        raise DataError(
+            f"{source}: column 'weight' must be finite and >= 0; rows {rows} hold "
+            f"{out['weight'].iloc[rows].tolist()} ({int(bad.sum())} failing in all)."
+        )
+    if "timestamp" in out and not pd.api.types.is_datetime64_any_dtype(out["timestamp"]):
+        try:
+            out["timestamp"] = pd.to_datetime(out["timestamp"])
+        except (ValueError, TypeError) as exc:
+            raise DataError(
+                f"{source}: column 'timestamp' cannot be parsed as dates ({exc})."
+            ) from None
+    return out.reset_index(drop=True)
+
+
+class Interactions:
+    """Interactions with ID <-> index maps and a CSR user x item matrix.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        ``user_id, item_id[, weight][, timestamp]``; repeated pairs are summed in the matrix.
+    users, items : array-like, optional
+        Fix the ID universe (e.g. the training set's). Rows whose user or item is not in it
+        are dropped. Default: the IDs present in ``frame`` (sorted).
+
+    Attributes
+    ----------
+    frame : DataFrame with extra ``user_idx`` and ``item_idx`` columns.
+    user_ids, item_ids : ndarray, index -> ID.
+    matrix : scipy.sparse.csr_matrix (n_users x n_items), float32 summed weights.
+    """
+
+    def __init__(self, frame: pd.DataFrame, users=None, items=None):
+        missing = [c for c in ("user_id", "item_id") if c not in frame.columns]
+        if missing:
+            raise DataError(f"Interactions need columns user_id and item_id; missing {missing}.")
+        frame = frame.copy()
+        if "weight" not in frame:
+            frame["weight"] = 1.0
+        self.user_ids = np.asarray(users) if users is not None else np.unique(frame["user_id"])
+        self.item_ids = np.asarray(items) if items is not None else np.unique(frame["item_id"])
+        self._users = pd.Index(self.user_ids)
+        self._items = pd.Index(self.item_ids)
+        if not (self._users.is_unique and self._items.is_unique):
+            raise DataError("users/items given to Interactions must be unique.")
+        u = self._users.get_indexer(frame["user_id"])
+        i = self._items.get_indexer(frame["item_id"])
+        keep = (u >= 0) & (i >= 0)
+        frame = frame.loc[keep].copy()
+        frame["user_idx"] = u[keep].astype(np.int32)
+        frame["item_idx"] = i[keep].astype(np.int32)
+        self.frame = frame.reset_index(drop=True)
+        self.matrix = sp.csr_matrix(
+            (frame["weight"].to_numpy(np.float32), (frame["user_idx"], frame["item_idx"])),
+            shape=(len(self.user_ids), len(self.item_ids)),
+            dtype=np.float32,
+        )
+        self.matrix.sum_duplicates()
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __repr__(self) -> str:
+        return (
+            f"Interactions({len(self):,} rows, {self.n_users:,} users, {self.n_items:,} items, "
+            f"density {self.density:.4%})"
+        )
+
+    @property
+    def density(self) -> float:
+        return self.matrix.nnz / max(1, self.n_users * self.n_items)
+
+    # ------------------------------------------------------------------ id maps
+    def user_index(self, user_ids, missing: str = "raise") -> np.ndarray:
+        """Indices of ``user_ids``; unknown IDs raise (``missing="raise"``) or map to -1."""
+        return self._lookup(self._users, user_ids, "user", missing)
+
+    def item_index(self, item_ids, missing: str = "raise") -> np.ndarray:
+        """Indices of ``item_ids``; unknown IDs raise (``missing="raise"``) or map to -1."""
+        return self._lookup(self._items, item_ids, "item", missing)
+
+    @staticmethod
+    def _lookup(index: pd.Index, ids, kind: str, missing: str) -> np.ndarray:
+        ids = np.atleast_1d(np.asarray(ids))
+        pos = index.get_indexer(ids)
+        if missing == "raise" and (pos < 0).any():
+            unknown = ids[pos < 0]
+            raise ParameterError(
+                f"{len(unknown)} unknown {kind} id(s), e.g. {unknown[:5].tolist()}: they are not "
+                f"in the training interactions ({len(index):,} {kind}s)."
+            )
+        return pos
+
+    def binary(self) -> sp.csr_matrix:
+        """The matrix with every stored entry set to 1."""
+        out = self.matrix.copy()
+        out.data[:] = 1.0
+        return out
+
+
+# ---------------------------------------------------------------------- builders
+def movielens_100k() -> pd.DataFrame:
+    """MovieLens-100K ratings as canonical interactions (weight = rating 1-5)."""
+    from ecomlib.data import load_movielens_100k
+
+    ratings, _, _ = load_movielens_100k()
+    out = ratings.rename(columns={"rating": "weight"})[list(COLUMNS)]
+    return out.reset_index(drop=True)
+
+
+def complete_journey(con=None, weight: str = "baskets") -> pd.DataFrame:
+    """Complete Journey purchases, one row per household x product x basket.
+
+    Aggregated in DuckDB (one row per basket line). ``weight`` is ``"baskets"`` (1 per
+    basket), ``"quantity"`` or ``"sales_value"``.
+
+    Returns
+    -------
+    DataFrame with ``user_id`` (household), ``item_id`` (product), ``weight``, ``timestamp``
+    and ``basket_id``.
+    """
+    exprs = {
+        "baskets": "1.0",
+        "quantity": "SUM(quantity)::DOUBLE",
+        "sales_value": "SUM(sales_value)",
+    }
+    if weight not in exprs:
+        raise ParameterError(f"weight must be one of {sorted(exprs)}, got {weight!r}.")
+    from ecomlib.data import connect
+
+    own = con is None
+    con = con or connect()
+    try:
+        sql = f"""
+            SELECT household_id AS user_id, product_id AS item_id, {exprs[weight]} AS weight,
+                   MIN(transaction_timestamp) AS timestamp, basket_id
+            FROM transactions
+            GROUP BY household_id, product_id, basket_id
+            ORDER BY timestamp, basket_id, item_id
+        """
+        frame = con.execute(sql).df()
+    finally:
+        if own:
+            con.close()
+    frame["weight"] = frame["weight"].astype(float)
+    return frame
+
+
+def product_texts(con=None) -> pd.DataFrame:
+    """Complete Journey product descriptions: ``item_id`` and ``text`` (department, category,
+    type, brand joined into one lower-case string)."""
+    from ecomlib.data import connect
+
+    own = con is None
+    con = con or connect()
+    try:
+        frame = con.execute(
+            "SELECT product_id AS item_id, department, product_category, product_type, brand "
+            "FROM products"
+        ).df()
+    finally:
+        if own:
+            con.close()
+    parts = frame[["department", "product_category", "product_type", "brand"]].fillna("")
+    text = parts.apply(lambda col: col.str.strip().str.lower())
+    frame["text"] = (
+        text["department"]
+        + " | "
+        + text["product_category"]
+        + " | "
+        + text["product_type"]
+        + " | "
+        + text["brand"]
+        + " brand"
+    )
+    return frame[["item_id", "text"]]
+
+
+def read_interactions(path: str | Path, columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Read a user's own interactions CSV/Parquet into the canonical frame, validated.
+
+    Parameters
+    ----------
+    path : a .csv or .parquet file with a header row.
+    columns : mapping from the file's names to ``user_id, item_id, weight, timestamp``,
+        e.g. ``{"customer": "user_id", "sku": "item_id", "date": "timestamp"}``.
+
+    Raises
+    ------
+    DataError
+        Naming the file, column, rule and a few offending rows.
+    """
+    frame = read_table(path, "interactions", columns)
+    return canonical(frame, source=str(path))

@@ -1,0 +1,289 @@
+"""ecomlib.recommend: metrics on hand-made cases, splits, interactions, models, user data."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecomlib import recommend as rec
+from ecomlib.errors import DataError, ParameterError
+
+
+# ---------------------------------------------------------------------- metrics
+def _recs(rows):
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "rank"])
+
+
+def test_ranking_metrics_hand_computed():
+    test = pd.DataFrame({"user_id": ["a", "a", "a", "b"], "item_id": [1, 2, 3, 5]})
+    recs = _recs([("a", 1, 1), ("a", 9, 2), ("a", 2, 3), ("b", 7, 1), ("b", 5, 2), ("b", 8, 3)])
+    m = rec.ranking_metrics(recs, test, k=3)
+    ndcg_a = (1 + 1 / math.log2(4)) / (1 + 1 / math.log2(3) + 1 / math.log2(4))
+    ndcg_b = (1 / math.log2(3)) / 1.0
+    assert m["precision@3"] == pytest.approx((2 / 3 + 1 / 3) / 2)
+    assert m["recall@3"] == pytest.approx((2 / 3 + 1) / 2)
+    assert m["ndcg@3"] == pytest.approx((ndcg_a + ndcg_b) / 2)
+    assert m["map"] == pytest.approx(((1 + 2 / 3) / 3 + 0.5) / 2)
+    assert m["hit_rate@3"] == 1.0
+    assert m["users"] == 2
+
+
+def test_recall_denominators_and_missing_users():
+    test = pd.DataFrame({"user_id": ["c"] * 5 + ["d"], "item_id": [1, 2, 3, 4, 5, 1]})
+    recs = _recs([("c", 1, 1), ("c", 2, 2)])  # user d gets nothing -> counts as zero
+    r1 = rec.ranking_metrics(recs, test, k=2, recall_denominator="relevant")
+    r2 = rec.ranking_metrics(recs, test, k=2, recall_denominator="min_k")
+    assert r1["recall@2"] == pytest.approx((2 / 5 + 0) / 2)
+    assert r2["recall@2"] == pytest.approx((1.0 + 0) / 2)
+    assert r2["ndcg@2"] == pytest.approx(0.5)
+    # ranks beyond k are ignored
+    deep = _recs([("c", 9, 1), ("c", 8, 2), ("c", 1, 3)])
+    assert rec.ranking_metrics(deep, test, k=2)["hit_rate@2"] == 0.0
+
+
+def test_metric_bad_input():
+    test = pd.DataFrame({"user_id": [1], "item_id": [1]})
+    with pytest.raises(ParameterError):
+        rec.ranking_metrics(_recs([(1, 1, 1)]), test, k=0)
+    with pytest.raises(ParameterError):
+        rec.ranking_metrics(_recs([(1, 1, 1)]), test, recall_denominator="x")
+    with pytest.raises(DataError, match="rank"):
+        rec.ranking_metrics(pd.DataFrame({"user_id": [1], "item_id": [1]}), test)
+
+
+def test_coverage_novelty_new_items():
+    recs = _recs([(1, 1, 1), (1, 2, 2), (2, 1, 1), (2, 3, 2)])
+    assert rec.coverage(recs, n_items=10) == pytest.approx(0.3)
+    assert rec.coverage(recs, n_items=10, k=1) == pytest.approx(0.1)
+    train = pd.DataFrame({"user_id": [1, 2, 3, 4, 1, 2], "item_id": [2, 2, 2, 2, 1, 1]})
+    # item 1: 2/4 users -> 1 bit; item 2: 4/4 -> 0 bits; item 3 unseen -> 1/4 -> 2 bits
+    assert rec.novelty(recs, train) == pytest.approx((1 + 0 + 1 + 2) / 4)
+    test = pd.DataFrame({"user_id": [1, 1, 3], "item_id": [1, 7, 2]})
+    assert rec.new_items_only(test, train)["item_id"].tolist() == [7]
+
+
+# ---------------------------------------------------------------------- interactions, splits
+@pytest.fixture
+def tiny() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    rows = []
+    t0 = pd.Timestamp("2024-01-01")
+    for u in range(12):
+        group = u % 2  # two taste groups
+        items = rng.choice(np.arange(group * 10, group * 10 + 10), size=6, replace=False)
+        for j, i in enumerate(items):
+            rows.append(
+                (
+                    f"u{u}",
+                    int(i),
+                    float(1 + j % 5),
+                    t0 + pd.Timedelta(days=int(j * 7 + u)),
+                    u * 100 + j // 2,
+                )
+            )
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "weight", "timestamp", "basket_id"])
+
+
+def test_interactions_maps_both_ways(tiny):
+    inter = rec.Interactions(tiny)
+    assert inter.matrix.shape == (12, tiny["item_id"].nunique())
+    idx = inter.user_index(["u3", "u0"])
+    assert inter.user_ids[idx].tolist() == ["u3", "u0"]
+    assert inter.item_ids[inter.item_index([5])][0] == 5
+    assert inter.user_index(["nobody"], missing="ignore")[0] == -1
+    with pytest.raises(ParameterError, match="unknown user"):
+        inter.user_index(["nobody"])
+    dup = pd.concat([tiny.iloc[:1], tiny.iloc[:1]])
+    assert rec.Interactions(dup).matrix.sum() == pytest.approx(2 * tiny["weight"].iloc[0])
+
+
+def test_per_user_random_split(tiny):
+    train, test = rec.per_user_random_split(tiny, 0.75, seed=42)
+    assert len(train) + len(test) == len(tiny)
+    pairs_tr = set(zip(train["user_id"], train["item_id"], strict=False))
+    assert not pairs_tr & set(zip(test["user_id"], test["item_id"], strict=False))
+    # each user: round(0.75 * 6) = 4 (numpy rounds 4.5 to 4) in train
+    assert (train.groupby("user_id").size() == 4).all()
+    again, _ = rec.per_user_random_split(tiny, 0.75, seed=42)
+    assert again.equals(train)
+    other, _ = rec.per_user_random_split(tiny, 0.75, seed=7)
+    assert not other.equals(train)
+    with pytest.raises(ParameterError):
+        rec.per_user_random_split(tiny, 1.5)
+
+
+def test_temporal_split_keeps_order(tiny):
+    train, test = rec.temporal_split(tiny, test_days=10, min_item_count=1)
+    assert train["timestamp"].max() < test["timestamp"].min()
+    assert test["timestamp"].min() > tiny["timestamp"].max() - pd.Timedelta(days=10)
+    train5, _ = rec.temporal_split(tiny, test_days=10, min_item_count=3)
+    assert (train5["item_id"].value_counts() >= 3).all()
+    common = rec.common_users(train, test)
+    assert set(common["user_id"]) <= set(train["user_id"])
+    with pytest.raises(DataError):
+        rec.temporal_split(tiny.drop(columns="timestamp"))
+
+
+# ---------------------------------------------------------------------- models
+MODELS = [
+    lambda: rec.Popularity(),
+    lambda: rec.Popularity(half_life_days=7),
+    lambda: rec.BuyAgain(),
+    lambda: rec.BuyAgain(half_life_days=14, repeat_exponent=0.5),
+    lambda: rec.ItemKNN(neighbours=5, shrink=1),
+    lambda: rec.ItemKNN(neighbours=5, max_items=8, half_life_days=10),
+    lambda: rec.RP3beta(neighbours=5),
+    lambda: rec.EASE(lam=5),
+    lambda: rec.EASE(lam=5, max_items=8, weight_power=0.5, pop_exponent=-0.1),
+    lambda: rec.ALS(factors=4, iterations=3),
+    lambda: rec.TwoTower(dim=8, epochs=2, batch_size=4, device="cpu"),
+    lambda: rec.GRUSequence(
+        dim=8, max_baskets=4, max_items=4, epochs=2, batch_size=4, vocab_size=10, device="cpu"
+    ),
+]
+
+
+@pytest.mark.parametrize("factory", MODELS)
+def test_model_contract(tiny, factory):
+    model = factory().fit(tiny)
+    users = ["u0", "u1", "u5"]
+    recs = model.recommend(users, k=3)
+    assert list(recs.columns) == ["user_id", "item_id", "score", "rank"]
+    assert (recs.groupby("user_id").size() <= 3).all()
+    assert set(recs["user_id"]) <= set(users)
+    seen = set(zip(tiny["user_id"], tiny["item_id"], strict=False))
+    assert not seen & set(zip(recs["user_id"], recs["item_id"], strict=False))
+    for _, g in recs.groupby("user_id"):
+        assert g["rank"].tolist() == list(range(1, len(g) + 1))
+        assert g["score"].is_monotonic_decreasing
+    with_seen = model.recommend(["u0"], k=20, exclude_seen=False)
+    assert len(with_seen) == min(20, tiny["item_id"].nunique())
+    with pytest.raises(ParameterError, match="unknown user"):
+        model.recommend(["stranger"], k=3)
+    fallback = model.recommend(["stranger", "u0"], k=2, unknown="popular")
+    assert set(fallback["user_id"]) == {"stranger", "u0"}
+    assert model.recommend(["stranger"], k=2, unknown="skip").empty
+    with pytest.raises(ParameterError):
+        model.recommend(["u0"], k=0)
+
+
+def test_models_learn_taste_groups(tiny):
+    """Users of group 0 only touch items 0-9: a working CF model recommends from there."""
+    for model in (rec.EASE(lam=1), rec.ItemKNN(neighbours=10), rec.RP3beta(neighbours=10)):
+        recs = model.fit(tiny).recommend(["u0", "u2", "u4"], k=2)
+        assert (recs["item_id"] < 10).all(), type(model).__name__
+
+
+def test_not_fitted_and_bad_fit_input():
+    with pytest.raises(rec.NotFittedError):
+        rec.EASE().recommend([1])
+    with pytest.raises(ParameterError):
+        rec.EASE().fit([1, 2, 3])
+
+
+def test_buy_again_ranks_own_items_first(tiny):
+    recs = rec.BuyAgain().fit(tiny).recommend(["u0"], k=8, exclude_seen=False)
+    own = set(tiny.loc[tiny["user_id"] == "u0", "item_id"])
+    assert set(recs["item_id"].iloc[: len(own)]) == own
+
+
+def test_items_restriction(tiny):
+    recs = rec.Popularity().fit(tiny).recommend(["u0", "u1"], k=5, items=[3, 13, 999])
+    assert set(recs["item_id"]) <= {3, 13}
+
+
+def test_content_and_blend_serve_cold_items(tiny):
+    items = np.arange(25)  # 20-24 were never interacted with
+    rng = np.random.default_rng(1)
+    vectors = 0.1 * rng.normal(size=(25, 6)).astype(np.float32)
+    vectors[:10, 0] += 1.0  # group 0's items point along axis 0, group 1's along axis 1
+    vectors[10:20, 1] += 1.0
+    vectors[20:] = np.eye(6, dtype=np.float32)[[0, 1, 2, 3, 4]]  # cold item 20 ~ group 0
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    content = rec.ContentBased(items, vectors).fit(tiny)
+    cold = content.recommend(["u0", "u2", "u1"], k=1, items=[20, 21, 22, 23, 24])
+    assert cold["item_id"].tolist() == [20, 20, 21]
+    blend = rec.Blend([rec.EASE(lam=1), rec.ContentBased(items, vectors)], [1.0, 0.5]).fit(tiny)
+    assert len(blend.item_ids_) == 25
+    out = blend.recommend(["u0"], k=3, items=[20, 21, 22, 23, 24])
+    assert len(out) == 3
+    with pytest.raises(ParameterError):
+        rec.Blend([rec.EASE()], [1.0, 2.0])
+    with pytest.raises(ParameterError):
+        rec.ContentBased([1, 2], np.zeros((3, 2)))
+
+
+def test_model_zoo_names():
+    zoo = rec.model_zoo("movielens", ["ease", "popularity"])
+    assert list(zoo) == ["ease", "popularity"]
+    with pytest.raises(ParameterError, match="Unknown model"):
+        rec.model_zoo("movielens", ["nope"])
+    with pytest.raises(ParameterError):
+        rec.model_zoo("completejourney", ["hybrid"])  # needs content vectors
+    with pytest.raises(ParameterError):
+        rec.model_zoo("netflix")
+
+
+def test_evaluate_models(tiny):
+    train, test = rec.per_user_random_split(tiny, 0.75, seed=1)
+    inter = rec.Interactions(train)
+    board, recs = rec.evaluate_models(
+        {"pop": rec.Popularity(), "ease": rec.EASE(lam=1)},
+        inter,
+        test,
+        k=3,
+        extra_tests={"again": (test, False)},
+        trace_memory=True,
+    )
+    assert list(board.index) == ["pop", "ease"]
+    for col in (
+        "ndcg@3",
+        "map",
+        "coverage",
+        "novelty",
+        "fit_s",
+        "again recall@3",
+        "peak_traced_mb",
+    ):
+        assert col in board
+    assert set(recs) == {"pop", "ease"}
+
+
+# ---------------------------------------------------------------------- user data
+def test_read_interactions_valid(tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text("customer,sku,when\n1,a,2024-01-01\n1,b,2024-01-02\n2,a,2024-01-03\n")
+    frame = rec.read_interactions(
+        path, {"customer": "user_id", "sku": "item_id", "when": "timestamp"}
+    )
+    assert list(frame.columns) == ["user_id", "item_id", "timestamp", "weight"]
+    assert (frame["weight"] == 1.0).all()
+    assert pd.api.types.is_datetime64_any_dtype(frame["timestamp"])
+    model = rec.Popularity().fit(frame)
+    assert model.recommend([2], k=1)["item_id"].tolist() == ["b"]
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("user_id,item_id\n1,\n2,b\n", "item_id"),
+        ("user_id,product\n1,a\n", "item_id"),
+        ("user_id,item_id,weight\n1,a,-2\n2,b,1\n", "weight"),
+        ("user_id,item_id,weight\n1,a,lots\n", "weight"),
+        ("user_id,item_id,timestamp\n1,a,not-a-date\n", "timestamp"),
+    ],
+)
+def test_read_interactions_rejects_bad_files(tmp_path, text, match):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(DataError, match=match) as info:
+        rec.read_interactions(path)
+    assert "bad.csv" in str(info.value)
+
+
+def test_canonical_missing_file(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        rec.read_interactions(tmp_path / "nope.csv")
