@@ -48,6 +48,8 @@ def embedding_logreg(seed: int = 42, cv: int = 5) -> LogisticRegressionCV:
         max_iter=3000,
         scoring="roc_auc",
         random_state=seed,
+        l1_ratios=(0.0,),
+        use_legacy_attributes=False,
     )
 
 

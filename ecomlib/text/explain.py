@@ -99,7 +99,7 @@ def explain(clf, texts: Sequence[str], target: int = 1) -> list[Explanation]:
     return out
 
 
-def render_html(exp: Explanation, title: str | None = None) -> str:
+def render_html(exp: Explanation, title: str | None = None, target_name: str | None = None) -> str:
     """Highlighted HTML of one explanation (opacity = |attribution| / max)."""
     scale = float(np.abs(exp.scores).max()) if len(exp.scores) else 1.0
     scale = scale or 1.0
@@ -123,12 +123,14 @@ def render_html(exp: Explanation, title: str | None = None) -> str:
     head = f"<b>{html.escape(title)}</b> " if title else ""
     return (
         f'<div style="margin: 6px 0; line-height: 1.7; font-family: sans-serif">'
-        f"{head}<i>p(class {exp.target}) = {exp.p_target:.2f}</i><br>{''.join(parts)}</div>"
+        f"{head}<i>p({html.escape(target_name or f'class {exp.target}')}) = {exp.p_target:.2f}</i><br>{''.join(parts)}</div>"
     )
 
 
 def explanations_html(
-    explanations: Sequence[Explanation], titles: Sequence[str] | None = None
+    explanations: Sequence[Explanation],
+    titles: Sequence[str] | None = None,
+    target_name: str | None = "great",
 ) -> str:
     """Several explanations, with a legend."""
     legend = (
@@ -138,4 +140,6 @@ def explanations_html(
         "(gradient x input; stronger colour = larger effect).</div>"
     )
     titles = list(titles) if titles is not None else [None] * len(explanations)
-    return legend + "".join(render_html(e, t) for e, t in zip(explanations, titles, strict=True))
+    return legend + "".join(
+        render_html(e, t, target_name) for e, t in zip(explanations, titles, strict=True)
+    )
