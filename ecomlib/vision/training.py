@@ -8,6 +8,7 @@ the batch augmentation of :mod:`ecomlib.vision.augment` as its ``augment`` hook.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,12 @@ from ecomlib.vision.data import resize, to_tensor
 from ecomlib.vision.models import ImageClassifier
 
 log = logging.getLogger(__name__)
+
+# tqdm.auto warns (on stderr, with a file path) when ipywidgets is missing, although its text
+# bars work; import it once quietly so notebook outputs stay free of that noise.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import tqdm.auto  # noqa: F401
 
 
 def accuracy(logits: torch.Tensor, target: torch.Tensor) -> float:

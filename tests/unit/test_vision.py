@@ -181,6 +181,15 @@ def test_models_output_logits(arch, channels, size):
     assert vision.count_parameters(model) > 0
 
 
+def test_resnet_heads():
+    x = torch.rand(2, 1, 28, 28)
+    for head in ("dense", "gmp"):
+        net = vision.ResNetCNN(width=4, head=head)
+        assert net(x).shape == (2, 10)
+    with pytest.raises(ParameterError, match="head"):
+        vision.ResNetCNN(head="avg")
+
+
 def test_bad_model_parameters():
     with pytest.raises(ParameterError, match="Unknown model"):
         vision.ImageClassifier("vgg", CLASSES)
