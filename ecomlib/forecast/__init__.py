@@ -21,7 +21,7 @@ from ecomlib.forecast.base import (
     StatsForecastModel,
     WindowAverage,
 )
-from ecomlib.forecast.calendar import calendar_features, us_holidays
+from ecomlib.forecast.calendar import apply_closed_days, calendar_features, closed_mask, us_holidays
 from ecomlib.forecast.gbm import LightGBMForecaster, make_features
 from ecomlib.forecast.metrics import bias, evaluate, leaderboard, mase, rmsse, smape
 from ecomlib.forecast.neural import ConvForecaster, RNNForecaster, SeedConv1D
@@ -46,6 +46,8 @@ __all__ = [
     "StatsForecastModel",
     "WindowAverage",
     "add_intervals",
+    "apply_closed_days",
+    "closed_mask",
     "backtest",
     "bias",
     "build_series",

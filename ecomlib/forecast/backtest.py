@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -22,6 +23,10 @@ from ecomlib.errors import ParameterError
 from ecomlib.forecast.base import Forecaster
 
 log = logging.getLogger(__name__)
+
+with warnings.catch_warnings():  # tqdm.auto warns when ipywidgets is absent; text bars are fine
+    warnings.simplefilter("ignore")
+    import tqdm.auto  # noqa: F401
 
 
 def cutoffs(df: pd.DataFrame, h: int, n_windows: int, step: int | None = None) -> list:
@@ -117,15 +122,19 @@ def backtest(
             test = df[(df["ds"] > cutoff)].groupby("unique_id", sort=True).head(h)
             frame = test[["unique_id", "ds", "y"]].copy()
             frame.insert(2, "cutoff", cutoff)
+            seconds_now: dict[str, float] = {}
             for model in models:
                 t0 = time.perf_counter()
                 if isinstance(model, Ensemble) and set(model.member_names) <= set(frame.columns):
                     frame[model.name] = model.combine(frame)
+                    # an ensemble costs what its members cost
+                    seconds[model.name] += sum(seconds_now[m] for m in model.member_names)
                 else:
                     fitted[model.name] = model.clone().fit(train)
                     pred = fitted[model.name].predict(h)
                     frame = frame.merge(pred, on=["unique_id", "ds"], how="left")
-                seconds[model.name] += time.perf_counter() - t0
+                seconds_now[model.name] = time.perf_counter() - t0
+                seconds[model.name] += seconds_now[model.name]
                 bar.update(1)
             frames.append(frame)
     finally:

@@ -104,3 +104,22 @@ def calendar_features(ds, cap: int = 15) -> pd.DataFrame:
             "days_since_holiday": _distance(norm, all_days, False, cap),
         }
     )
+
+
+def closed_mask(ds, closed_days=("12-25",)) -> np.ndarray:
+    """True where a date's month-day (``"MM-DD"``) is a known store closure."""
+    md = pd.to_datetime(pd.Series(ds)).dt.strftime("%m-%d")
+    return md.isin(list(closed_days)).to_numpy()
+
+
+def apply_closed_days(frame: pd.DataFrame, columns, closed_days=("12-25",)) -> pd.DataFrame:
+    """Set forecasts to 0 on known store-closure days (a calendar known in advance).
+
+    Returns a copy; ``columns`` are the forecast columns to adjust (interval bounds included
+    when listed).
+    """
+    out = frame.copy()
+    mask = closed_mask(out["ds"], closed_days)
+    if mask.any():
+        out.loc[mask, list(columns)] = 0.0
+    return out

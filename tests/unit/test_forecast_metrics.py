@@ -109,3 +109,34 @@ def test_conformal_intervals_cover_at_about_the_nominal_level():
     assert (iv["SeasonalNaive-lo-95"] <= iv["SeasonalNaive-lo-80"]).all()
     assert (iv["SeasonalNaive-hi-80"] <= iv["SeasonalNaive-hi-95"]).all()
     assert (iv["SeasonalNaive-lo-95"] >= 0).all()
+
+
+def test_closed_days_zero_only_listed_dates():
+    from ecomlib.forecast import apply_closed_days
+
+    frame = pd.DataFrame(
+        {
+            "unique_id": "a",
+            "ds": pd.to_datetime(["2017-12-24", "2017-12-25", "2018-12-25"]),
+            "y": [1.0, 0.0, 0.0],
+            "m": [5.0, 6.0, 7.0],
+        }
+    )
+    out = apply_closed_days(frame, ["m"], ["12-25"])
+    assert out["m"].tolist() == [5.0, 0.0, 0.0]
+    assert frame["m"].tolist() == [5.0, 6.0, 7.0]  # a copy
+    assert apply_closed_days(frame, ["m"], [])["m"].tolist() == [5.0, 6.0, 7.0]
+
+
+def test_export_goes_to_run_folder_or_data_processed(tmp_path, monkeypatch):
+    from ecomlib.forecast.report import export_forecast, output_path
+
+    fc = pd.DataFrame({"unique_id": ["a"], "ds": pd.to_datetime(["2018-01-01"]), "m": [1.234]})
+    monkeypatch.setenv("ECOM_METRICS_FILE", str(tmp_path / "run" / "02.metrics.json"))
+    path = export_forecast(fc, "forecast.csv")
+    assert path == tmp_path / "run" / "forecast.csv"
+    assert path.read_text().splitlines() == ["unique_id,ds,m", "a,2018-01-01,1.23"]
+    monkeypatch.delenv("ECOM_METRICS_FILE")
+    monkeypatch.setenv("ECOM_DATA_DIR", str(tmp_path / "data"))
+    assert output_path("f.csv") == tmp_path / "data" / "processed" / "f.csv"
+    assert output_path(tmp_path / "x.csv") == tmp_path / "x.csv"
