@@ -149,7 +149,7 @@ def model_zoo(
             "item_knn": lambda: ItemKNN(neighbours=100, shrink=10, max_items=max_items),
             "ease": lambda: EASE(lam=500, max_items=max_items),
             "gru": lambda: GRUSequence(
-                epochs=gru_epochs, vocab_size=gru_vocab, device=device, seed=seed
+                epochs=gru_epochs, vocab_size=gru_vocab, max_baskets=24, device=device, seed=seed
             ),
             "content": _content,
             "hybrid": lambda: Blend(
@@ -158,7 +158,7 @@ def model_zoo(
                     EASE(lam=500, max_items=max_items),
                     _content(),
                 ],
-                [1.0, 0.1, 0.1],
+                [1.0, 0.1, 0.02],
             ),
         }
     else:

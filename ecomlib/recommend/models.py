@@ -148,6 +148,8 @@ class Recommender:
             allowed[cols[cols >= 0]] = True
         kk = min(int(k), len(self.item_ids_))
         pos = np.flatnonzero(known)
+        # keep each dense score block near 2**25 floats (128 MB) whatever the catalogue size
+        batch_size = max(1, min(batch_size, 2**25 // max(1, len(self.item_ids_))))
         for start in range(0, len(pos), batch_size):
             rows = pos[start : start + batch_size]
             scores = np.asarray(self.score(idx[rows]), dtype=np.float32)

@@ -1,0 +1,25 @@
+"""Notebook 05 at the smoke profile: the best models must beat popularity on both protocols."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.notebook
+@pytest.mark.xdist_group("nb_05")
+def test_05_recommender_smoke(run_notebook):
+    m = run_notebook("05")
+    # R1 MovieLens-100K: a working CF model roughly doubles popularity's NDCG@10
+    assert m["r1_best_ndcg10"] > m["r1_popularity_ndcg10"] + 0.15
+    assert m["r1_best_ndcg10"] >= 0.45
+    assert m["r1_best_map"] >= 0.13
+    assert set(m["r1_leaderboard"]) >= {"popularity", "ease", "two_tower"}
+    assert m["r1_leaderboard"]["two_tower"]["ndcg@10"] > m["r1_popularity_ndcg10"]
+    # R2 Complete Journey: re-buying models far above popularity; new items above popularity
+    assert m["r2_best_recall10"] > m["r2_popularity_recall10"] + 0.15
+    assert m["r2_best_recall10"] >= 0.33
+    assert m["r2_best_new_item_recall10"] > m["r2_popularity_new_item_recall10"]
+    assert m["r2_leaderboard"]["gru"]["recall@10"] > 0.05
+    assert m["r2_peak_rss_mb"] < 4096
+    # cold start: text similarity finds more first-ever purchases than random picks
+    assert m["cold_start_recall10"] > m["cold_start_random_recall10"]
