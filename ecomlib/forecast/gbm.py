@@ -123,6 +123,7 @@ class LightGBMForecaster(Forecaster):
         LightGBM knobs.
     objective : "l2", "l1" or "huber" (on scaled values).
     origin_stride : use every ``origin_stride``-th origin for training rows (speed).
+    weighting : "none" or "mase" (weight rows so the loss matches MASE's per-series scale).
     n_jobs : LightGBM threads.
     seed : random seed.
     """
@@ -142,11 +143,15 @@ class LightGBMForecaster(Forecaster):
         n_jobs: int = 1,
         seed: int = 42,
         season: int = 7,
+        weighting: str = "none",
         name: str | None = None,
         freq: str = "D",
     ):
         if strategy not in ("direct", "lags"):
             raise ParameterError(f"strategy must be 'direct' or 'lags', got {strategy!r}")
+        if weighting not in ("none", "mase"):
+            raise ParameterError(f"weighting must be 'none' or 'mase', got {weighting!r}")
+        self.weighting = weighting
         self.strategy, self.h = strategy, h
         self.n_estimators, self.learning_rate, self.num_leaves = (
             n_estimators,
@@ -181,12 +186,15 @@ class LightGBMForecaster(Forecaster):
         return np.concatenate(origins), np.concatenate(horizons)
 
     def training_frame(self, df: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-        """(features, scaled target, series codes) of every training row."""
-        X, Y, codes = [], [], []
+        """(features, scaled target, sample weights) of every training row.
+
+        With ``weighting="mase"`` a row's weight is its scale over the series' in-sample
+        seasonal MAE, so the L1 loss on scaled values equals the MASE numerator of that series;
+        with ``"none"`` every row weighs 1.
+        """
+        X, Y, W = [], [], []
         self.series_ = sorted(df["unique_id"].unique())
-        for code, (_uid, g) in enumerate(
-            df.sort_values(["unique_id", "ds"]).groupby("unique_id", sort=True)
-        ):
+        for _uid, g in df.sort_values(["unique_id", "ds"]).groupby("unique_id", sort=True):
             x = g["y"].to_numpy(float)
             if len(x) < lookback(self.season) + self.h:
                 raise ParameterError(
@@ -199,14 +207,19 @@ class LightGBMForecaster(Forecaster):
             )
             X.append(feats)
             Y.append(x[o + k] / scale)
-            codes.append(np.full(len(o), code))
-        return pd.concat(X, ignore_index=True), np.concatenate(Y), np.concatenate(codes)
+            if self.weighting == "mase":
+                d = np.mean(np.abs(x[self.season :] - x[: -self.season]))
+                W.append(scale / d if d > 0 else np.ones(len(o)))
+            else:
+                W.append(np.ones(len(o)))
+        w = np.concatenate(W)
+        return pd.concat(X, ignore_index=True), np.concatenate(Y), w / w.mean()
 
     def fit(self, df: pd.DataFrame) -> LightGBMForecaster:
         import lightgbm as lgb
 
         self.last_ = df[["unique_id", "ds"]]
-        X, y, _ = self.training_frame(df)
+        X, y, w = self.training_frame(df)
         self.feature_names_ = list(X.columns)
         self.model_ = lgb.LGBMRegressor(
             n_estimators=self.n_estimators,
@@ -223,7 +236,7 @@ class LightGBMForecaster(Forecaster):
             force_col_wise=True,
             verbose=-1,
         )
-        self.model_.fit(X, y)
+        self.model_.fit(X, y, sample_weight=w)
         self.history_ = {
             uid: (g["y"].to_numpy(float), pd.DatetimeIndex(g["ds"]))
             for uid, g in df.sort_values(["unique_id", "ds"]).groupby("unique_id", sort=True)

@@ -85,7 +85,7 @@ def make_models(
             freq=freq,
         ),
         "LightGBM-lags": lambda: LightGBMForecaster(
-            "lags", h=h, n_estimators=lgbm_trees, seed=seed, season=s, freq=freq
+            "lags", h=h, n_estimators=lgbm_trees, objective="l1", seed=seed, season=s, freq=freq
         ),
         "SeedConv1D": lambda: SeedConv1D(window=28, batch_size=32, patience=3, **nn),
         "Conv1D+": lambda: ConvForecaster(h=h, **nn),
