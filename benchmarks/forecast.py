@@ -45,7 +45,7 @@ REFERENCE = {
 TARGET = 0.85
 
 
-def run(models: list[str] | None = None, full_arima: bool = False, epochs: int = 20) -> dict:
+def run(models: list[str] | None = None, full_arima: bool = False, epochs: int = 10) -> dict:
     """Run protocol F1 and return the leaderboard plus timings."""
     config.seed_everything(42)
     t0 = time.perf_counter()
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> Path:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--full-arima", action="store_true", help="AutoARIMA's full search")
     ap.add_argument("--models", default=",".join(MODELS))
-    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--save-cv", default="", help="also write the backtest frame (parquet)")
     args = ap.parse_args(argv or [])
     res = run(args.models.split(","), args.full_arima, args.epochs)
