@@ -105,10 +105,12 @@ def progress(iterable: Iterable | None = None, **kwargs: Any):
 
     Disabled when ``ECOM_PROGRESS=0`` so executed reports stay free of widget noise.
     """
-    from tqdm.auto import tqdm
-
     kwargs.setdefault("disable", not progress_enabled())
     kwargs.setdefault("leave", False)
+    if kwargs["disable"]:  # skip tqdm.auto's widget probing (and its warnings)
+        from tqdm.std import tqdm
+    else:
+        from tqdm.auto import tqdm
     return tqdm(iterable, **kwargs)
 
 
