@@ -46,7 +46,7 @@ lint: setup
 	$(BIN)/ruff format --check ecomlib tests benchmarks
 
 test: data lint
-	$(BIN)/python -m pytest -n 2 --dist loadgroup tests notebooks --nbval --nbval-current-env \
+	$(BIN)/python -m pytest -n 2 --dist loadscope tests notebooks --nbval --nbval-current-env \
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 1800 -p no:cacheprovider
 
 lab: data
