@@ -238,6 +238,10 @@ def fit(
         raise ValueError(f"Unknown optimizer {optimizer!r}: use 'adamw', 'adam' or 'sgd'.")
 
     steps_per_epoch = max(1, math.ceil(len(train_src) / batch_size))
+    total_steps = epochs * steps_per_epoch
+    if scheduler == "onecycle" and total_steps < 8:
+        # OneCycleLR needs a few steps for its warm-up phase; tiny runs keep a constant rate.
+        scheduler = None
     if scheduler == "onecycle":
         sched = torch.optim.lr_scheduler.OneCycleLR(
             opt, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.25

@@ -135,3 +135,9 @@ def test_record_writes_json_for_the_runner(tmp_path, monkeypatch):
     with pytest.raises(ValueError):
         metrics.record("", 1)
     metrics.reset()
+
+
+def test_tiny_runs_do_not_break_the_scheduler():
+    x, y = _blobs(20)
+    result = fit(nn.Linear(4, 2), (x, y), loss_fn=nn.CrossEntropyLoss(), epochs=2, batch_size=64)
+    assert len(result.history) == 2
