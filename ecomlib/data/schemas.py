@@ -161,6 +161,21 @@ def read_file(path: str | Path) -> pd.DataFrame:
     raise DataError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet.")
 
 
+def apply_column_map(
+    frame: pd.DataFrame, columns: Mapping[str, str] | None, source: str = "table"
+) -> pd.DataFrame:
+    """Rename a user's columns to canonical names, refusing names the file does not have."""
+    if not columns:
+        return frame
+    unknown = [c for c in columns if c not in frame.columns]
+    if unknown:
+        raise DataError(
+            f"{source}: column mapping names columns that are not in the file: "
+            f"{unknown}. File columns: {list(frame.columns)}."
+        )
+    return frame.rename(columns=dict(columns))
+
+
 def read_table(
     path: str | Path, schema: str, columns: Mapping[str, str] | None = None
 ) -> pd.DataFrame:
@@ -173,13 +188,5 @@ def read_table(
     columns : mapping from the file's column names to canonical names, e.g.
         ``{"customer": "household_id", "amount": "sales_value"}``.
     """
-    frame = read_file(path)
-    if columns:
-        unknown = [c for c in columns if c not in frame.columns]
-        if unknown:
-            raise DataError(
-                f"{path}: column mapping names columns that are not in the file: "
-                f"{unknown}. File columns: {list(frame.columns)}."
-            )
-        frame = frame.rename(columns=dict(columns))
+    frame = apply_column_map(read_file(path), columns, source=str(path))
     return validate(frame, schema, source=str(path))

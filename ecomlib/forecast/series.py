@@ -286,17 +286,9 @@ def read_series(
         ``{"store": "unique_id", "date": "ds", "sales": "y"}``.
     freq, h, min_length, sort : see :func:`validate_series`.
     """
-    from ecomlib.data.schemas import read_file
+    from ecomlib.data.schemas import apply_column_map, read_file
 
-    frame = read_file(path)
-    if columns:
-        unknown = [c for c in columns if c not in frame.columns]
-        if unknown:
-            raise DataError(
-                f"{path}: column mapping names columns that are not in the file: "
-                f"{unknown}. File columns: {list(frame.columns)}."
-            )
-        frame = frame.rename(columns=dict(columns))
+    frame = apply_column_map(read_file(path), columns, source=str(path))
     return validate_series(
         frame, freq=freq, h=h, min_length=min_length, source=str(path), sort=sort
     )
