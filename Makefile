@@ -50,7 +50,7 @@ test: data lint
 	  --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 1800 -p no:cacheprovider
 
 lab: data
-	$(BIN)/jupyter lab --notebook-dir notebooks
+	$(BIN)/jupyter lab --notebook-dir notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 bench: data
 	$(BIN)/python -m benchmarks.run
