@@ -18,16 +18,22 @@ code{background:#f4f6f8;padding:0 .25rem;border-radius:3px;font-size:.85rem}
 """
 
 
+# Without explicit headline=True records, results (not sizes or timings) come first.
+_RESULT_WORDS = ("best", "test_", "accuracy", "auc", "mase", "ndcg", "recall", "lift")
+
+
 def _headline(metrics: dict, names: list[str] | None = None) -> str:
-    """The metrics recorded with ``headline=True``, else the first numeric ones recorded."""
+    """The metrics recorded with ``headline=True``, else numeric ones, results first."""
     if names:
         items = [(k, metrics[k]) for k in names if k in metrics][:HEADLINE_LIMIT]
     else:
-        items = [
+        numeric = [
             (k, v)
             for k, v in metrics.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool)
-        ][:HEADLINE_LIMIT]
+        ]
+        numeric.sort(key=lambda kv: not any(w in kv[0].lower() for w in _RESULT_WORDS))
+        items = numeric[:HEADLINE_LIMIT]
     parts = [
         f"<code>{html.escape(k)}</code> {v:.4g}"
         if isinstance(v, float)
