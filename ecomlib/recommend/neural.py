@@ -102,7 +102,37 @@ class _TwoTowerNet(nn.Module):
         return _multinomial_nll(logits, target)
 
 
-class TwoTower(Recommender):
+class _TorchUserModel(Recommender):
+    """Training and scoring shared by the torch recommenders whose network maps a batch of
+    user ids to per-user losses (trained through :func:`ecomlib.train.fit`)."""
+
+    def _train(self, net: nn.Module, n_users: int, dev: str, desc: str) -> None:
+        with cpu_threads(dev, self.cpu_threads):
+            result = fit(
+                net,
+                (torch.arange(n_users), torch.zeros(n_users)),
+                loss_fn=_mean_loss,
+                forward=lambda m, b: (m(b[0]), b[1]),
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                lr=self.lr,
+                weight_decay=self.weight_decay,
+                patience=self.patience,
+                device=dev,
+                seed=self.seed,
+                desc=desc,
+            )
+        self.net_ = result.model.eval()
+        self.history_ = result.history
+        self.train_seconds_ = result.seconds
+        self.device_ = dev
+
+    def score(self, user_idx: np.ndarray) -> np.ndarray:
+        with cpu_threads(self.device_, self.cpu_threads), torch.inference_mode():
+            return self._score(user_idx)
+
+
+class TwoTower(_TorchUserModel):
     """Two-tower neural recommender trained with the shared loop (:func:`ecomlib.train.fit`).
 
     Parameters
@@ -147,30 +177,7 @@ class TwoTower(Recommender):
         x = self.seen_
         net.indptr = torch.as_tensor(x.indptr, dtype=torch.long)
         net.indices = torch.as_tensor(x.indices, dtype=torch.long)
-        users = torch.arange(inter.n_users)
-        with cpu_threads(dev, self.cpu_threads):
-            result = fit(
-                net,
-                (users, torch.zeros(inter.n_users)),
-                loss_fn=_mean_loss,
-                forward=lambda m, b: (m(b[0]), b[1]),
-                epochs=self.epochs,
-                batch_size=self.batch_size,
-                lr=self.lr,
-                weight_decay=self.weight_decay,
-                patience=self.patience,
-                device=dev,
-                seed=self.seed,
-                desc="two-tower",
-            )
-        self.net_ = result.model.eval()
-        self.history_ = result.history
-        self.train_seconds_ = result.seconds
-        self.device_ = dev
-
-    def score(self, user_idx: np.ndarray) -> np.ndarray:
-        with cpu_threads(self.device_, self.cpu_threads), torch.inference_mode():
-            return self._score(user_idx)
+        self._train(net, inter.n_users, dev, "two-tower")
 
     def _score(self, user_idx: np.ndarray) -> np.ndarray:
         users = torch.as_tensor(np.asarray(user_idx), dtype=torch.long, device=self.device_)
@@ -233,7 +240,7 @@ class _GRUNet(nn.Module):
         return _multinomial_nll(logits[has], target[has])
 
 
-class GRUSequence(Recommender):
+class GRUSequence(_TorchUserModel):
     """GRU over each user's ordered baskets, predicting the next basket (trained with
     :func:`ecomlib.train.fit`). Needs ``timestamp`` and ``basket_id`` columns.
 
@@ -272,6 +279,7 @@ class GRUSequence(Recommender):
         self.device = device
         self.seed = seed
         self.cpu_threads = cpu_threads
+        self.weight_decay = 1e-5
 
     def _fit(self, inter: Interactions) -> None:
         dev = resolve_device(self.device)
@@ -286,30 +294,7 @@ class GRUSequence(Recommender):
         frame = frame[frame["item_idx"] >= 0]
         net = _GRUNet(vocab, self.dim)
         net.seq = basket_sequences(frame, inter.n_users, self.max_baskets, self.max_items, vocab)
-        users = torch.arange(inter.n_users)
-        with cpu_threads(dev, self.cpu_threads):
-            result = fit(
-                net,
-                (users, torch.zeros(inter.n_users)),
-                loss_fn=_mean_loss,
-                forward=lambda m, b: (m(b[0]), b[1]),
-                epochs=self.epochs,
-                batch_size=self.batch_size,
-                lr=self.lr,
-                weight_decay=1e-5,
-                patience=self.patience,
-                device=dev,
-                seed=self.seed,
-                desc="gru",
-            )
-        self.net_ = result.model.eval()
-        self.history_ = result.history
-        self.train_seconds_ = result.seconds
-        self.device_ = dev
-
-    def score(self, user_idx: np.ndarray) -> np.ndarray:
-        with cpu_threads(self.device_, self.cpu_threads), torch.inference_mode():
-            return self._score(user_idx)
+        self._train(net, inter.n_users, dev, "gru")
 
     def _score(self, user_idx: np.ndarray) -> np.ndarray:
         users = torch.as_tensor(np.asarray(user_idx), dtype=torch.long, device=self.device_)
