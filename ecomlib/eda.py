@@ -543,7 +543,20 @@ def _level_key(level: object) -> tuple[float, str]:
 
 
 # ---------------------------------------------------------------- promotions & coupons
-PROMOTION_LIFT_SQL = """
+# Per-state aggregates over product-store pairs (c: promoted weeks, b: the pair's other weeks).
+_PAIR_AGGREGATES = """           COUNT(*) AS pairs,
+           SUM(c.n_wk) AS promo_weeks,
+           SUM(b.n_wk) AS base_weeks,
+           SUM(c.sales / c.n_wk) / COUNT(*) AS promo_sales_per_week,
+           SUM(b.sales / b.n_wk) / COUNT(*) AS base_sales_per_week,
+           SUM(c.units / c.n_wk) / COUNT(*) AS promo_units_per_week,
+           SUM(b.units / b.n_wk) / COUNT(*) AS base_units_per_week,
+           VAR_SAMP(c.sales / c.n_wk) AS promo_var,
+           VAR_SAMP(b.sales / b.n_wk) AS base_var,
+           COVAR_SAMP(c.sales / c.n_wk, b.sales / b.n_wk) AS promo_base_cov
+"""
+
+PROMOTION_LIFT_SQL = f"""
 WITH tx AS (
     SELECT product_id, store_id, week,
            SUM(quantity) AS units, SUM(sales_value) AS sales
@@ -589,33 +602,13 @@ base AS (
 ),
 within AS (
     SELECT c.state,
-           COUNT(*) AS pairs,
-           SUM(c.n_wk) AS promo_weeks,
-           SUM(b.n_wk) AS base_weeks,
-           SUM(c.sales / c.n_wk) / COUNT(*) AS promo_sales_per_week,
-           SUM(b.sales / b.n_wk) / COUNT(*) AS base_sales_per_week,
-           SUM(c.units / c.n_wk) / COUNT(*) AS promo_units_per_week,
-           SUM(b.units / b.n_wk) / COUNT(*) AS base_units_per_week,
-           VAR_SAMP(c.sales / c.n_wk) AS promo_var,
-           VAR_SAMP(b.sales / b.n_wk) AS base_var,
-           COVAR_SAMP(c.sales / c.n_wk, b.sales / b.n_wk) AS promo_base_cov
-    FROM cells c JOIN base b USING (product_id, store_id)
+{_PAIR_AGGREGATES}    FROM cells c JOIN base b USING (product_id, store_id)
     WHERE b.n_wk > 0
     GROUP BY c.state
 ),
 any_promo AS (
     SELECT 'any promotion' AS state,
-           COUNT(*) AS pairs,
-           SUM(c.n_wk) AS promo_weeks,
-           SUM(b.n_wk) AS base_weeks,
-           SUM(c.sales / c.n_wk) / COUNT(*) AS promo_sales_per_week,
-           SUM(b.sales / b.n_wk) / COUNT(*) AS base_sales_per_week,
-           SUM(c.units / c.n_wk) / COUNT(*) AS promo_units_per_week,
-           SUM(b.units / b.n_wk) / COUNT(*) AS base_units_per_week,
-           VAR_SAMP(c.sales / c.n_wk) AS promo_var,
-           VAR_SAMP(b.sales / b.n_wk) AS base_var,
-           COVAR_SAMP(c.sales / c.n_wk, b.sales / b.n_wk) AS promo_base_cov
-    FROM cell_tot c JOIN base b USING (product_id, store_id)
+{_PAIR_AGGREGATES}    FROM cell_tot c JOIN base b USING (product_id, store_id)
     WHERE b.n_wk > 0
 )
 SELECT * FROM within
