@@ -126,6 +126,49 @@ class FitResult:
     extras: dict = field(default_factory=dict)
 
 
+def _param_groups(
+    model: nn.Module,
+    builder: Callable[[nn.Module], list[dict]] | None,
+    lr: float,
+    weight_decay: float,
+) -> list[dict]:
+    """Optimizer groups: one of every trainable parameter, or ``builder(model)`` resolved
+    to absolute ``lr`` / ``weight_decay`` per group (frozen parameters dropped)."""
+    if builder is None:
+        return [{"params": [p for p in model.parameters() if p.requires_grad]}]
+    groups, seen = [], set()
+    for spec in builder(model):
+        if "params" not in spec:
+            raise ValueError("every param_groups entry needs a 'params' list")
+        unknown = set(spec) - {"params", "lr_scale", "weight_decay"}
+        if unknown:
+            raise ValueError(f"unknown param_groups keys {sorted(unknown)}")
+        ps = [p for p in spec["params"] if p.requires_grad]
+        if any(id(p) in seen for p in ps):
+            raise ValueError("a parameter appears in more than one param_groups entry")
+        seen.update(id(p) for p in ps)
+        scale = float(spec.get("lr_scale", 1.0))
+        if not scale > 0:
+            raise ValueError(f"lr_scale must be > 0, got {scale}")
+        if ps:
+            groups.append(
+                {
+                    "params": ps,
+                    "lr": lr * scale,
+                    "weight_decay": float(spec.get("weight_decay", weight_decay)),
+                }
+            )
+    if not groups:
+        raise ValueError("param_groups left no trainable parameter")
+    missing = sum(1 for p in model.parameters() if p.requires_grad and id(p) not in seen)
+    if missing:
+        raise ValueError(
+            f"{missing} trainable parameter tensor(s) are in no param_groups entry: add them "
+            "or set requires_grad=False"
+        )
+    return groups
+
+
 def _autocast(device: str, amp: bool):
     if amp and device.startswith("cuda"):
         return torch.autocast("cuda", dtype=torch.bfloat16)
@@ -148,6 +191,7 @@ def fit(
     weight_decay: float = 0.0,
     optimizer: str = "adamw",
     scheduler: str | None = "onecycle",
+    param_groups: Callable[[nn.Module], list[dict]] | None = None,
     val_fraction: float = 0.1,
     patience: int | None = 5,
     grad_clip: float | None = None,
@@ -182,6 +226,12 @@ def fit(
     epochs, batch_size, lr, weight_decay : training knobs.
     optimizer : {"adamw", "adam", "sgd"}
     scheduler : {"onecycle", "cosine", None}
+    param_groups : callable, optional
+        ``param_groups(model) -> [{"params": [...], "lr_scale": 10.0, "weight_decay": 0.0},
+        ...]``: optimizer parameter groups, each with an optional ``lr_scale`` (multiplies
+        ``lr``, also the schedule's peak) and ``weight_decay`` (default ``weight_decay``).
+        Parameters without ``requires_grad`` are dropped. Default: one group of every
+        trainable parameter.
     patience : int or None
         Epochs without improvement before stopping (None: never stop early).
     grad_clip : float, optional
@@ -228,14 +278,18 @@ def fit(
         model = model.to(memory_format=torch.channels_last)
 
     params = [p for p in model.parameters() if p.requires_grad]
+    groups = _param_groups(model, param_groups, lr, weight_decay)
     if optimizer == "adamw":
-        opt: torch.optim.Optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        opt: torch.optim.Optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
     elif optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+        opt = torch.optim.Adam(groups, lr=lr, weight_decay=weight_decay)
     elif optimizer == "sgd":
-        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+        opt = torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
     else:
         raise ValueError(f"Unknown optimizer {optimizer!r}: use 'adamw', 'adam' or 'sgd'.")
+    if param_groups is not None:
+        params = [p for g in opt.param_groups for p in g["params"]]
+    peak_lrs = [g["lr"] for g in opt.param_groups]
 
     steps_per_epoch = max(1, math.ceil(len(train_src) / batch_size))
     total_steps = epochs * steps_per_epoch
@@ -244,7 +298,7 @@ def fit(
         scheduler = None
     if scheduler == "onecycle":
         sched = torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.25
+            opt, max_lr=peak_lrs, total_steps=epochs * steps_per_epoch, pct_start=0.25
         )
     elif scheduler == "cosine":
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch)

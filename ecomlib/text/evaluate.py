@@ -13,7 +13,9 @@ from sklearn.metrics import accuracy_score, brier_score_loss, f1_score, log_loss
 __all__ = [
     "ASPECTS",
     "aspect_summary",
+    "best_threshold",
     "binary_scores",
+    "blend_weight",
     "confident_mistakes",
     "expected_calibration_error",
     "plot_reliability",
@@ -203,3 +205,41 @@ def aspect_summary(
             }
         )
     return pd.DataFrame(rows).sort_values("lift").reset_index(drop=True)
+
+
+def blend_weight(
+    y_val: Sequence[int],
+    p_main: Sequence[float],
+    p_other: Sequence[float],
+    grid: Sequence[float] | None = None,
+) -> float:
+    """Weight ``w`` of ``w * p_main + (1 - w) * p_other`` with the lowest validation log loss.
+
+    Choose it on held-out training data (never on the test set). Log loss, not accuracy, so
+    that the choice is smooth and not decided by a handful of reviews near 0.5.
+    """
+    y = np.asarray(y_val).astype(int)
+    a, b = np.asarray(p_main, dtype=float), np.asarray(p_other, dtype=float)
+    if not (y.shape == a.shape == b.shape) or y.ndim != 1 or len(y) == 0:
+        raise ValueError(f"need equally long 1-d inputs, got {y.shape}, {a.shape}, {b.shape}")
+    if len(np.unique(y)) < 2:
+        raise ValueError("the validation labels hold a single class: cannot choose a weight")
+    grid = np.linspace(0, 1, 21).round(4) if grid is None else np.asarray(grid, dtype=float)
+    losses = [
+        log_loss(y, np.clip(w * a + (1 - w) * b, 1e-7, 1 - 1e-7), labels=[0, 1]) for w in grid
+    ]
+    return float(grid[int(np.argmin(losses))])
+
+
+def best_threshold(
+    y_val: Sequence[int], p_positive: Sequence[float], grid: Sequence[float] | None = None
+) -> float:
+    """Decision threshold with the highest validation accuracy (ties: the one nearest 0.5)."""
+    y = np.asarray(y_val).astype(int)
+    p = np.asarray(p_positive, dtype=float)
+    if y.shape != p.shape or len(y) == 0:
+        raise ValueError(f"{len(y)} labels but {len(p)} probabilities.")
+    grid = np.linspace(0.3, 0.7, 41).round(4) if grid is None else np.asarray(grid, dtype=float)
+    acc = np.array([np.mean((p >= t) == y) for t in grid])
+    best = np.flatnonzero(acc >= acc.max() - 1e-12)
+    return float(grid[best[np.argmin(np.abs(grid[best] - 0.5))]])

@@ -55,17 +55,25 @@ __all__ = [
 
 # ---------------------------------------------------------------- tokenisation
 def tokenize(
-    tokenizer, texts: Sequence[str], max_length: int = 128, truncation: str = "head_tail"
+    tokenizer,
+    texts: Sequence[str],
+    max_length: int = 128,
+    truncation: str = "head_tail",
+    head_share: float = 0.5,
 ) -> list[list[int]]:
     """Token ids with special tokens, at most ``max_length`` long, unpadded.
 
-    ``truncation="head"`` keeps the start of long texts; ``"head_tail"`` keeps the first and
-    the last ``max_length // 2`` tokens (reviews often state their verdict at the end).
+    ``truncation="head"`` keeps the start of long texts; ``"head_tail"`` keeps the first
+    ``head_share`` of the ``max_length`` tokens and fills the rest from the end (reviews often
+    state their verdict at the end; Sun et al. 2019 keep about a quarter head, three quarters
+    tail).
     """
     if truncation not in ("head", "head_tail"):
         raise ParameterError(f"truncation must be 'head' or 'head_tail', got {truncation!r}")
     if max_length < 8:
         raise ParameterError(f"max_length must be >= 8 tokens, got {max_length}")
+    if not 0 < head_share < 1:
+        raise ParameterError(f"head_share must be in (0, 1), got {head_share}")
     texts = [str(t) for t in texts]
     if not texts:
         return []
@@ -79,7 +87,7 @@ def tokenize(
         return_token_type_ids=False,
     )["input_ids"]
     if truncation == "head_tail":
-        head = max_length // 2
+        head = min(max_length - 2, max(2, int(round(max_length * head_share))))
         tail = max_length - head
         ids = [x if len(x) <= max_length else x[:head] + x[-tail:] for x in ids]
     return ids
@@ -291,11 +299,19 @@ class TransformerClassifier:
         Tokens per text after truncation (special tokens included).
     truncation : {"head_tail", "head"}
         How long texts are cut (see :func:`tokenize`).
+    head_share : float
+        With ``"head_tail"``: share of ``max_length`` taken from the start of long texts.
     train_layers : int or None
         Fine-tune only the top ``train_layers`` encoder blocks (lower ones frozen and cached);
         ``None`` fine-tunes all blocks (the word-embedding matrix stays frozen).
-    epochs, batch_size, lr, weight_decay, warmup : training knobs (one-cycle schedule,
-        ``warmup`` share of the steps rising to ``lr``).
+    epochs, batch_size, lr, weight_decay : training knobs (one-cycle schedule, a quarter of
+        the steps rising to ``lr``).
+    head_lr_scale : float
+        Learning rate of the (freshly initialised) classification head, as a multiple of ``lr``.
+    layer_decay : float
+        Layer-wise learning-rate decay: block ``i`` counted from the top trains at
+        ``lr * layer_decay**i`` (the embeddings below the lowest block one step further);
+        1.0 gives every block the same rate.
     val_fraction : float
         Stratified share of the training texts held out for early stopping / checkpointing.
     patience : int or None
@@ -316,11 +332,14 @@ class TransformerClassifier:
         model_dir: str | Path | None = None,
         max_length: int = 128,
         truncation: str = "head_tail",
+        head_share: float = 0.5,
         train_layers: int | None = 2,
         epochs: int = 3,
         batch_size: int = 32,
         lr: float = 1e-4,
         weight_decay: float = 0.01,
+        head_lr_scale: float = 1.0,
+        layer_decay: float = 1.0,
         dropout: float = 0.1,
         val_fraction: float = 0.1,
         patience: int | None = 2,
@@ -333,11 +352,14 @@ class TransformerClassifier:
         self.model_dir = model_dir
         self.max_length = max_length
         self.truncation = truncation
+        self.head_share = head_share
         self.train_layers = train_layers
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
+        self.head_lr_scale = head_lr_scale
+        self.layer_decay = layer_decay
         self.dropout = dropout
         self.val_fraction = val_fraction
         self.patience = patience
@@ -365,7 +387,7 @@ class TransformerClassifier:
     def _encode(self, texts: Sequence[str]) -> list[list[int]]:
         if isinstance(texts, str):
             raise TypeError("Pass a sequence of texts, not a single string.")
-        return tokenize(self.tokenizer_, texts, self.max_length, self.truncation)
+        return tokenize(self.tokenizer_, texts, self.max_length, self.truncation, self.head_share)
 
     @property
     def pad_id(self) -> int:
@@ -382,10 +404,17 @@ class TransformerClassifier:
         """Fine-tune on ``texts`` / integer ``labels`` (0..n_classes-1).
 
         Without ``val_texts`` a stratified ``val_fraction`` of the training texts is held out
-        for early stopping and best-checkpoint selection (validation ROC-AUC).
+        for early stopping and best-checkpoint selection (``select_on``); their positions are
+        kept in ``val_index_`` (empty when ``val_texts`` is given) so a caller can score the
+        fitted model on reviews it did not train on, e.g. to choose an ensemble weight.
         """
         from ecomlib.train import fit as train_fit
 
+        if not (self.head_lr_scale > 0 and 0 < self.layer_decay <= 1):
+            raise ParameterError(
+                f"head_lr_scale must be > 0 and layer_decay in (0, 1], got "
+                f"{self.head_lr_scale} and {self.layer_decay}"
+            )
         if self.select_on not in ("loss", "auc"):
             raise ParameterError(f"select_on must be 'loss' or 'auc', got {self.select_on!r}")
         y = np.asarray(labels)
@@ -399,8 +428,10 @@ class TransformerClassifier:
         self.classes_ = classes
         self._load(len(classes))
         texts = list(texts)
+        self.val_index_ = np.zeros(0, dtype=np.int64)
         if val_texts is None:
             tr_idx, va_idx = _stratified_split(y, self.val_fraction, self.seed)
+            self.val_index_ = va_idx
             val_texts = [texts[i] for i in va_idx]
             val_labels = y[va_idx]
             texts = [texts[i] for i in tr_idx]
@@ -447,6 +478,7 @@ class TransformerClassifier:
             lr=self.lr,
             weight_decay=self.weight_decay,
             scheduler="onecycle",
+            param_groups=self._param_groups,
             patience=self.patience,
             grad_clip=1.0,
             max_seconds=budget,
@@ -459,6 +491,23 @@ class TransformerClassifier:
         self.net_ = net.eval()
         self.fit_seconds_ = self.cache_seconds_ + result.seconds
         return self
+
+    def _param_groups(self, model: nn.Module) -> list[dict]:
+        """Head at ``lr * head_lr_scale``; block ``i`` from the top at ``lr * layer_decay**i``."""
+        net = self.net_
+        n = net.n_layers
+        groups = [{"params": list(net.head.parameters()), "lr_scale": self.head_lr_scale}]
+        for i, layer in enumerate(net.backbone.encoder.layer):
+            groups.append(
+                {"params": list(layer.parameters()), "lr_scale": self.layer_decay ** (n - 1 - i)}
+            )
+        rest = [
+            p
+            for name, p in net.backbone.named_parameters()
+            if not name.startswith("encoder.layer.")
+        ]
+        groups.append({"params": rest, "lr_scale": self.layer_decay**n})
+        return groups
 
     def _hidden_at(self, ids: list[list[int]], layer: int) -> list[torch.Tensor]:
         """Output of the first ``layer`` blocks for each text (unpadded, fp16 on CPU)."""
@@ -544,11 +593,14 @@ class TransformerClassifier:
     _PARAMS = (
         "max_length",
         "truncation",
+        "head_share",
         "train_layers",
         "epochs",
         "batch_size",
         "lr",
         "weight_decay",
+        "head_lr_scale",
+        "layer_decay",
         "dropout",
         "val_fraction",
         "patience",

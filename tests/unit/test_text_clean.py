@@ -7,7 +7,9 @@ import pytest
 
 from ecomlib.text import (
     aspect_summary,
+    best_threshold,
     binary_scores,
+    blend_weight,
     clean_text,
     clean_texts,
     confident_mistakes,
@@ -96,3 +98,28 @@ def test_aspect_summary():
     rows = table.set_index("aspect")
     assert rows.loc["taste", "great_rate_when_mentioned"] == 1.0
     assert rows.loc["price", "mentions"] == 2
+
+
+def test_blend_weight_prefers_the_informative_model():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    good = np.clip(0.5 + (y - 0.5) * 0.6 + rng.normal(0, 0.15, 400), 0.01, 0.99)
+    noise = rng.uniform(0.01, 0.99, 400)
+    assert blend_weight(y, good, noise) >= 0.8
+    assert blend_weight(y, noise, good) <= 0.2
+    assert blend_weight(y, good, good, grid=[0.0, 0.5, 1.0]) == 0.0  # ties: first grid point
+    with pytest.raises(ValueError, match="single class"):
+        blend_weight([1, 1], [0.2, 0.8], [0.3, 0.7])
+    with pytest.raises(ValueError, match="equally long"):
+        blend_weight([0, 1], [0.2], [0.3, 0.7])
+
+
+def test_best_threshold_maximises_accuracy():
+    y = np.array([0, 0, 0, 1, 1, 1])
+    p = np.array([0.1, 0.55, 0.58, 0.62, 0.8, 0.9])
+    t = best_threshold(y, p)
+    assert 0.58 < t <= 0.62
+    assert binary_scores(y, p, t)["accuracy"] == 1.0
+    assert best_threshold([0, 1], [0.2, 0.8]) == 0.5  # many ties: the one nearest 0.5
+    with pytest.raises(ValueError):
+        best_threshold([0, 1], [0.5])

@@ -87,6 +87,15 @@ def test_tokenize_truncation(tiny_model_dir):
     assert tok.convert_ids_to_tokens(both[-2]) == "end"
     with pytest.raises(ParameterError):
         tokenize(tok, ["x"], truncation="middle")
+    # a quarter head, three quarters tail (Sun et al. 2019)
+    tail_heavy = tokenize(tok, [long], max_length=12, truncation="head_tail", head_share=0.25)[0]
+    words = tok.convert_ids_to_tokens(tail_heavy)
+    assert len(tail_heavy) == 12 and words[:3] == ["[CLS]", "start", "middle"]
+    assert words[-2:] == ["end", "[SEP]"] and words[3:-2] == ["middle"] * 7
+    short = tokenize(tok, ["just a few words"], max_length=12, head_share=0.25)[0]
+    assert tok.convert_ids_to_tokens(short)[1:-1] == ["just", "a", "few", "words"]
+    with pytest.raises(ParameterError, match="head_share"):
+        tokenize(tok, ["x"], head_share=1.0)
 
 
 def test_token_batches_keep_every_text_once():
@@ -191,3 +200,30 @@ def test_semantic_index():
         SemanticIndex(emb, ["a"])
     with pytest.raises(ValueError):
         idx.query("  ")
+
+
+def test_discriminative_learning_rates(tiny_model_dir):
+    clf = TransformerClassifier(
+        tiny_model_dir,
+        max_length=16,
+        train_layers=None,
+        epochs=1,
+        batch_size=8,
+        lr=1e-3,
+        head_lr_scale=10.0,
+        layer_decay=0.5,
+        device="cpu",
+    )
+    texts, y = POS + NEG, [1] * 6 + [0] * 6
+    clf.fit(texts, y)
+    assert len(clf.val_index_) == 2 and set(clf.val_index_) <= set(range(12))
+    groups = clf._param_groups(clf.net_)
+    scales = [g["lr_scale"] for g in groups]
+    assert scales == [10.0, 0.5, 1.0, 0.25]  # head, block 0, block 1 (top), embeddings
+    assert groups[0]["params"][0] is clf.net_.head.weight
+    # saved with the model
+    assert "head_lr_scale=10.0" in repr(clf) and "layer_decay=0.5" in repr(clf)
+    with pytest.raises(ParameterError, match="layer_decay"):
+        TransformerClassifier(tiny_model_dir, layer_decay=1.5, device="cpu").fit(texts, y)
+    with pytest.raises(ParameterError, match="head_lr_scale"):
+        TransformerClassifier(tiny_model_dir, head_lr_scale=0, device="cpu").fit(texts, y)

@@ -141,3 +141,65 @@ def test_tiny_runs_do_not_break_the_scheduler():
     x, y = _blobs(20)
     result = fit(nn.Linear(4, 2), (x, y), loss_fn=nn.CrossEntropyLoss(), epochs=2, batch_size=64)
     assert len(result.history) == 2
+
+
+def _two_layer_groups(model: nn.Sequential) -> list[dict]:
+    return [
+        {"params": list(model[0].parameters())},
+        {"params": list(model[2].parameters()), "lr_scale": 10.0, "weight_decay": 0.0},
+    ]
+
+
+def test_param_groups_scale_the_learning_rate_per_group():
+    x, y = _blobs()
+    kw = dict(loss_fn=nn.CrossEntropyLoss(), epochs=2, lr=0.01, batch_size=64, seed=3)
+    config.seed_everything(3)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    seen: list[list[float]] = []
+    original = torch.optim.lr_scheduler.OneCycleLR.step
+
+    def spy(self, *args, **kwargs):  # record every group's rate at each step
+        original(self, *args, **kwargs)
+        seen.append([g["lr"] for g in self.optimizer.param_groups])
+
+    torch.optim.lr_scheduler.OneCycleLR.step = spy
+    try:
+        result = fit(model, (x, y), param_groups=_two_layer_groups, weight_decay=0.1, **kw)
+    finally:
+        torch.optim.lr_scheduler.OneCycleLR.step = original
+    rates = np.array(seen)
+    assert rates.shape[1] == 2
+    np.testing.assert_allclose(rates[:, 1], 10 * rates[:, 0])
+    assert rates[:, 0].max() == pytest.approx(0.01, rel=0.05)  # one-cycle peak = lr * scale
+    assert result.history.train_loss.iloc[-1] < result.history.train_loss.iloc[0]
+
+
+def test_param_groups_default_is_the_single_group_run():
+    x, y = _blobs()
+    kw = dict(loss_fn=nn.CrossEntropyLoss(), epochs=3, lr=0.05, seed=7)
+    config.seed_everything(7)
+    a = fit(nn.Linear(4, 2), (x, y), **kw)
+    config.seed_everything(7)
+    b = fit(
+        nn.Linear(4, 2), (x, y), param_groups=lambda m: [{"params": list(m.parameters())}], **kw
+    )
+    pd.testing.assert_series_equal(a.history.train_loss, b.history.train_loss)
+
+
+def test_bad_param_groups_are_explained():
+    x, y = _blobs(100)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    kw = dict(loss_fn=nn.CrossEntropyLoss(), epochs=1)
+    with pytest.raises(ValueError, match="no param_groups entry"):
+        fit(model, (x, y), param_groups=lambda m: [{"params": list(m[0].parameters())}], **kw)
+    with pytest.raises(ValueError, match="more than one"):
+        fit(
+            model,
+            (x, y),
+            param_groups=lambda m: [{"params": list(m.parameters())}] * 2,
+            **kw,
+        )
+    with pytest.raises(ValueError, match="unknown param_groups keys"):
+        fit(model, (x, y), param_groups=lambda m: [{"params": [], "lr": 1.0}], **kw)
+    with pytest.raises(ValueError, match="lr_scale"):
+        fit(model, (x, y), param_groups=lambda m: [{"params": [], "lr_scale": 0}], **kw)
