@@ -9,7 +9,7 @@
 """
 
 from ecomlib.recommend.content import ContentBased, text_embeddings
-from ecomlib.recommend.evaluate import evaluate_models, model_zoo, peak_rss_mb
+from ecomlib.recommend.evaluate import evaluate_models, grid_search, model_zoo, peak_rss_mb
 from ecomlib.recommend.explore import explain, interaction_summary, popularity_curve, repeat_rates
 from ecomlib.recommend.interactions import (
     Interactions,
@@ -33,6 +33,7 @@ from ecomlib.recommend.models import (
     normalise_rows,
 )
 from ecomlib.recommend.neural import GRUSequence, TwoTower
+from ecomlib.recommend.ranker import TIFUKNN, NextBasketRanker
 from ecomlib.recommend.splits import common_users, per_user_random_split, temporal_split
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "EASE",
     "evaluate_models",
     "explain",
+    "grid_search",
     "GRUSequence",
     "interaction_summary",
     "Interactions",
@@ -55,6 +57,7 @@ __all__ = [
     "movielens_100k",
     "new_items_only",
     "normalise_rows",
+    "NextBasketRanker",
     "NotFittedError",
     "novelty",
     "peak_rss_mb",
@@ -70,5 +73,6 @@ __all__ = [
     "RP3beta",
     "temporal_split",
     "text_embeddings",
+    "TIFUKNN",
     "TwoTower",
 ]

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import resource
 import time
 import tracemalloc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
 
 from ecomlib.config import progress
+from ecomlib.errors import ParameterError
 from ecomlib.recommend.interactions import Interactions
 from ecomlib.recommend.metrics import coverage, novelty, ranking_metrics
 from ecomlib.recommend.models import Recommender
@@ -84,6 +86,42 @@ def evaluate_models(
     return board, all_recs
 
 
+def grid_search(
+    make: Callable[..., Recommender],
+    grid: Mapping[str, Sequence],
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    k: int = 10,
+    metric: str = "ndcg@10",
+    exclude_seen: bool = True,
+    recall_denominator: str = "relevant",
+) -> tuple[dict, pd.DataFrame]:
+    """Fit ``make(**params)`` on ``train`` for every combination of ``grid`` and score it on
+    ``val`` (a validation split carved from the training data, never the test set).
+
+    Returns
+    -------
+    best : the parameters with the highest ``metric`` on ``val``.
+    table : one row per combination (parameters, ``metric``, ``map``), best first.
+    """
+    if not grid:
+        raise ParameterError("grid_search needs at least one parameter to vary.")
+    inter = Interactions(train)
+    users = val["user_id"].unique()
+    rows = []
+    for values in itertools.product(*grid.values()):
+        params = dict(zip(grid, values, strict=True))
+        recs = make(**params).fit(inter).recommend(users, k=k, exclude_seen=exclude_seen)
+        scores = ranking_metrics(recs, val, k, recall_denominator)
+        if metric not in scores:
+            raise ParameterError(f"metric must be one of {sorted(scores)}, got {metric!r}.")
+        rows.append({**params, metric: scores[metric], "map": scores["map"]})
+    table = pd.DataFrame(rows).sort_values(metric, ascending=False, kind="stable")
+    best = {key: table.iloc[0][key] for key in grid}
+    best = {key: (v.item() if hasattr(v, "item") else v) for key, v in best.items()}
+    return best, table.reset_index(drop=True)
+
+
 MOVIELENS_MODELS = ("popularity", "item_knn", "rp3beta", "als", "two_tower", "ease", "ease_tuned")
 COMPLETE_JOURNEY_MODELS = (
     "popularity",
@@ -91,6 +129,8 @@ COMPLETE_JOURNEY_MODELS = (
     "buy_again_decay",
     "item_knn",
     "ease",
+    "tifu_knn",
+    "ranker",
     "gru",
     "content",
     "hybrid",
@@ -107,6 +147,8 @@ def model_zoo(
     gru_vocab: int = 2000,
     als_factors: int = 32,
     content: tuple | None = None,
+    ease_params: Mapping | None = None,
+    ranker_trees: int = 200,
     device: str = "auto",
     seed: int = 42,
 ) -> dict[str, Recommender]:
@@ -119,11 +161,15 @@ def model_zoo(
     max_items : catalogue of the dense/blocked item-item models on Complete Journey.
     content : ``(item_ids, vectors)`` of product text embeddings (needed by "content" and
         "hybrid").
+    ranker_trees : LightGBM trees of each of the ranker's two classifiers.
+    ease_params : EASE parameters of "ease_tuned" on MovieLens (e.g. chosen by
+        :func:`grid_search` on a validation split); default lam 2000, weight_power 0.5,
+        pop_exponent -0.1.
     """
-    from ecomlib.errors import ParameterError
     from ecomlib.recommend.content import ContentBased
     from ecomlib.recommend.models import ALS, EASE, Blend, BuyAgain, ItemKNN, Popularity, RP3beta
     from ecomlib.recommend.neural import GRUSequence, TwoTower
+    from ecomlib.recommend.ranker import TIFUKNN, NextBasketRanker
 
     if dataset == "movielens":
         factories = {
@@ -133,7 +179,9 @@ def model_zoo(
             "als": lambda: ALS(factors=als_factors, reg=0.1, alpha=10, iterations=12, seed=seed),
             "two_tower": lambda: TwoTower(epochs=epochs, device=device, seed=seed),
             "ease": lambda: EASE(lam=500),
-            "ease_tuned": lambda: EASE(lam=2000, weight_power=0.5, pop_exponent=-0.1),
+            "ease_tuned": lambda: EASE(
+                **(ease_params or {"lam": 2000, "weight_power": 0.5, "pop_exponent": -0.1})
+            ),
         }
     elif dataset == "completejourney":
 
@@ -148,6 +196,19 @@ def model_zoo(
             "buy_again_decay": lambda: BuyAgain(half_life_days=60, repeat_exponent=0.5),
             "item_knn": lambda: ItemKNN(neighbours=100, shrink=10, max_items=max_items),
             "ease": lambda: EASE(lam=500, max_items=max_items),
+            # parameters chosen on a validation window (the 28 days before the test window)
+            "tifu_knn": lambda: TIFUKNN(
+                group_size=7, within_decay=1.0, group_decay=0.8, neighbours=300, alpha=0.9
+            ),
+            # one LightGBM thread: small data, and threads thrash on a shared 2-core machine
+            "ranker": lambda: NextBasketRanker(
+                window_days=28,
+                n_windows=2,
+                max_items=min(max_items or 3000, 3000),  # three EASE fits: keep each small
+                n_estimators=ranker_trees,
+                seed=seed,
+                n_jobs=1,
+            ),
             "gru": lambda: GRUSequence(
                 epochs=gru_epochs, vocab_size=gru_vocab, max_baskets=24, device=device, seed=seed
             ),

@@ -287,3 +287,110 @@ def test_read_interactions_rejects_bad_files(tmp_path, text, match):
 def test_canonical_missing_file(tmp_path):
     with pytest.raises(DataError, match="not found"):
         rec.read_interactions(tmp_path / "nope.csv")
+
+
+# ---------------------------------------------------------------------- next-basket models
+NEXT_BASKET = [
+    lambda: rec.TIFUKNN(group_size=2, neighbours=3, alpha=0.7),
+    lambda: rec.NextBasketRanker(
+        window_days=7,
+        n_windows=2,
+        n_repeat=5,
+        n_new=5,
+        max_items=8,
+        neighbours=3,
+        n_estimators=5,
+    ),
+]
+
+
+@pytest.mark.parametrize("factory", NEXT_BASKET)
+def test_next_basket_model_contract(tiny, factory):
+    test_model_contract(tiny, factory)
+
+
+def _staples(n_users: int = 30, weeks: int = 12, seed: int = 0) -> pd.DataFrame:
+    """Every user buys their own staple (item = user % 3) every week plus two random one-off
+    items (10-209) per basket."""
+    rng = np.random.default_rng(seed)
+    rows, t0 = [], pd.Timestamp("2024-01-01")
+    for u in range(n_users):
+        for w in range(weeks):
+            ts = t0 + pd.Timedelta(days=7 * w + u % 5)
+            basket = u * 1000 + w
+            rows.append((u, u % 3, 1.0, ts, basket))
+            for item in rng.choice(np.arange(10, 210), size=2, replace=False):
+                rows.append((u, int(item), 1.0, ts, basket))
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "weight", "timestamp", "basket_id"])
+
+
+def test_tifu_weights_decay_with_basket_age():
+    frame = _staples(n_users=3, weeks=6)
+    model = rec.TIFUKNN(group_size=2, within_decay=0.5, group_decay=0.5, neighbours=1, alpha=1.0)
+    model.fit(frame)
+    inter = model.interactions_
+    # user 0's staple (bought in all 6 baskets) outweighs any one-off item
+    row = model.own_[inter.user_index([0])[0]].toarray().ravel()
+    staple = inter.item_index([0])[0]
+    assert row[staple] == pytest.approx(row.max())
+    # 6 baskets, groups of 2 -> 3 groups: (1 + .5) * (1 + .5 + .25) / (2 * 3)
+    assert row[staple] == pytest.approx(1.5 * 1.75 / 6)
+    recs = model.recommend([0, 1, 2], k=1, exclude_seen=False)
+    assert recs["item_id"].tolist() == [0, 1, 2]
+    with pytest.raises(ParameterError):
+        rec.TIFUKNN(alpha=1.5)
+    with pytest.raises(DataError, match="timestamp"):
+        rec.TIFUKNN().fit(frame.drop(columns="timestamp"))
+
+
+def test_ranker_learns_staples_and_uses_only_training_data():
+    frame = _staples()
+    train, test = rec.temporal_split(frame, test_days=7, min_item_count=1)
+    model = rec.NextBasketRanker(
+        window_days=7,
+        n_windows=3,
+        n_repeat=10,
+        n_new=10,
+        max_items=50,
+        neighbours=5,
+        n_estimators=20,
+    ).fit(train)
+    # every training example (features and labels) comes from before the end of train
+    end = train["timestamp"].max()
+    assert model.snapshot_end_ == end
+    assert len(model.windows_) == 3
+    assert all(stop <= end for _, stop in model.windows_)
+    assert model.windows_[0][1] == end
+    # the staple is bought every week: it must top every list; with exclude_seen only
+    # never-bought items are offered
+    users = test["user_id"].unique()
+    recs = model.recommend(users, k=1, exclude_seen=False)
+    assert (recs["item_id"].to_numpy() == recs["user_id"].to_numpy() % 3).all()
+    new = model.recommend(users, k=3, exclude_seen=True)
+    seen = set(zip(train["user_id"], train["item_id"], strict=False))
+    assert not seen & set(zip(new["user_id"], new["item_id"], strict=False))
+    with pytest.raises(DataError, match="history"):
+        rec.NextBasketRanker(window_days=400).fit(train)
+    with pytest.raises(ParameterError):
+        rec.NextBasketRanker(n_windows=0)
+
+
+def test_grid_search_on_validation(tiny):
+    train, test = rec.per_user_random_split(tiny, 0.75, seed=1)
+    inner, val = rec.per_user_random_split(train, 0.75, seed=1)
+    best, table = rec.grid_search(
+        lambda lam, pop_exponent: rec.EASE(lam=lam, pop_exponent=pop_exponent),
+        {"lam": [1.0, 100.0], "pop_exponent": [0.0, -0.5]},
+        inner,
+        val,
+        k=3,
+        metric="ndcg@3",
+    )
+    assert len(table) == 4
+    assert table["ndcg@3"].is_monotonic_decreasing
+    assert best == {k: table.iloc[0][k] for k in ("lam", "pop_exponent")}
+    assert set(val["user_id"]) <= set(inner["user_id"])
+    with pytest.raises(ParameterError):
+        rec.grid_search(rec.EASE, {}, inner, val)
+    with pytest.raises(ParameterError, match="metric"):
+        rec.grid_search(rec.EASE, {"lam": [1.0]}, inner, val, metric="auc")

@@ -1,0 +1,448 @@
+"""Next-basket models for repeat-heavy purchase data (protocol R2).
+
+* :class:`TIFUKNN` - Hu et al., SIGIR 2020, "Modeling Personalized Item Frequency
+  Information for Next-basket Recommendation": a time-decayed personal item-frequency vector
+  (decay inside groups of ``group_size`` consecutive baskets and across groups) blended with
+  the mean vector of the user's nearest neighbours.
+* :class:`NextBasketRanker` - a two-part learned ranker. Candidates are the user's own items
+  (re-buys) and items the user never bought (EASE, TIFU-KNN neighbours and recent
+  popularity); two LightGBM classifiers estimate the probability that each candidate is
+  bought in the next ``window_days`` days. Its training examples come from windows carved
+  from the *end of the training interactions* (features from before a cut, labels from the
+  ``window_days`` after it), so ``fit`` never sees anything after the training data.
+
+Both keep user x item data sparse; only one batch of users is scored densely at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ecomlib.errors import DataError, ParameterError
+from ecomlib.recommend.interactions import Interactions
+from ecomlib.recommend.models import EASE, Recommender, _matrix
+
+log = logging.getLogger(__name__)
+
+__all__ = ["NextBasketRanker", "TIFUKNN", "basket_order"]
+
+DAY = 86400.0
+
+
+def _require_time(inter: Interactions, who: str) -> pd.Series:
+    if "timestamp" not in inter.frame:
+        raise DataError(f"{who} needs a 'timestamp' column in the interactions.")
+    return pd.to_datetime(inter.frame["timestamp"])
+
+
+def basket_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (user, basket): ``user_idx, basket, timestamp, pos`` where ``pos`` counts
+    baskets back from the user's latest (0 = latest). Baskets are ``basket_id`` when present,
+    otherwise distinct timestamps."""
+    key = frame["basket_id"] if "basket_id" in frame else frame["timestamp"]
+    b = pd.DataFrame(
+        {
+            "user_idx": frame["user_idx"].to_numpy(),
+            "basket": key.to_numpy(),
+            "timestamp": pd.to_datetime(frame["timestamp"]).to_numpy(),
+        }
+    )
+    first = b.groupby(["user_idx", "basket"], sort=False)["timestamp"].min().reset_index()
+    first = first.sort_values(["user_idx", "timestamp", "basket"], kind="stable")
+    first["pos"] = first.groupby("user_idx").cumcount(ascending=False).to_numpy()
+    first["n_baskets"] = first.groupby("user_idx")["basket"].transform("size").to_numpy()
+    return first.reset_index(drop=True)
+
+
+def _tifu_weights(frame: pd.DataFrame, group_size: int, within: float, across: float):
+    """Per-row TIFU weight of each interaction row of ``frame`` (see :class:`TIFUKNN`)."""
+    order = basket_order(frame)
+    pos = order["pos"].to_numpy()
+    n_groups = np.ceil(order["n_baskets"].to_numpy() / group_size)
+    order["w"] = (
+        np.power(within, pos % group_size)
+        * np.power(across, pos // group_size)
+        / (group_size * n_groups)
+    )
+    key = frame["basket_id"] if "basket_id" in frame else frame["timestamp"]
+    rows = pd.DataFrame({"user_idx": frame["user_idx"].to_numpy(), "basket": key.to_numpy()})
+    return rows.merge(order[["user_idx", "basket", "w"]], on=["user_idx", "basket"], how="left")[
+        "w"
+    ].to_numpy()
+
+
+def _neighbour_matrix(profiles: sp.csr_matrix, k: int, block: int = 2048) -> sp.csr_matrix:
+    """Row-stochastic users x users matrix: 1/k for each of a user's k most cosine-similar
+    other users (computed one block of users at a time)."""
+    n = profiles.shape[0]
+    k = max(1, min(int(k), n - 1))
+    norms = np.sqrt(np.asarray(profiles.multiply(profiles).sum(axis=1)).ravel())
+    unit = (sp.diags(1.0 / np.maximum(norms, 1e-12)) @ profiles).tocsr().astype(np.float32)
+    rows, cols = [], []
+    for start in range(0, n, block):
+        idx = np.arange(start, min(n, start + block))
+        sim = (unit[idx] @ unit.T).toarray()
+        sim[np.arange(len(idx)), idx] = -np.inf
+        top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        rows.append(np.repeat(idx, k))
+        cols.append(top.ravel())
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    return sp.csr_matrix((np.full(len(rows), 1.0 / k, np.float32), (rows, cols)), shape=(n, n))
+
+
+class TIFUKNN(Recommender):
+    """TIFU-KNN (Hu et al. 2020).
+
+    The user's vector is a decayed item frequency: baskets (newest first) fall into groups of
+    ``group_size``; a basket at position q inside its group and group number g (0 = newest)
+    counts ``within ** q * across ** g``, divided by ``group_size * n_groups``. The score is
+    ``alpha * own + (1 - alpha) * mean(neighbour vectors)`` over the ``neighbours`` most
+    cosine-similar users.
+    """
+
+    name = "tifu_knn"
+
+    def __init__(
+        self,
+        group_size: int = 7,
+        within_decay: float = 1.0,
+        group_decay: float = 0.8,
+        neighbours: int = 300,
+        alpha: float = 0.9,
+    ):
+        if group_size < 1 or neighbours < 1 or not 0.0 <= alpha <= 1.0:
+            raise ParameterError("group_size, neighbours >= 1 and alpha in [0, 1] required.")
+        self.group_size = group_size
+        self.within_decay = within_decay
+        self.group_decay = group_decay
+        self.neighbours = neighbours
+        self.alpha = alpha
+
+    def _fit(self, inter: Interactions) -> None:
+        _require_time(inter, "TIFUKNN")
+        w = _tifu_weights(inter.frame, self.group_size, self.within_decay, self.group_decay)
+        self.own_ = _matrix(inter, w).tocsr()
+        self.neighbours_ = _neighbour_matrix(self.own_, self.neighbours)
+
+    def score(self, user_idx: np.ndarray) -> np.ndarray:
+        own = self.own_[user_idx].toarray()
+        if self.alpha >= 1.0:
+            return own
+        nbr = (self.neighbours_[user_idx] @ self.own_).toarray()
+        return self.alpha * own + (1.0 - self.alpha) * nbr
+
+
+# ---------------------------------------------------------------------- learned ranker
+UI_FEATURES = (
+    "n",
+    "n28",
+    "age_last",
+    "age_first",
+    "s14",
+    "s60",
+    "s180",
+    "share",
+    "interval",
+    "overdue",
+    "own_rank",
+    "expected",
+    "s60_norm",
+)
+USER_FEATURES = ("u_baskets", "u_baskets28", "u_age_last", "u_tenure", "u_items", "u_gap")
+ITEM_FEATURES = (
+    "i_users",
+    "i_rows",
+    "i_users28",
+    "i_users7",
+    "i_age_first",
+    "i_repeat",
+    "i_per_buyer",
+    "i_trend",
+)
+PAIR_FEATURES = ("ease", "ease_rank", "nbr", "nbr_rank", "pop_rank")
+
+
+class _Snapshot:
+    """Everything the ranker knows at one cut time: sparse per-(user, item) statistics,
+    per-user and per-item features, an EASE model and a user-neighbour matrix, all built
+    from the interactions up to ``end`` only."""
+
+    def __init__(self, frame: pd.DataFrame, universe: Interactions, end, params: dict):
+        n_users, n_items = universe.n_users, universe.n_items
+        self.n_items = n_items
+        age = (end - pd.to_datetime(frame["timestamp"])).dt.total_seconds().to_numpy() / DAY
+        u = frame["user_idx"].to_numpy()
+        i = frame["item_idx"].to_numpy()
+        rows = pd.DataFrame(
+            {
+                "u": u,
+                "i": i,
+                "age": age,
+                "recent": age < 28,
+                "d14": np.power(0.5, age / 14.0),
+                "d60": np.power(0.5, age / 60.0),
+                "d180": np.power(0.5, age / 180.0),
+            }
+        )
+        ui = rows.groupby(["u", "i"], sort=True).agg(
+            n=("age", "size"),
+            n28=("recent", "sum"),
+            age_last=("age", "min"),
+            age_first=("age", "max"),
+            s14=("d14", "sum"),
+            s60=("d60", "sum"),
+            s180=("d180", "sum"),
+        )
+        ui = ui.reset_index()
+        # users
+        order = basket_order(frame)
+        b_age = (end - pd.to_datetime(order["timestamp"])).dt.total_seconds().to_numpy() / DAY
+        ub = pd.DataFrame({"u": order["user_idx"].to_numpy(), "age": b_age}).groupby("u")["age"]
+        user = np.full((n_users, len(USER_FEATURES)), np.nan, np.float32)
+        idx = ub.size().index.to_numpy()
+        user[idx, 0] = ub.size().to_numpy()
+        user[idx, 1] = ub.agg(lambda a: (a < 28).sum()).to_numpy()
+        user[idx, 2] = ub.min().to_numpy()
+        user[idx, 3] = ub.max().to_numpy()
+        items_per_user = ui.groupby("u").size()
+        user[items_per_user.index.to_numpy(), 4] = items_per_user.to_numpy()
+        user[:, 5] = user[:, 3] / np.maximum(user[:, 0], 1.0)
+        self.user = user
+        # user x item derived features
+        n_baskets = user[ui["u"].to_numpy(), 0]
+        ui["share"] = ui["n"] / np.maximum(n_baskets, 1.0)
+        span = ui["age_first"] - ui["age_last"]
+        ui["interval"] = np.where(ui["n"] > 1, span / np.maximum(ui["n"] - 1, 1), np.nan)
+        ui["overdue"] = ui["age_last"] / ui["interval"]
+        ui["own_rank"] = ui.groupby("u")["s60"].rank(ascending=False, method="first")
+        ui["expected"] = ui["share"] * user[ui["u"].to_numpy(), 1]  # re-buys at recent pace
+        ui["s60_norm"] = ui["s60"] / ui.groupby("u")["s60"].transform("max")
+        self.ui = ui
+        # items
+        item = np.full((n_items, len(ITEM_FEATURES)), np.nan, np.float32)
+        buyers = np.bincount(ui["i"], minlength=n_items).astype(np.float32)
+        item[:, 0] = buyers
+        item[:, 1] = np.bincount(i, minlength=n_items)
+        recent = rows[rows["age"] < 28].drop_duplicates(["u", "i"])
+        item[:, 2] = np.bincount(recent["i"], minlength=n_items)
+        item[:, 3] = np.bincount(recent.loc[recent["age"] < 7, "i"], minlength=n_items)
+        first_sale = rows.groupby("i")["age"].max()
+        item[first_sale.index.to_numpy(), 4] = first_sale.to_numpy()
+        repeaters = np.bincount(ui.loc[ui["n"] >= 2, "i"], minlength=n_items)
+        item[:, 5] = (repeaters + 1.0) / (buyers + 2.0)
+        item[:, 6] = item[:, 1] / np.maximum(buyers, 1.0)
+        span_days = np.maximum(np.nan_to_num(item[:, 4], nan=28.0), 28.0)
+        item[:, 7] = item[:, 2] / np.maximum(buyers * 28.0 / span_days, 1e-3)
+        self.item = item
+        self.recent_pop = item[:, 2] + 1e-3 * buyers
+        # sparse matrices and collaborative models on this snapshot
+        self.seen = sp.csr_matrix(
+            (np.ones(len(ui), np.float32), (ui["u"], ui["i"])), shape=(n_users, n_items)
+        )
+        self.decayed = sp.csr_matrix(
+            (ui["s60"].to_numpy(np.float32), (ui["u"], ui["i"])), shape=(n_users, n_items)
+        )
+        self.neighbours = _neighbour_matrix(self.decayed, params["neighbours"])
+        snap = Interactions(
+            frame[["user_id", "item_id", "weight", "timestamp"]],
+            users=universe.user_ids,
+            items=universe.item_ids,
+        )
+        self.ease = EASE(lam=params["ease_lam"], max_items=params["max_items"]).fit(snap)
+        self.ui_rank = ui[["u", "i", "own_rank"]]
+
+    def candidates(self, users: np.ndarray, n_repeat: int, n_new: int) -> pd.DataFrame:
+        """Candidate (user, item) pairs with features for the users (indices) given."""
+        n_items = self.n_items
+        # repeat candidates: the user's own items, best n_repeat by decayed count
+        rep = self.ui[self.ui["u"].isin(users) & (self.ui["own_rank"] <= n_repeat)]
+        row_rep = pd.Index(users).get_indexer(rep["u"])
+        item_rep = rep["i"].to_numpy()
+        seen = self.seen[users]
+        # EASE over its kept items, user-neighbour scores over all items
+        kept = self.ease.items_kept_
+        ease = np.asarray(
+            self.ease.user_matrix_[users][:, kept] @ self.ease.weights_, dtype=np.float32
+        )
+        nbr = (self.neighbours[users] @ self.seen).toarray().astype(np.float32)
+        lists = []
+        for scores, cols, seen_part in (
+            (ease, kept, seen[:, kept]),
+            (nbr, np.arange(n_items), seen),
+        ):
+            m = scores.copy()
+            m[seen_part.nonzero()] = -np.inf
+            lists.append(_top_list(m, cols, n_new))
+        # recent popularity: the n_new most popular items the user has not bought
+        popular = np.argsort(-self.recent_pop, kind="stable")[: n_new + int(seen.sum(1).max())]
+        m = np.tile(-np.arange(len(popular), dtype=np.float32), (len(users), 1))
+        m[seen[:, popular].nonzero()] = -np.inf
+        lists.append(_top_list(m, popular, n_new))
+        key = np.unique(np.concatenate([r * n_items + c for r, c, _ in lists]))
+        row_new, item_new = key // n_items, key % n_items
+        row = np.concatenate([row_rep, row_new]).astype(np.int64)
+        itm = np.concatenate([item_rep, item_new]).astype(np.int64)
+        out = pd.DataFrame({"row": row, "u": users[row], "i": itm})
+        out["new"] = np.r_[np.zeros(len(row_rep), bool), np.ones(len(row_new), bool)]
+        out = out.merge(self.ui, on=["u", "i"], how="left")
+        for name, col in zip(USER_FEATURES, self.user[out["u"].to_numpy()].T, strict=True):
+            out[name] = col
+        for name, col in zip(ITEM_FEATURES, self.item[out["i"].to_numpy()].T, strict=True):
+            out[name] = col
+        kept_pos = np.full(n_items, -1)
+        kept_pos[kept] = np.arange(len(kept))
+        top_ease = np.abs(ease).max(axis=1)
+        col = kept_pos[itm]
+        val = np.where(col >= 0, ease[row, np.maximum(col, 0)], 0.0)
+        out["ease"] = val / np.where(top_ease > 0, top_ease, 1.0)[row]
+        top_nbr = nbr.max(axis=1)
+        out["nbr"] = nbr[row, itm] / np.where(top_nbr > 0, top_nbr, 1.0)[row]
+        cand_key = row * n_items + itm
+        for name, (r, c, rank) in zip(("ease_rank", "nbr_rank", "pop_rank"), lists, strict=True):
+            found = pd.Index(r * n_items + c).get_indexer(cand_key)
+            out[name] = np.where(found >= 0, rank[found], n_new + 1).astype(np.float32)
+        return out
+
+
+def _top_list(scores: np.ndarray, cols: np.ndarray, k: int):
+    """Rows, item indices (``cols[...]``) and ranks (1 = best) of each row's k largest
+    finite scores."""
+    k = min(k, scores.shape[1])
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(scores, top, axis=1)
+    order = np.argsort(-vals, axis=1, kind="stable")
+    top = np.take_along_axis(top, order, axis=1)
+    ok = np.isfinite(np.take_along_axis(vals, order, axis=1)).ravel()
+    rows = np.repeat(np.arange(scores.shape[0]), k)[ok]
+    ranks = np.tile(np.arange(1, k + 1, dtype=np.float32), scores.shape[0])[ok]
+    return rows, np.asarray(cols)[top.ravel()[ok]], ranks
+
+
+class NextBasketRanker(Recommender):
+    """Learned next-basket ranker (see the module docstring).
+
+    Parameters
+    ----------
+    window_days : length of the horizon predicted (28 = protocol R2's test window).
+    n_windows : how many consecutive windows at the end of the training data make the
+        ranker's training examples (features before each cut, labels after it).
+    n_repeat : re-buy candidates per user (the user's items with the highest 60-day-decayed
+        basket count).
+    n_new : new-item candidates per source (EASE, neighbours, recent popularity).
+    ease_lam, max_items : EASE used for new-item candidates and as a feature.
+    neighbours : user neighbours (cosine on decayed profiles) for the neighbour score.
+    n_estimators, learning_rate, num_leaves : LightGBM settings of both classifiers.
+    """
+
+    name = "ranker"
+
+    def __init__(
+        self,
+        window_days: float = 28,
+        n_windows: int = 2,
+        n_repeat: int = 60,
+        n_new: int = 50,
+        ease_lam: float = 500.0,
+        max_items: int | None = 3000,
+        neighbours: int = 100,
+        n_estimators: int = 200,
+        learning_rate: float = 0.05,
+        num_leaves: int = 31,
+        seed: int = 42,
+        n_jobs: int | None = None,
+    ):
+        if n_windows < 1 or window_days <= 0 or n_repeat < 1 or n_new < 1:
+            raise ParameterError("n_windows, window_days, n_repeat and n_new must be positive.")
+        self.window_days = window_days
+        self.n_windows = n_windows
+        self.n_repeat = n_repeat
+        self.n_new = n_new
+        self.ease_lam = ease_lam
+        self.max_items = max_items
+        self.neighbours = neighbours
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.seed = seed
+        self.n_jobs = n_jobs
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [*UI_FEATURES, *USER_FEATURES, *ITEM_FEATURES, *PAIR_FEATURES]
+
+    def _params(self) -> dict:
+        return {
+            "neighbours": self.neighbours,
+            "ease_lam": self.ease_lam,
+            "max_items": self.max_items,
+        }
+
+    def _fit(self, inter: Interactions) -> None:
+        import lightgbm as lgb
+
+        ts = _require_time(inter, "NextBasketRanker")
+        frame = inter.frame
+        end = ts.max()
+        window = pd.Timedelta(days=self.window_days)
+        parts, self.windows_ = [], []
+        for w in range(1, self.n_windows + 1):
+            cut = end - w * window
+            hist = frame[(ts <= cut).to_numpy()]
+            label = frame[((ts > cut) & (ts <= cut + window)).to_numpy()]
+            users = np.intersect1d(hist["user_idx"].unique(), label["user_idx"].unique())
+            if len(users) == 0:
+                break
+            snap = _Snapshot(hist, inter, cut, self._params())
+            cand = snap.candidates(users, self.n_repeat, self.n_new)
+            bought = pd.MultiIndex.from_frame(label[["user_idx", "item_idx"]].drop_duplicates())
+            cand["y"] = pd.MultiIndex.from_arrays([cand["u"], cand["i"]]).isin(bought)
+            parts.append(cand)
+            self.windows_.append((cut, cut + window))
+            log.info("ranker window %d: %d users, %d candidates", w, len(users), len(cand))
+        if not parts:
+            raise DataError(
+                f"NextBasketRanker needs history before the last {self.window_days} days."
+            )
+        data = pd.concat(parts, ignore_index=True)
+        self.training_windows_ = len(parts)
+        self.models_ = {}
+        for kind, is_new in (("repeat", False), ("new", True)):
+            part = data[data["new"] == is_new]
+            if part["y"].nunique() < 2:
+                self.models_[kind] = None
+                continue
+            model = lgb.LGBMClassifier(
+                n_estimators=self.n_estimators,
+                learning_rate=self.learning_rate,
+                num_leaves=self.num_leaves,
+                min_child_samples=50,
+                subsample=0.8,
+                subsample_freq=1,
+                colsample_bytree=0.8,
+                random_state=self.seed,
+                n_jobs=self.n_jobs,
+                verbose=-1,
+            )
+            model.fit(part[self.feature_names], part["y"].astype(int))
+            self.models_[kind] = model
+        self.snapshot_ = _Snapshot(frame, inter, end, self._params())
+        self.snapshot_end_ = end
+        pop = self.popularity_
+        self.base_ = (-1.0 + 1e-3 * pop / (pop.max() + 1.0)).astype(np.float32)
+
+    def score(self, user_idx: np.ndarray) -> np.ndarray:
+        user_idx = np.asarray(user_idx)
+        out = np.tile(self.base_, (len(user_idx), 1))
+        cand = self.snapshot_.candidates(user_idx, self.n_repeat, self.n_new)
+        for kind, is_new in (("repeat", False), ("new", True)):
+            part = cand[cand["new"] == is_new]
+            model = self.models_[kind]
+            if part.empty or model is None:
+                continue
+            prob = model.predict_proba(part[self.feature_names])[:, 1]
+            out[part["row"].to_numpy(), part["i"].to_numpy()] = prob
+        return out
