@@ -20,6 +20,15 @@ def test_05_recommender_smoke(run_notebook):
     assert m["r2_best_recall10"] >= 0.33
     assert m["r2_best_new_item_recall10"] > m["r2_popularity_new_item_recall10"]
     assert m["r2_leaderboard"]["gru"]["recall@10"] > 0.05
+    # next-basket models: TIFU-KNN and the learned ranker re-buy like buy-again, and the
+    # ranker's never-bought list beats popularity's
+    board = m["r2_leaderboard"]
+    for name in ("tifu_knn", "ranker"):
+        assert board[name]["recall@10"] > m["r2_popularity_recall10"] + 0.15, name
+    assert board["ranker"]["recall@10"] >= board["buy_again_decay"]["recall@10"] - 0.02
+    assert board["ranker"]["new-item recall@10"] > m["r2_popularity_new_item_recall10"]
+    # R1: EASE parameters were chosen on a validation split from the grid
+    assert m["r1_ease_params"]["pop_exponent"] in (0.0, -0.1)
     assert m["r2_peak_rss_mb"] < 4096
     # cold start: text similarity finds more first-ever purchases than random picks
     assert m["cold_start_recall10"] > m["cold_start_random_recall10"]
