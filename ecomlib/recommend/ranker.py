@@ -164,6 +164,7 @@ ITEM_FEATURES = (
     "i_trend",
 )
 PAIR_FEATURES = ("ease", "ease_rank", "nbr", "nbr_rank", "pop_rank")
+GROUP_FEATURES = ("g_n", "g_s60", "g_age_last", "g_items", "g_share", "g_item_share")
 
 
 class _Snapshot:
@@ -253,7 +254,22 @@ class _Snapshot:
             items=universe.item_ids,
         )
         self.ease = EASE(lam=params["ease_lam"], max_items=params["max_items"]).fit(snap)
-        self.ui_rank = ui[["u", "i", "own_rank"]]
+        # product groups (e.g. product type): how much the user buys of the item's kind
+        self.groups = params.get("groups")
+        if self.groups is not None:
+            ui["g"] = self.groups[ui["i"].to_numpy()]
+            ug = ui.groupby(["u", "g"]).agg(
+                g_n=("n", "sum"),
+                g_s60=("s60", "sum"),
+                g_age_last=("age_last", "min"),
+                g_items=("i", "size"),
+            )
+            self.ug = ug.reset_index()
+            g_buyers = np.bincount(self.groups, weights=buyers, minlength=self.groups.max() + 1)
+            self.item_group_share = (buyers / np.maximum(g_buyers[self.groups], 1)).astype(
+                np.float32
+            )
+            ui.drop(columns="g", inplace=True)
 
     def candidates(self, users: np.ndarray, n_repeat: int, n_new: int) -> pd.DataFrame:
         """Candidate (user, item) pairs with features for the users (indices) given."""
@@ -293,6 +309,11 @@ class _Snapshot:
             out[name] = col
         for name, col in zip(ITEM_FEATURES, self.item[out["i"].to_numpy()].T, strict=True):
             out[name] = col
+        if self.groups is not None:
+            out["g"] = self.groups[out["i"].to_numpy()]
+            out = out.merge(self.ug, on=["u", "g"], how="left")
+            out["g_share"] = out["s60"] / out["g_s60"]
+            out["g_item_share"] = self.item_group_share[out["i"].to_numpy()]
         kept_pos = np.full(n_items, -1)
         kept_pos[kept] = np.arange(len(kept))
         top_ease = np.abs(ease).max(axis=1)
@@ -336,6 +357,9 @@ class NextBasketRanker(Recommender):
     ease_lam, max_items : EASE used for new-item candidates and as a feature.
     neighbours : user neighbours (cosine on decayed profiles) for the neighbour score.
     n_estimators, learning_rate, num_leaves : LightGBM settings of both classifiers.
+    item_groups : optional Series item ID -> group (e.g. product type): adds features on how
+        much and how recently the user bought the item's group, which also informs the
+        never-bought candidates.
     """
 
     name = "ranker"
@@ -354,6 +378,7 @@ class NextBasketRanker(Recommender):
         num_leaves: int = 31,
         seed: int = 42,
         n_jobs: int | None = None,
+        item_groups: pd.Series | None = None,
     ):
         if n_windows < 1 or window_days <= 0 or n_repeat < 1 or n_new < 1:
             raise ParameterError("n_windows, window_days, n_repeat and n_new must be positive.")
@@ -369,22 +394,33 @@ class NextBasketRanker(Recommender):
         self.num_leaves = num_leaves
         self.seed = seed
         self.n_jobs = n_jobs
+        self.item_groups = item_groups
 
     @property
     def feature_names(self) -> list[str]:
-        return [*UI_FEATURES, *USER_FEATURES, *ITEM_FEATURES, *PAIR_FEATURES]
+        groups = GROUP_FEATURES if self.item_groups is not None else ()
+        return [*UI_FEATURES, *USER_FEATURES, *ITEM_FEATURES, *PAIR_FEATURES, *groups]
 
     def _params(self) -> dict:
         return {
             "neighbours": self.neighbours,
             "ease_lam": self.ease_lam,
             "max_items": self.max_items,
+            "groups": self.groups_,
         }
 
     def _fit(self, inter: Interactions) -> None:
         import lightgbm as lgb
 
         ts = _require_time(inter, "NextBasketRanker")
+        self.groups_ = None
+        if self.item_groups is not None:
+            # group code per item index; items without a group form their own group
+            codes = pd.Series(self.item_groups).reindex(inter.item_ids)
+            known, uniques = pd.factorize(codes)
+            missing = known < 0
+            known[missing] = len(uniques) + np.arange(missing.sum())
+            self.groups_ = known.astype(np.int64)
         frame = inter.frame
         end = ts.max()
         window = pd.Timedelta(days=self.window_days)

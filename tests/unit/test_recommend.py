@@ -394,3 +394,21 @@ def test_grid_search_on_validation(tiny):
         rec.grid_search(rec.EASE, {}, inner, val)
     with pytest.raises(ParameterError, match="metric"):
         rec.grid_search(rec.EASE, {"lam": [1.0]}, inner, val, metric="auc")
+
+
+def test_ranker_item_groups():
+    frame = _staples(n_users=20, weeks=8)
+    groups = pd.Series({i: ("staple" if i < 10 else f"g{i % 4}") for i in range(210)})
+    model = rec.NextBasketRanker(
+        window_days=7,
+        n_windows=2,
+        n_repeat=10,
+        n_new=10,
+        max_items=50,
+        neighbours=5,
+        n_estimators=20,
+        item_groups=groups,
+    ).fit(frame)
+    assert {"g_s60", "g_share"} <= set(model.feature_names)
+    recs = model.recommend([0, 1, 2], k=1, exclude_seen=False)
+    assert recs["item_id"].tolist() == [0, 1, 2]
