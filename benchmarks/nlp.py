@@ -98,10 +98,13 @@ def main(n_speed: int = 1000, quick: bool = False) -> pd.DataFrame:
     layers = params.get("TRAIN_LAYERS", 1)
     clf = text.TransformerClassifier(
         max_length=int(params.get("MAX_LENGTH", 64)),
+        head_share=float(params.get("HEAD_SHARE", 0.5)),
         train_layers=layers or None,
         epochs=1 if quick else int(params.get("EPOCHS", 2)),
         batch_size=int(params.get("BATCH_SIZE", 32)),
         lr=float(params.get("LR", 3e-4)),
+        head_lr_scale=float(params.get("HEAD_LR_SCALE", 1.0)),
+        layer_decay=float(params.get("LAYER_DECAY", 1.0)),
         max_seconds=params.get("MAX_FIT_SECONDS"),
         device=device,
     )
@@ -113,8 +116,9 @@ def main(n_speed: int = 1000, quick: bool = False) -> pd.DataFrame:
         f"{len(clf.history_)} epochs)"
     )
     rows[name] = {**text.binary_scores(y_te, p_tuned), "seconds": time.perf_counter() - t}
-    rows["fine-tuned MiniLM + TF-IDF (mean of probabilities)"] = text.binary_scores(
-        y_te, (p_tuned + p_tfidf) / 2
+    w = float(params.get("ENSEMBLE_WEIGHT", 0.5))
+    rows[f"ensemble: {w:g} x fine-tuned MiniLM + {1 - w:g} x TF-IDF"] = text.binary_scores(
+        y_te, w * p_tuned + (1 - w) * p_tfidf
     )
     q = clf.quantize()
     rows["fine-tuned MiniLM, int8 dynamic"] = text.binary_scores(

@@ -28,7 +28,6 @@ from ecomlib.text.embeddings import (
 from ecomlib.text.evaluate import (
     ASPECTS,
     aspect_summary,
-    best_threshold,
     binary_scores,
     blend_weight,
     confident_mistakes,
@@ -55,7 +54,6 @@ __all__ = [
     "TokenBatches",
     "TransformerClassifier",
     "aspect_summary",
-    "best_threshold",
     "binary_scores",
     "blend_weight",
     "bucket_batches",

@@ -13,7 +13,6 @@ from sklearn.metrics import accuracy_score, brier_score_loss, f1_score, log_loss
 __all__ = [
     "ASPECTS",
     "aspect_summary",
-    "best_threshold",
     "binary_scores",
     "blend_weight",
     "confident_mistakes",
@@ -229,17 +228,3 @@ def blend_weight(
         log_loss(y, np.clip(w * a + (1 - w) * b, 1e-7, 1 - 1e-7), labels=[0, 1]) for w in grid
     ]
     return float(grid[int(np.argmin(losses))])
-
-
-def best_threshold(
-    y_val: Sequence[int], p_positive: Sequence[float], grid: Sequence[float] | None = None
-) -> float:
-    """Decision threshold with the highest validation accuracy (ties: the one nearest 0.5)."""
-    y = np.asarray(y_val).astype(int)
-    p = np.asarray(p_positive, dtype=float)
-    if y.shape != p.shape or len(y) == 0:
-        raise ValueError(f"{len(y)} labels but {len(p)} probabilities.")
-    grid = np.linspace(0.3, 0.7, 41).round(4) if grid is None else np.asarray(grid, dtype=float)
-    acc = np.array([np.mean((p >= t) == y) for t in grid])
-    best = np.flatnonzero(acc >= acc.max() - 1e-12)
-    return float(grid[best[np.argmin(np.abs(grid[best] - 0.5))]])

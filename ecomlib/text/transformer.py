@@ -493,20 +493,21 @@ class TransformerClassifier:
         return self
 
     def _param_groups(self, model: nn.Module) -> list[dict]:
-        """Head at ``lr * head_lr_scale``; block ``i`` from the top at ``lr * layer_decay**i``."""
+        """Block ``i`` from the top at ``lr * layer_decay**i`` (top block first, so the history's
+        ``lr`` column shows ``lr``), the head at ``lr * head_lr_scale``, embeddings last."""
         net = self.net_
-        n = net.n_layers
-        groups = [{"params": list(net.head.parameters()), "lr_scale": self.head_lr_scale}]
-        for i, layer in enumerate(net.backbone.encoder.layer):
-            groups.append(
-                {"params": list(layer.parameters()), "lr_scale": self.layer_decay ** (n - 1 - i)}
-            )
+        blocks = list(net.backbone.encoder.layer)[::-1]
+        groups = [
+            {"params": list(layer.parameters()), "lr_scale": self.layer_decay**i}
+            for i, layer in enumerate(blocks)
+        ]
+        groups.append({"params": list(net.head.parameters()), "lr_scale": self.head_lr_scale})
         rest = [
             p
             for name, p in net.backbone.named_parameters()
             if not name.startswith("encoder.layer.")
         ]
-        groups.append({"params": rest, "lr_scale": self.layer_decay**n})
+        groups.append({"params": rest, "lr_scale": self.layer_decay ** len(blocks)})
         return groups
 
     def _hidden_at(self, ids: list[list[int]], layer: int) -> list[torch.Tensor]:

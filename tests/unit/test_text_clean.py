@@ -7,7 +7,6 @@ import pytest
 
 from ecomlib.text import (
     aspect_summary,
-    best_threshold,
     binary_scores,
     blend_weight,
     clean_text,
@@ -112,14 +111,3 @@ def test_blend_weight_prefers_the_informative_model():
         blend_weight([1, 1], [0.2, 0.8], [0.3, 0.7])
     with pytest.raises(ValueError, match="equally long"):
         blend_weight([0, 1], [0.2], [0.3, 0.7])
-
-
-def test_best_threshold_maximises_accuracy():
-    y = np.array([0, 0, 0, 1, 1, 1])
-    p = np.array([0.1, 0.55, 0.58, 0.62, 0.8, 0.9])
-    t = best_threshold(y, p)
-    assert 0.58 < t <= 0.62
-    assert binary_scores(y, p, t)["accuracy"] == 1.0
-    assert best_threshold([0, 1], [0.2, 0.8]) == 0.5  # many ties: the one nearest 0.5
-    with pytest.raises(ValueError):
-        best_threshold([0, 1], [0.5])

@@ -219,8 +219,9 @@ def test_discriminative_learning_rates(tiny_model_dir):
     assert len(clf.val_index_) == 2 and set(clf.val_index_) <= set(range(12))
     groups = clf._param_groups(clf.net_)
     scales = [g["lr_scale"] for g in groups]
-    assert scales == [10.0, 0.5, 1.0, 0.25]  # head, block 0, block 1 (top), embeddings
-    assert groups[0]["params"][0] is clf.net_.head.weight
+    assert scales == [1.0, 0.5, 10.0, 0.25]  # top block, block below, head, embeddings
+    assert groups[2]["params"][0] is clf.net_.head.weight
+    assert clf.history_["lr"].max() <= 1e-3  # the history follows the top block, not the head
     # saved with the model
     assert "head_lr_scale=10.0" in repr(clf) and "layer_decay=0.5" in repr(clf)
     with pytest.raises(ParameterError, match="layer_decay"):
