@@ -18,8 +18,21 @@ code{background:#f4f6f8;padding:0 .25rem;border-radius:3px;font-size:.85rem}
 """
 
 
-# Without explicit headline=True records, results (not sizes or timings) come first.
+# Without explicit headline=True records: results first, then baselines' results, then the
+# rest; timings and sizes last.
 _RESULT_WORDS = ("best", "test_", "accuracy", "auc", "mase", "ndcg", "recall", "lift")
+_BASELINE_WORDS = ("majority", "popularity", "random", "naive", "baseline", "tfidf", "frozen")
+_COST_WORDS = ("seconds", "rows", "size", "bytes")
+
+
+def _rank(name: str) -> int:
+    """Sort key of a metric name for the fallback headline (lower shows first)."""
+    n = name.lower()
+    if n.startswith("n_") or any(w in n for w in _COST_WORDS):
+        return 3
+    if any(w in n for w in _RESULT_WORDS):
+        return 1 if any(w in n for w in _BASELINE_WORDS) else 0
+    return 2
 
 
 def _headline(metrics: dict, names: list[str] | None = None) -> str:
@@ -32,7 +45,7 @@ def _headline(metrics: dict, names: list[str] | None = None) -> str:
             for k, v in metrics.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool)
         ]
-        numeric.sort(key=lambda kv: not any(w in kv[0].lower() for w in _RESULT_WORDS))
+        numeric.sort(key=lambda kv: _rank(kv[0]))
         items = numeric[:HEADLINE_LIMIT]
     parts = [
         f"<code>{html.escape(k)}</code> {v:.4g}"

@@ -166,3 +166,27 @@ def test_cli_data_errors(tmp_path):
     assert proc.returncode == 1 and "sales_value" in proc.stderr and "Traceback" not in proc.stderr
     proc = _ecom("data", "fetch", "imagenet", env_root=tmp_path)
     assert proc.returncode == 1 and "Unknown dataset 'imagenet'" in proc.stderr
+
+
+def test_index_headline_fallback_puts_model_results_before_baselines_and_timings():
+    from ecomlib.report.index import _headline
+
+    metrics = {
+        "majority_accuracy": 0.658,
+        "tfidf_accuracy": 0.804,
+        "promo_lift_seconds": 2.0,
+        "n_rows": 18250,
+        "share_better_than_baseline": 0.8,
+        "finetune_accuracy": 0.854,
+        "ensemble_roc_auc": 0.913,
+        "note": "text is skipped",
+    }
+    html = _headline(metrics)
+    order = [k for k in metrics if k in html]
+    shown = sorted(order, key=html.index)
+    assert shown[:2] == ["finetune_accuracy", "ensemble_roc_auc"]
+    assert shown[2:5] == ["majority_accuracy", "tfidf_accuracy", "share_better_than_baseline"]
+    assert shown[5:] == ["promo_lift_seconds"]  # timings/sizes last; n_rows over the limit of 6
+    assert "note" not in html
+    # explicit headline names win over the heuristic, in the order recorded
+    assert _headline(metrics, ["n_rows"]).startswith("<code>n_rows</code>")
