@@ -75,17 +75,23 @@ def run_r2_validation(frame: pd.DataFrame, max_items: int = 3000) -> pd.DataFram
     window are the validation window. Parameters of the R2 models are chosen here."""
     ts = pd.to_datetime(frame["timestamp"])
     before = frame[(ts <= ts.max() - pd.Timedelta(days=28)).to_numpy()]
-    train, val = rec.temporal_split(before, test_days=28, min_item_count=5)
-    val = rec.common_users(train, val)
     models = rec.model_zoo("completejourney", VALIDATION_MODELS, max_items=max_items)
+    return _r2_board(models, before)
+
+
+def _r2_board(models: dict, frame: pd.DataFrame, **kwargs) -> pd.DataFrame:
+    """Protocol R2 on ``frame``: its last 28 days are the test window; best recall first."""
+    train, test = rec.temporal_split(frame, test_days=28, min_item_count=5)
+    test = rec.common_users(train, test)
     board, _ = rec.evaluate_models(
         models,
         rec.Interactions(train),
-        val,
+        test,
         k=10,
         exclude_seen=False,
         recall_denominator="min_k",
-        extra_tests={"new-item": (rec.new_items_only(val, train), True)},
+        extra_tests={"new-item": (rec.new_items_only(test, train), True)},
+        **kwargs,
     )
     return board.sort_values("recall@10", ascending=False)
 
@@ -93,9 +99,6 @@ def run_r2_validation(frame: pd.DataFrame, max_items: int = 3000) -> pd.DataFram
 def run_r2(max_items: int = 6000, gru_epochs: int = 5, gru_vocab: int = 5000):
     frame = rec.complete_journey()
     validation = run_r2_validation(frame)
-    train, test = rec.temporal_split(frame, test_days=28, min_item_count=5)
-    test = rec.common_users(train, test)
-    new = rec.new_items_only(test, train)
     texts = rec.product_texts()
     vectors = rec.text_embeddings(texts["text"])
     models = rec.model_zoo(
@@ -105,17 +108,7 @@ def run_r2(max_items: int = 6000, gru_epochs: int = 5, gru_vocab: int = 5000):
         gru_vocab=gru_vocab,
         content=(texts["item_id"].to_numpy(), vectors),
     )
-    board, _ = rec.evaluate_models(
-        models,
-        rec.Interactions(train),
-        test,
-        k=10,
-        exclude_seen=False,
-        recall_denominator="min_k",
-        extra_tests={"new-item": (new, True)},
-        trace_memory=True,
-    )
-    return board.sort_values("recall@10", ascending=False), validation
+    return _r2_board(models, frame, trace_memory=True), validation
 
 
 def main() -> None:
