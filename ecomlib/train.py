@@ -169,6 +169,27 @@ def _param_groups(
     return groups
 
 
+def _scheduler(
+    kind: str | None,
+    opt: torch.optim.Optimizer,
+    peak_lrs: list[float],
+    total_steps: int,
+    done: int = 0,
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """The per-step schedule over ``total_steps``, positioned after ``done`` steps.
+
+    ``done > 0`` re-plans a running schedule (the optimizer already carries its initial rates).
+    """
+    last = done - 1 if done > 0 else -1
+    if kind == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=peak_lrs, total_steps=total_steps, pct_start=0.25, last_epoch=last
+        )
+    if kind == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps, last_epoch=last)
+    return None
+
+
 def _autocast(device: str, amp: bool):
     if amp and device.startswith("cuda"):
         return torch.autocast("cuda", dtype=torch.bfloat16)
@@ -237,7 +258,12 @@ def fit(
     grad_clip : float, optional
         Clip the gradient norm.
     max_seconds : float, optional
-        Wall-clock budget; training stops after the epoch that crosses it.
+        Wall-clock budget. The run is fitted to it: after a few steps, and again after each
+        epoch, the time per step is measured and, when the planned epochs would not fit, the
+        run is shortened and the learning-rate schedule re-planned over the steps that fit
+        (so a busy machine still gets a complete warm-up and decay, not a schedule cut off in
+        the middle). As a last guard training stops after the epoch that crosses the budget.
+        When the plan fits, nothing changes: same steps, same schedule.
     device : str
         ``"auto"``, ``"cpu"`` or ``"cuda"``.
     amp : bool
@@ -296,16 +322,35 @@ def fit(
     if scheduler == "onecycle" and total_steps < 8:
         # OneCycleLR needs a few steps for its warm-up phase; tiny runs keep a constant rate.
         scheduler = None
-    if scheduler == "onecycle":
-        sched = torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=peak_lrs, total_steps=epochs * steps_per_epoch, pct_start=0.25
-        )
-    elif scheduler == "cosine":
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * steps_per_epoch)
-    elif scheduler is None:
-        sched = None
-    else:
+    if scheduler not in ("onecycle", "cosine", None):
         raise ValueError(f"Unknown scheduler {scheduler!r}: use 'onecycle', 'cosine' or None.")
+    sched = _scheduler(scheduler, opt, peak_lrs, total_steps)
+    # Validation costs about a third of a training step per example (forward only).
+    val_share = len(val_src) / max(len(train_src), 1) / 3 if val_src is not None else 0.0
+    probe_step = min(20, max(1, total_steps // 10))
+
+    def _fit_to_budget(step: int, validated: bool) -> None:
+        """Shorten the run (and its schedule) so it ends within ``max_seconds``.
+
+        ``validated``: the elapsed time already includes the validation passes.
+        """
+        nonlocal total_steps, sched
+        per_step = (time.perf_counter() - start) / step
+        if not validated:
+            per_step *= 1 + val_share
+        affordable = int(0.9 * max_seconds / per_step)
+        if affordable >= total_steps:
+            return
+        new_total = max(affordable, step + 1)
+        log.info(
+            "time budget of %.0f s: %d of %d planned steps fit (%.2f s/step), schedule shortened",
+            max_seconds,
+            new_total,
+            total_steps,
+            per_step,
+        )
+        total_steps = new_total
+        sched = _scheduler(scheduler, opt, peak_lrs, total_steps, done=step)
 
     def _prep(batch: Batch) -> Batch:
         batch = _to_device(batch, dev)
@@ -318,6 +363,7 @@ def fit(
     rows: list[dict] = []
     start = time.perf_counter()
     seen = 0
+    step = 0
     bad_epochs = 0
     bar = progress(total=epochs * steps_per_epoch, desc=desc, unit="batch")
     try:
@@ -343,6 +389,11 @@ def fit(
                 total += loss.detach() * bs
                 count += bs
                 bar.update(1)
+                step += 1
+                if max_seconds is not None and step == probe_step:
+                    _fit_to_budget(step, validated=False)
+                if step >= total_steps:
+                    break
             seen += count
             train_loss = float(total) / max(count, 1)
             row = {"epoch": epoch, "train_loss": train_loss, "lr": opt.param_groups[0]["lr"]}
@@ -383,9 +434,14 @@ def fit(
             if patience is not None and bad_epochs >= patience:
                 log.info("early stop at epoch %d (best %d)", epoch, best_epoch)
                 break
+            if step >= total_steps:
+                break
             if max_seconds is not None and time.perf_counter() - start > max_seconds:
                 log.info("time budget of %.0f s reached at epoch %d", max_seconds, epoch)
                 break
+            if max_seconds is not None:
+                # re-plan with a whole epoch (and its validation) measured
+                _fit_to_budget(step, validated=True)
     finally:
         bar.close()
     seconds = time.perf_counter() - start

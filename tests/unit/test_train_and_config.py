@@ -203,3 +203,54 @@ def test_bad_param_groups_are_explained():
         fit(model, (x, y), param_groups=lambda m: [{"params": [], "lr": 1.0}], **kw)
     with pytest.raises(ValueError, match="lr_scale"):
         fit(model, (x, y), param_groups=lambda m: [{"params": [], "lr_scale": 0}], **kw)
+
+
+def test_a_budget_that_fits_changes_nothing():
+    x, y = _blobs()
+    kw = dict(loss_fn=nn.CrossEntropyLoss(), epochs=3, lr=0.05, seed=7)
+    config.seed_everything(7)
+    a = fit(nn.Linear(4, 2), (x, y), **kw)
+    config.seed_everything(7)
+    b = fit(nn.Linear(4, 2), (x, y), max_seconds=600, **kw)
+    pd.testing.assert_series_equal(a.history.train_loss, b.history.train_loss)
+    pd.testing.assert_series_equal(a.history.lr, b.history.lr)
+
+
+def _slow_forward(model: nn.Module, batch):
+    import time
+
+    time.sleep(0.01)  # 10 ms a step: a machine too slow for the planned epochs
+    return model(batch[0]), batch[-1]
+
+
+def test_a_tight_budget_shortens_the_schedule_instead_of_cutting_it():
+    x, y = _blobs(640)
+    seen: list[float] = []
+    original = torch.optim.lr_scheduler.OneCycleLR.step
+
+    def spy(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        seen.append(self.optimizer.param_groups[0]["lr"])
+
+    torch.optim.lr_scheduler.OneCycleLR.step = spy
+    try:
+        # 10 epochs x 9 steps x >= 10 ms = >= 0.9 s planned; 0.45 s allowed
+        result = fit(
+            nn.Linear(4, 2),
+            (x, y),
+            loss_fn=nn.CrossEntropyLoss(),
+            forward=_slow_forward,
+            epochs=10,
+            batch_size=64,
+            lr=0.1,
+            max_seconds=0.45,
+            patience=None,
+        )
+    finally:
+        torch.optim.lr_scheduler.OneCycleLR.step = original
+    steps = len(seen) - 1  # the first entry is the scheduler's initial step
+    assert steps < 10 * 9  # shortened ...
+    assert result.seconds < 0.45 * 2  # ... to (about) the budget
+    rates = np.array(seen)
+    assert rates.max() == pytest.approx(0.1, rel=0.05)  # the warm-up still reached the peak
+    assert rates[-1] < 0.01 * rates.max()  # and the decay ran to its end: not cut mid-cycle
