@@ -22,6 +22,7 @@ from ecomlib.forecast.base import (
     WindowAverage,
 )
 from ecomlib.forecast.calendar import apply_closed_days, calendar_features, closed_mask, us_holidays
+from ecomlib.forecast.exog import promotion_features
 from ecomlib.forecast.gbm import LightGBMForecaster, make_features
 from ecomlib.forecast.metrics import bias, evaluate, leaderboard, mase, rmsse, smape
 from ecomlib.forecast.neural import ConvForecaster, RNNForecaster, SeedConv1D
@@ -61,6 +62,7 @@ __all__ = [
     "leaderboard",
     "make_features",
     "mase",
+    "promotion_features",
     "read_series",
     "rmsse",
     "season_length",

@@ -2,7 +2,8 @@
 
 Every training row is a pair (forecast origin ``o``, horizon ``k``): the target is the value at
 ``o + k`` and **every feature is computed from values at or before ``o``** plus calendar facts
-of the target date that are known in advance (day of week, holidays). Values are divided by
+of the target date that are known in advance (day of week, holidays, and optional exogenous
+plan features such as promotions, see ``exog``). Values are divided by
 the series' mean over the 28 periods up to ``o`` (a per-origin scale), so one model serves big
 and small series, and the prediction is multiplied back.
 
@@ -27,6 +28,7 @@ import pandas as pd
 from ecomlib.errors import ParameterError
 from ecomlib.forecast.base import Forecaster
 from ecomlib.forecast.calendar import calendar_features
+from ecomlib.forecast.exog import split_exog
 from ecomlib.forecast.series import future_dates
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 N_LAST = 14  # last values before the origin
 N_SAME = 8  # same-weekday values before the origin
 SCALE_WINDOW = 28
+RATIO_FLOOR = 0.1  # smallest same-weekday base (in units of the scale) for target="ratio"
 
 
 def lookback(season: int = 7) -> int:
@@ -48,6 +51,7 @@ def make_features(
     horizons: np.ndarray,
     season: int = 7,
     step: pd.Timedelta | None = None,
+    exog: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Features of rows (origin index ``o``, horizon ``k``) of one series ``x``.
 
@@ -59,6 +63,10 @@ def make_features(
         beyond ``x``: only ``x[: o + 1]`` is ever read).
     season : seasonal period (same-weekday features).
     step : time between periods (default one day).
+    exog : optional known-in-advance features of this series, indexed by date (e.g. one frame
+        of :func:`ecomlib.forecast.exog.split_exog`). Adds ``exog_<c>``, the value at the
+        target date, and ``exog_<c>_delta``, that value minus the value at the origin date
+        (NaN where a date is missing from ``exog``). Never reads ``x`` beyond the origin.
 
     Returns
     -------
@@ -101,6 +109,12 @@ def make_features(
     for c in cal.columns:
         feats[f"target_{c}"] = cal[c].to_numpy()
     feats["origin_dow"] = pd.DatetimeIndex(dates[o]).dayofweek.to_numpy().astype(np.float32)
+    if exog is not None:
+        at_target = exog.reindex(target_dates)
+        at_origin = exog.reindex(pd.DatetimeIndex(dates[o]))
+        for c in exog.columns:
+            feats[f"exog_{c}"] = at_target[c].to_numpy()
+            feats[f"exog_{c}_delta"] = at_target[c].to_numpy() - at_origin[c].to_numpy()
     frame = pd.DataFrame(feats)
     return frame.astype(np.float32), scale
 
@@ -126,6 +140,15 @@ class LightGBMForecaster(Forecaster):
     weighting : "none" or "mase" (weight rows so the loss matches MASE's per-series scale).
     n_jobs : LightGBM threads.
     seed : random seed.
+    target : "level" (default): learn the value over the 28-period scale; "ratio": learn it
+        over the mean of the last 4 same-weekday values (floored at 0.1 scale), with rows
+        weighted by that base so the L1 loss still counts errors in scaled units.
+    exog : optional long frame ``unique_id, ds, <feature>...`` of features known in advance
+        for every date the model forecasts (e.g. the promotion plan of
+        :func:`ecomlib.forecast.exog.promotion_features`). Given at construction so that
+        ``fit(df)`` / ``predict(h)`` keep the common interface: training rows read it at their
+        target dates inside ``df``, forecasts at the future target dates. Series or dates it
+        lacks get NaN features.
     """
 
     def __init__(
@@ -146,7 +169,12 @@ class LightGBMForecaster(Forecaster):
         weighting: str = "none",
         name: str | None = None,
         freq: str = "D",
+        exog: pd.DataFrame | None = None,
+        target: str = "level",
     ):
+        if target not in ("level", "ratio"):
+            raise ParameterError(f"target must be 'level' or 'ratio', got {target!r}")
+        self.target = target
         if strategy not in ("direct", "lags"):
             raise ParameterError(f"strategy must be 'direct' or 'lags', got {strategy!r}")
         if weighting not in ("none", "mase"):
@@ -170,7 +198,34 @@ class LightGBMForecaster(Forecaster):
             seed,
         )
         self.season, self.freq = season, freq
+        self.exog = exog
+        if exog is not None:
+            split_exog(exog)  # fail early on a malformed frame
         self.name = name or ("LightGBM" if strategy == "direct" else "LightGBM-lags")
+
+    def __repr__(self) -> str:
+        shown = self.exog
+        if shown is not None:
+            self.exog = f"<{len(shown)} rows x {shown.shape[1] - 2} features>"
+        try:
+            return super().__repr__()
+        finally:
+            self.exog = shown
+
+    def _exog_of(self, uid) -> pd.DataFrame | None:
+        if self.exog is None:
+            return None
+        if not hasattr(self, "exog_"):
+            self.exog_ = split_exog(self.exog)
+            self.exog_columns_ = list(next(iter(self.exog_.values())).columns)
+        got = self.exog_.get(str(uid))
+        return got if got is not None else pd.DataFrame(columns=self.exog_columns_, dtype=float)
+
+    def _base(self, feats: pd.DataFrame) -> np.ndarray:
+        """What the scaled target is divided by: 1, or the same-weekday mean (``"ratio"``)."""
+        if self.target == "level":
+            return np.ones(len(feats))
+        return np.maximum(feats["same_mean4"].to_numpy(float), RATIO_FLOOR)
 
     def _step(self) -> pd.Timedelta:
         return pd.Timedelta(days=7 if self.freq.upper().startswith("W") else 1)
@@ -203,15 +258,16 @@ class LightGBMForecaster(Forecaster):
                 )
             o, k = self._rows(len(x))
             feats, scale = make_features(
-                x, pd.DatetimeIndex(g["ds"]), o, k, self.season, self._step()
+                x, pd.DatetimeIndex(g["ds"]), o, k, self.season, self._step(), self._exog_of(_uid)
             )
             X.append(feats)
-            Y.append(x[o + k] / scale)
+            base = self._base(feats)
+            Y.append(x[o + k] / scale / base)
             if self.weighting == "mase":
                 d = np.mean(np.abs(x[self.season :] - x[: -self.season]))
-                W.append(scale / d if d > 0 else np.ones(len(o)))
+                W.append(base * (scale / d if d > 0 else np.ones(len(o))))
             else:
-                W.append(np.ones(len(o)))
+                W.append(base)
         w = np.concatenate(W)
         return pd.concat(X, ignore_index=True), np.concatenate(Y), w / w.mean()
 
@@ -256,7 +312,9 @@ class LightGBMForecaster(Forecaster):
                 o, k = np.full(h, n - 1), ks
             else:
                 o, k = n - 1 + ks - self.h, np.full(h, self.h)
-            feats, scale = make_features(x, dates, o, k, self.season, self._step())
+            feats, scale = make_features(
+                x, dates, o, k, self.season, self._step(), self._exog_of(uid)
+            )
             X.append(feats)
             S.append(scale)
         return pd.concat(X, ignore_index=True), np.concatenate(S)
@@ -264,7 +322,7 @@ class LightGBMForecaster(Forecaster):
     def predict(self, h: int) -> pd.DataFrame:
         self._check_fitted()
         X, scale = self.prediction_frame(h)
-        pred = np.maximum(self.model_.predict(X) * scale, 0.0)
+        pred = np.maximum(self.model_.predict(X) * self._base(X) * scale, 0.0)
         out = future_dates(self.last_, h, self.freq)
         out[self.name] = pred
         return out
