@@ -67,7 +67,16 @@ def run_r1(seeds=(42, 1, 2), epochs: int = 100):
     return main, spread, chosen
 
 
-VALIDATION_MODELS = ("popularity", "buy_again", "buy_again_decay", "tifu_knn", "ease", "ranker")
+VALIDATION_MODELS = (
+    "popularity",
+    "buy_again",
+    "buy_again_decay",
+    "tifu_knn",
+    "ease",
+    "ranker",
+    "ranker_promo",
+    "new_items",
+)
 
 
 def run_r2_validation(frame: pd.DataFrame, max_items: int = 3000) -> pd.DataFrame:
@@ -178,9 +187,15 @@ def main() -> None:
             {"fit_s": ".1f", "predict_s": ".1f", "peak_traced_mb": ".0f", "coverage": ".4f"},
         ),
         "",
+        "`ranker_promo` is `ranker` with the retailer's promotion plan for the predicted weeks "
+        "as features (share of the window's weeks each product is on display / in the mailer, "
+        "overall and at the household's stores); `new_items` scores never-bought products by "
+        "recent popularity x planned promotion at the household's stores, plus EASE. Both read "
+        "only the plan for the weeks of the window being predicted and purchases before it.",
+        "",
         "Validation window (the 28 days before the test window; training = everything before "
-        "it): the parameters of buy_again_decay, tifu_knn and ranker were chosen here, not on "
-        "the test window.",
+        "it): the parameters of buy_again_decay, tifu_knn, ranker and new_items were chosen "
+        "here, not on the test window.",
         "",
         *_table(
             r2_val,

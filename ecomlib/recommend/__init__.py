@@ -33,7 +33,9 @@ from ecomlib.recommend.models import (
     normalise_rows,
 )
 from ecomlib.recommend.neural import GRUSequence, TwoTower
+from ecomlib.recommend.newitems import NewItemScorer
 from ecomlib.recommend.ranker import TIFUKNN, NextBasketRanker
+from ecomlib.recommend.signals import PlannedSignals, week_of
 from ecomlib.recommend.splits import common_users, per_user_random_split, temporal_split
 
 __all__ = [
@@ -57,11 +59,13 @@ __all__ = [
     "movielens_100k",
     "new_items_only",
     "normalise_rows",
+    "NewItemScorer",
     "NextBasketRanker",
     "NotFittedError",
     "novelty",
     "peak_rss_mb",
     "per_user_random_split",
+    "PlannedSignals",
     "Popularity",
     "popularity_curve",
     "product_texts",
@@ -75,4 +79,5 @@ __all__ = [
     "text_embeddings",
     "TIFUKNN",
     "TwoTower",
+    "week_of",
 ]

@@ -131,6 +131,8 @@ COMPLETE_JOURNEY_MODELS = (
     "ease",
     "tifu_knn",
     "ranker",
+    "ranker_promo",
+    "new_items",
     "gru",
     "content",
     "hybrid",
@@ -169,7 +171,9 @@ def model_zoo(
     from ecomlib.recommend.content import ContentBased
     from ecomlib.recommend.models import ALS, EASE, Blend, BuyAgain, ItemKNN, Popularity, RP3beta
     from ecomlib.recommend.neural import GRUSequence, TwoTower
+    from ecomlib.recommend.newitems import NewItemScorer
     from ecomlib.recommend.ranker import TIFUKNN, NextBasketRanker
+    from ecomlib.recommend.signals import PlannedSignals
 
     if dataset == "movielens":
         factories = {
@@ -190,6 +194,18 @@ def model_zoo(
                 raise ParameterError("'content' and 'hybrid' need content=(item_ids, vectors).")
             return ContentBased(content[0], content[1], half_life_days=60)
 
+        def _ranker(signals=None):
+            # one LightGBM thread: small data, and threads thrash on a shared 2-core machine
+            return NextBasketRanker(
+                window_days=28,
+                n_windows=2,
+                max_items=min(max_items or 3000, 3000),  # three EASE fits: keep each small
+                n_estimators=ranker_trees,
+                seed=seed,
+                n_jobs=1,
+                signals=signals,
+            )
+
         factories = {
             "popularity": lambda: Popularity(),
             "buy_again": lambda: BuyAgain(),
@@ -200,14 +216,17 @@ def model_zoo(
             "tifu_knn": lambda: TIFUKNN(
                 group_size=7, within_decay=1.0, group_decay=0.8, neighbours=300, alpha=0.9
             ),
-            # one LightGBM thread: small data, and threads thrash on a shared 2-core machine
-            "ranker": lambda: NextBasketRanker(
-                window_days=28,
-                n_windows=2,
-                max_items=min(max_items or 3000, 3000),  # three EASE fits: keep each small
-                n_estimators=ranker_trees,
-                seed=seed,
-                n_jobs=1,
+            "ranker": _ranker,
+            # the ranker plus the retailer's promotion plan for the predicted window
+            "ranker_promo": lambda: _ranker(PlannedSignals()),
+            # never-bought products: recent popularity x planned promotion at the household's
+            # stores + EASE (weights chosen on the validation window)
+            "new_items": lambda: NewItemScorer(
+                recent_days=28,
+                promo_weight=1.0,
+                signals=PlannedSignals(),
+                ease_weight=2.0,
+                max_items=min(max_items or 3000, 3000),
             ),
             "gru": lambda: GRUSequence(
                 epochs=gru_epochs, vocab_size=gru_vocab, max_baskets=24, device=device, seed=seed

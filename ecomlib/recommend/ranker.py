@@ -25,6 +25,7 @@ import scipy.sparse as sp
 from ecomlib.errors import DataError, ParameterError
 from ecomlib.recommend.interactions import Interactions
 from ecomlib.recommend.models import EASE, Recommender, _matrix
+from ecomlib.recommend.signals import PlannedSignals
 
 log = logging.getLogger(__name__)
 
@@ -255,6 +256,16 @@ class _Snapshot:
         )
         self.ease = EASE(lam=params["ease_lam"], max_items=params["max_items"]).fit(snap)
         # product groups (e.g. product type): how much the user buys of the item's kind
+        # known-in-advance plan (promotions) of the window after ``end``
+        self.signals, self.signal_names = None, ()
+        if params.get("signals") is not None:
+            self.signal_names = params["signals"].feature_names
+            self.signals = params["signals"].window(
+                end,
+                end + pd.Timedelta(days=params["window_days"]),
+                universe.user_ids,
+                universe.item_ids,
+            )
         self.groups = params.get("groups")
         if self.groups is not None:
             ui["g"] = self.groups[ui["i"].to_numpy()]
@@ -314,6 +325,12 @@ class _Snapshot:
             out = out.merge(self.ug, on=["u", "g"], how="left")
             out["g_share"] = out["s60"] / out["g_s60"]
             out["g_item_share"] = self.item_group_share[out["i"].to_numpy()]
+        if self.signals is not None:
+            values = PlannedSignals.pair_values(
+                self.signals, out["u"].to_numpy(), out["i"].to_numpy()
+            )
+            for name in self.signal_names:
+                out[name] = values[name]
         kept_pos = np.full(n_items, -1)
         kept_pos[kept] = np.arange(len(kept))
         top_ease = np.abs(ease).max(axis=1)
@@ -360,6 +377,11 @@ class NextBasketRanker(Recommender):
     item_groups : optional Series item ID -> group (e.g. product type): adds features on how
         much and how recently the user bought the item's group, which also informs the
         never-bought candidates.
+    signals : optional :class:`~ecomlib.recommend.signals.PlannedSignals`: the promotion
+        plan of each predicted window (share of its weeks each product is on display / in the
+        mailer, overall and at the user's stores) as features of both classifiers. Only the
+        plan for the weeks of the window being predicted (and the user's store shares up to
+        its start) is read.
     """
 
     name = "ranker"
@@ -379,6 +401,7 @@ class NextBasketRanker(Recommender):
         seed: int = 42,
         n_jobs: int | None = None,
         item_groups: pd.Series | None = None,
+        signals: PlannedSignals | None = None,
     ):
         if n_windows < 1 or window_days <= 0 or n_repeat < 1 or n_new < 1:
             raise ParameterError("n_windows, window_days, n_repeat and n_new must be positive.")
@@ -395,11 +418,13 @@ class NextBasketRanker(Recommender):
         self.seed = seed
         self.n_jobs = n_jobs
         self.item_groups = item_groups
+        self.signals = signals
 
     @property
     def feature_names(self) -> list[str]:
         groups = GROUP_FEATURES if self.item_groups is not None else ()
-        return [*UI_FEATURES, *USER_FEATURES, *ITEM_FEATURES, *PAIR_FEATURES, *groups]
+        planned = self.signals.feature_names if self.signals is not None else ()
+        return [*UI_FEATURES, *USER_FEATURES, *ITEM_FEATURES, *PAIR_FEATURES, *groups, *planned]
 
     def _params(self) -> dict:
         return {
@@ -407,6 +432,8 @@ class NextBasketRanker(Recommender):
             "ease_lam": self.ease_lam,
             "max_items": self.max_items,
             "groups": self.groups_,
+            "signals": self.signals,
+            "window_days": self.window_days,
         }
 
     def _fit(self, inter: Interactions) -> None:

@@ -1,0 +1,226 @@
+"""Known-in-advance signals for a prediction window (Complete Journey).
+
+The retailer plans which products go on in-store display or into the weekly mailer at each
+store (``promotions``: product_id, store_id, display_location, mailer_location, week) and
+which households receive which coupon campaign (``campaigns`` + ``campaign_descriptions`` +
+``coupons``). Both are known before the weeks they cover, so a model predicting purchases
+in a window may use the plan *for that window*.
+
+:class:`PlannedSignals` answers, for a window ``(start, end]``:
+
+* per product: the share of promoting stores that put it on display / in the mailer during
+  the window's weeks;
+* per household x product: the same, weighted by the household's store shares (its baskets
+  per store *up to* ``start`` only), and whether the household holds a coupon for the
+  product from a campaign running during the window.
+
+No purchase after ``start`` and no plan for a week after the window is read (tested).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ecomlib.errors import ParameterError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PlannedSignals", "SIGNAL_FEATURES", "week_of"]
+
+#: Complete Journey weeks start on Mondays around 05:00 in the timestamps' clock (local
+#: midnight); week 1 is the partial week before the first Monday (2017-01-02).
+WEEK_ORIGIN = pd.Timestamp("2016-12-26 05:00:00")
+
+PROMO_FEATURES = ("p_display", "p_mailer", "h_display", "h_mailer")
+COUPON_FEATURES = ("h_coupon", "p_coupon")
+SIGNAL_FEATURES = PROMO_FEATURES + COUPON_FEATURES
+
+
+def week_of(timestamps, origin: pd.Timestamp = WEEK_ORIGIN) -> np.ndarray:
+    """Complete Journey week number (1-based) of each timestamp."""
+    ts = pd.to_datetime(pd.Series(np.atleast_1d(timestamps)))
+    days = (ts - origin).dt.total_seconds().to_numpy() / 86400.0
+    return (np.floor(days / 7.0) + 1).astype(np.int64)
+
+
+class PlannedSignals:
+    """Promotion and coupon plan features for a window, read from DuckDB.
+
+    Parameters
+    ----------
+    con : a DuckDB connection with the views ``transactions``, ``promotions``, ``campaigns``,
+        ``campaign_descriptions`` and ``coupons`` (default :func:`ecomlib.data.connect`).
+    origin : start of week 1 (see :func:`week_of`).
+    coupons : also read the coupon plan (off by default: on Complete Journey the campaigns
+        are so broad that holding a coupon barely separates bought from not-bought products,
+        and the household x product coupon matrix has ~12M entries).
+
+    Notes
+    -----
+    Results are cached per window, so a ranker that fits several windows queries each once.
+    The promotions table (20.9M rows) is aggregated in DuckDB; only one row per promoted
+    (store, product) of the window comes back to pandas.
+    """
+
+    def __init__(self, con=None, origin: pd.Timestamp = WEEK_ORIGIN, coupons: bool = False):
+        self._con = con
+        self.use_coupons = coupons
+        self.origin = pd.Timestamp(origin)
+        self._cache: dict = {}
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def con(self):
+        if self._con is None:
+            from ecomlib.data import connect
+
+            self._con = connect()
+        return self._con
+
+    def window_weeks(self, start, end) -> tuple[int, int]:
+        """First and last week overlapping the window ``(start, end]``."""
+        if pd.Timestamp(end) <= pd.Timestamp(start):
+            raise ParameterError(f"window end {end} must be after its start {start}.")
+        first, last = week_of([pd.Timestamp(start), pd.Timestamp(end)], self.origin)
+        return int(first), int(last)
+
+    def store_shares(self, start) -> pd.DataFrame:
+        """``household_id, store_id, share``: each household's share of baskets per store,
+        from transactions up to ``start`` only."""
+        return self.con.execute(
+            """
+            SELECT household_id, store_id,
+                   COUNT(DISTINCT basket_id)::DOUBLE
+                   / SUM(COUNT(DISTINCT basket_id)) OVER (PARTITION BY household_id) AS share
+            FROM transactions
+            WHERE transaction_timestamp <= ?
+            GROUP BY household_id, store_id
+            """,
+            [pd.Timestamp(start).to_pydatetime()],
+        ).df()
+
+    def promoted(self, first_week: int, last_week: int) -> pd.DataFrame:
+        """``store_id, product_id, display, mailer``: share of the weeks ``first_week ..
+        last_week`` in which the product is on display / in the mailer at the store."""
+        n_weeks = float(last_week - first_week + 1)
+        return self.con.execute(
+            """
+            SELECT store_id, product_id,
+                   SUM(CASE WHEN display_location <> '0' THEN 1 ELSE 0 END) / ? AS display,
+                   SUM(CASE WHEN mailer_location <> '0' THEN 1 ELSE 0 END) / ? AS mailer
+            FROM promotions
+            WHERE week BETWEEN ? AND ?
+              AND (display_location <> '0' OR mailer_location <> '0')
+            GROUP BY store_id, product_id
+            """,
+            [n_weeks, n_weeks, int(first_week), int(last_week)],
+        ).df()
+
+    def coupons(self, start, end) -> pd.DataFrame:
+        """``household_id, product_id``: coupons of campaigns running during the window
+        (campaign start <= window end and campaign end > window start)."""
+        return self.con.execute(
+            """
+            SELECT DISTINCT c.household_id, k.product_id
+            FROM campaigns c
+            JOIN campaign_descriptions d USING (campaign_id)
+            JOIN coupons k USING (campaign_id)
+            WHERE d.start_date <= ? AND d.end_date > ?
+            """,
+            [pd.Timestamp(end).to_pydatetime(), pd.Timestamp(start).to_pydatetime()],
+        ).df()
+
+    # ------------------------------------------------------------------ features
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """The features :meth:`pair_values` returns."""
+        return SIGNAL_FEATURES if self.use_coupons else PROMO_FEATURES
+
+    def window(self, start, end, user_ids, item_ids) -> dict:
+        """Signal arrays for the window ``(start, end]``, indexed like ``user_ids`` /
+        ``item_ids``.
+
+        Returns
+        -------
+        dict with ``p_display``, ``p_mailer``, ``p_coupon`` (per item, float32 arrays),
+        ``h_store`` (users x stores CSR of basket shares up to ``start``), ``s_display``,
+        ``s_mailer`` (stores x items CSR of promoted-week shares) and ``h_coupon`` (users x
+        items CSR, 1 = coupon held). Use :meth:`pair_values` to read pairs.
+        """
+        key = (pd.Timestamp(start), pd.Timestamp(end), len(user_ids), len(item_ids))
+        if key in self._cache:
+            return self._cache[key]
+        users, items = pd.Index(np.asarray(user_ids)), pd.Index(np.asarray(item_ids))
+        first, last = self.window_weeks(start, end)
+        promo = self.promoted(first, last)
+        shares = self.store_shares(start)
+        stores = pd.Index(np.union1d(promo["store_id"].unique(), shares["store_id"].unique()))
+        n_promo_stores = max(1, promo["store_id"].nunique())
+        out = {}
+        pi = items.get_indexer(promo["product_id"])
+        ps = stores.get_indexer(promo["store_id"])
+        ok = pi >= 0
+        for col in ("display", "mailer"):
+            vals = promo[col].to_numpy(np.float32)[ok]
+            out[f"p_{col}"] = (
+                np.bincount(pi[ok], weights=vals, minlength=len(items)) / n_promo_stores
+            ).astype(np.float32)
+            out[f"s_{col}"] = sp.csr_matrix(
+                (vals, (ps[ok], pi[ok])), shape=(len(stores), len(items))
+            )
+        su = users.get_indexer(shares["household_id"])
+        keep = su >= 0
+        out["h_store"] = sp.csr_matrix(
+            (
+                shares["share"].to_numpy(np.float32)[keep],
+                (su[keep], stores.get_indexer(shares["store_id"])[keep]),
+            ),
+            shape=(len(users), len(stores)),
+        )
+        cp = (
+            self.coupons(start, end)
+            if self.use_coupons
+            else pd.DataFrame({"household_id": [], "product_id": []})
+        )
+        cu, ci = users.get_indexer(cp["household_id"]), items.get_indexer(cp["product_id"])
+        ok = (cu >= 0) & (ci >= 0)
+        out["h_coupon"] = sp.csr_matrix(
+            (np.ones(ok.sum(), np.float32), (cu[ok], ci[ok])), shape=(len(users), len(items))
+        )
+        out["h_coupon"].sum_duplicates()
+        out["p_coupon"] = np.bincount(ci[ci >= 0], minlength=len(items)).astype(np.float32)
+        log.info(
+            "planned signals weeks %d-%d: %d promoted store x product, %d coupon pairs",
+            first,
+            last,
+            len(promo),
+            int(ok.sum()),
+        )
+        self._cache = {key: out}  # keep one window: they are large
+        return out
+
+    @staticmethod
+    def pair_values(signals: dict, users: np.ndarray, items: np.ndarray) -> dict:
+        """Feature columns (:data:`SIGNAL_FEATURES`) for (user index, item index) pairs:
+        ``h_display`` = sum over the user's stores of share x display-week share."""
+        users = np.asarray(users, dtype=np.int64)
+        items = np.asarray(items, dtype=np.int64)
+        out = {name: signals[name][items] for name in ("p_display", "p_mailer", "p_coupon")}
+        h_store = signals["h_store"]
+        counts = np.diff(h_store.indptr)[users]
+        pair = np.repeat(np.arange(len(users)), counts)
+        starts = np.repeat(h_store.indptr[users], counts)
+        offset = np.arange(len(pair)) - np.repeat(np.cumsum(counts) - counts, counts)
+        pos = starts + offset
+        store, share = h_store.indices[pos], h_store.data[pos]
+        for col in ("display", "mailer"):
+            vals = np.asarray(signals[f"s_{col}"][store, items[pair]]).ravel() * share
+            out[f"h_{col}"] = np.bincount(pair, weights=vals, minlength=len(users)).astype(
+                np.float32
+            )
+        out["h_coupon"] = np.asarray(signals["h_coupon"][users, items]).ravel().astype(np.float32)
+        return out
