@@ -27,6 +27,9 @@ def test_05_recommender_smoke(run_notebook):
         assert board[name]["recall@10"] > m["r2_popularity_recall10"] + 0.15, name
     assert board["ranker"]["recall@10"] >= board["buy_again_decay"]["recall@10"] - 0.02
     assert board["ranker"]["new-item recall@10"] > m["r2_popularity_new_item_recall10"]
+    # the first-purchase scorer (recent popularity x planned promotion + EASE) beats popularity
+    # on first purchases
+    assert board["new_items"]["new-item recall@10"] > m["r2_popularity_new_item_recall10"]
     # R1: EASE parameters were chosen on a validation split from the grid
     assert m["r1_ease_params"]["pop_exponent"] in (0.0, -0.1)
     assert m["r2_peak_rss_mb"] < 4096
