@@ -18,8 +18,8 @@ def test_02_sales_forecasting_smoke(run_notebook):
         "SeasonalNaive",
         "WindowAverage",
         "AutoETS",
-        "LightGBM",
         "LightGBM-lags",
+        "LightGBM+promo",
         "SeedConv1D",
         "Conv1D+",
         "GRU",
@@ -30,7 +30,9 @@ def test_02_sales_forecasting_smoke(run_notebook):
     assert metrics["best_mase"] == min(mase.values())
     assert metrics["best_mase"] < mase["SeasonalNaive"]
     # a broken global model would not beat the naive forecast by this much
-    assert min(mase["LightGBM"], mase["LightGBM-lags"]) < 0.9 * mase["Naive"]
+    assert min(mase["LightGBM+promo"], mase["LightGBM-lags"]) < 0.9 * mase["Naive"]
+    # the promotion plan reached the model
+    assert {"display_share", "mailer_share"} <= set(metrics["exog_columns"])
     assert mase["Naive"] > mase["SeasonalNaive"]  # the data has a weekly cycle
     cov = metrics["coverage"][metrics["best_model"]]
     assert 0.3 <= cov["coverage_80"] <= 1.0

@@ -221,3 +221,23 @@ def test_lightgbm_learns_a_known_in_advance_promotion():
         .notna()
         .all()
     )
+
+
+def test_zoo_promo_model_needs_the_plan_and_joins_the_ensemble():
+    from ecomlib.forecast.zoo import PROMO_COLUMNS, make_models
+
+    with pytest.raises(ParameterError, match="exog"):
+        make_models(["LightGBM+promo"])
+    ds = pd.date_range("2021-01-04", periods=10)
+    plan = pd.DataFrame({"unique_id": "s0", "ds": ds, **{c: 0.5 for c in PROMO_COLUMNS}})
+    with pytest.raises(ParameterError, match="lacks"):
+        make_models(["LightGBM+promo"], exog=plan.drop(columns="mailer_share"))
+    zoo = make_models(
+        ["AutoETS", "LightGBM", "LightGBM-lags", "LightGBM+promo", "Ensemble"],
+        exog=plan.assign(extra=1.0),
+    )
+    promo = zoo[3]
+    assert promo.name == "LightGBM+promo" and list(promo.exog.columns[2:]) == list(PROMO_COLUMNS)
+    assert zoo[-1].member_names == ["AutoETS", "LightGBM-lags", "LightGBM+promo"]
+    plain = make_models(["AutoETS", "LightGBM", "LightGBM-lags", "Ensemble"])
+    assert plain[-1].member_names == ["AutoETS", "LightGBM", "LightGBM-lags"]
