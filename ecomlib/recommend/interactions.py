@@ -155,6 +155,17 @@ class Interactions:
 
 
 # ---------------------------------------------------------------------- builders
+def quiet_query(con, sql: str, params=None) -> pd.DataFrame:
+    """Run ``sql`` on a DuckDB connection with its progress bar off (a slow query on a busy
+    machine would otherwise print a progress widget into notebooks), restoring the setting."""
+    bar = con.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0][0]
+    con.execute("SET enable_progress_bar = false")
+    try:
+        return con.execute(sql, params).df() if params is not None else con.execute(sql).df()
+    finally:
+        con.execute(f"SET enable_progress_bar = {'true' if bar else 'false'}")
+
+
 def movielens_100k() -> pd.DataFrame:
     """MovieLens-100K ratings as canonical interactions (weight = rating 1-5)."""
     from ecomlib.data import load_movielens_100k
@@ -194,7 +205,7 @@ def complete_journey(con=None, weight: str = "baskets") -> pd.DataFrame:
             GROUP BY household_id, product_id, basket_id
             ORDER BY timestamp, basket_id, item_id
         """
-        frame = con.execute(sql).df()
+        frame = quiet_query(con, sql)
     finally:
         if own:
             con.close()
@@ -210,10 +221,11 @@ def product_texts(con=None) -> pd.DataFrame:
     own = con is None
     con = con or connect()
     try:
-        frame = con.execute(
+        frame = quiet_query(
+            con,
             "SELECT product_id AS item_id, department, product_category, product_type, brand "
-            "FROM products"
-        ).df()
+            "FROM products",
+        )
     finally:
         if own:
             con.close()

@@ -26,6 +26,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ecomlib.errors import ParameterError
+from ecomlib.recommend.interactions import quiet_query
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,8 @@ class PlannedSignals:
     def store_shares(self, start) -> pd.DataFrame:
         """``household_id, store_id, share``: each household's share of baskets per store,
         from transactions up to ``start`` only."""
-        return self.con.execute(
+        return quiet_query(
+            self.con,
             """
             SELECT household_id, store_id,
                    COUNT(DISTINCT basket_id)::DOUBLE
@@ -101,13 +103,14 @@ class PlannedSignals:
             GROUP BY household_id, store_id
             """,
             [pd.Timestamp(start).to_pydatetime()],
-        ).df()
+        )
 
     def promoted(self, first_week: int, last_week: int) -> pd.DataFrame:
         """``store_id, product_id, display, mailer``: share of the weeks ``first_week ..
         last_week`` in which the product is on display / in the mailer at the store."""
         n_weeks = float(last_week - first_week + 1)
-        return self.con.execute(
+        return quiet_query(
+            self.con,
             """
             SELECT store_id, product_id,
                    SUM(CASE WHEN display_location <> '0' THEN 1 ELSE 0 END) / ? AS display,
@@ -118,12 +121,13 @@ class PlannedSignals:
             GROUP BY store_id, product_id
             """,
             [n_weeks, n_weeks, int(first_week), int(last_week)],
-        ).df()
+        )
 
     def coupons(self, start, end) -> pd.DataFrame:
         """``household_id, product_id``: coupons of campaigns running during the window
         (campaign start <= window end and campaign end > window start)."""
-        return self.con.execute(
+        return quiet_query(
+            self.con,
             """
             SELECT DISTINCT c.household_id, k.product_id
             FROM campaigns c
@@ -132,7 +136,7 @@ class PlannedSignals:
             WHERE d.start_date <= ? AND d.end_date > ?
             """,
             [pd.Timestamp(end).to_pydatetime(), pd.Timestamp(start).to_pydatetime()],
-        ).df()
+        )
 
     # ------------------------------------------------------------------ features
     @property

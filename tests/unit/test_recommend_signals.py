@@ -283,3 +283,15 @@ def test_new_item_scorer_promotion_boost():
     users = [u for u in range(8) if 20 not in set(frame.loc[frame["user_id"] == u, "item_id"])]
     assert users
     assert (boosted.recommend(users, k=1)["item_id"] == 20).all()
+
+
+def test_quiet_query_restores_progress_bar():
+    from ecomlib.recommend.interactions import quiet_query
+
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = true")
+    assert quiet_query(con, "SELECT ? AS x", [3])["x"].tolist() == [3]
+    assert con.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0][0]
+    with pytest.raises(duckdb.Error):
+        quiet_query(con, "SELECT * FROM missing_table")
+    assert con.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0][0]
