@@ -66,12 +66,13 @@ def explain(clf, texts: Sequence[str], target: int = 1) -> list[Explanation]:
         encoding = enc.encodings[0]
         n_tok = len(enc["input_ids"])
         keep = list(range(n_tok))
-        if n_tok > clf.max_length:
+        limit = clf.inference_length  # the tokens predict_proba reads, cut the same way
+        if n_tok > limit:
             if clf.truncation == "head_tail":
-                head = clf.max_length // 2
-                keep = keep[:head] + keep[n_tok - (clf.max_length - head) :]
+                head = min(limit - 2, max(2, int(round(limit * clf.head_share))))
+                keep = keep[:head] + keep[n_tok - (limit - head) :]
             else:
-                keep = keep[: clf.max_length - 1] + [n_tok - 1]
+                keep = keep[: limit - 1] + [n_tok - 1]
         ids = torch.tensor([[enc["input_ids"][i] for i in keep]])
         mask = torch.ones_like(ids)
         with torch.enable_grad():

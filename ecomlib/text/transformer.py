@@ -296,7 +296,11 @@ class TransformerClassifier:
     model_dir : path, optional
         Local Hugging Face model directory (default: packaged all-MiniLM-L6-v2).
     max_length : int
-        Tokens per text after truncation (special tokens included).
+        Tokens per text after truncation (special tokens included) for training.
+    predict_max_length : int, optional
+        Tokens per text for prediction, embedding and explanations (default ``max_length``).
+        Training on shorter cuts and predicting on longer ones (up to the encoder's 512
+        positions) reads whole reviews at a small cost with length-bucketed batches.
     truncation : {"head_tail", "head"}
         How long texts are cut (see :func:`tokenize`).
     head_share : float
@@ -334,6 +338,7 @@ class TransformerClassifier:
         truncation: str = "head_tail",
         head_share: float = 0.5,
         train_layers: int | None = 2,
+        predict_max_length: int | None = None,
         epochs: int = 3,
         batch_size: int = 32,
         lr: float = 1e-4,
@@ -351,6 +356,7 @@ class TransformerClassifier:
     ):
         self.model_dir = model_dir
         self.max_length = max_length
+        self.predict_max_length = predict_max_length
         self.truncation = truncation
         self.head_share = head_share
         self.train_layers = train_layers
@@ -384,10 +390,21 @@ class TransformerClassifier:
         if not hasattr(self, "net_"):
             raise RuntimeError("This TransformerClassifier is not fitted: call fit() or load().")
 
-    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
+    @property
+    def inference_length(self) -> int:
+        """Token limit at prediction: ``predict_max_length`` (or ``max_length``), capped at the
+        encoder's position limit."""
+        n = int(self.predict_max_length or self.max_length)
+        if hasattr(self, "net_"):
+            limit = getattr(self.net_.backbone.config, "max_position_embeddings", n)
+            n = min(n, int(limit))
+        return n
+
+    def _encode(self, texts: Sequence[str], training: bool = False) -> list[list[int]]:
         if isinstance(texts, str):
             raise TypeError("Pass a sequence of texts, not a single string.")
-        return tokenize(self.tokenizer_, texts, self.max_length, self.truncation, self.head_share)
+        n = self.max_length if training else self.inference_length
+        return tokenize(self.tokenizer_, texts, n, self.truncation, self.head_share)
 
     @property
     def pad_id(self) -> int:
@@ -414,6 +431,10 @@ class TransformerClassifier:
             raise ParameterError(
                 f"head_lr_scale must be > 0 and layer_decay in (0, 1], got "
                 f"{self.head_lr_scale} and {self.layer_decay}"
+            )
+        if self.predict_max_length is not None and self.predict_max_length < 8:
+            raise ParameterError(
+                f"predict_max_length must be >= 8 tokens or None, got {self.predict_max_length}"
             )
         if self.select_on not in ("loss", "auc"):
             raise ParameterError(f"select_on must be 'loss' or 'auc', got {self.select_on!r}")
@@ -450,7 +471,8 @@ class TransformerClassifier:
                 p.requires_grad_(True)
         start = n - k
         t0 = time.perf_counter()
-        tr_ids, va_ids = self._encode(texts), self._encode(val_texts)
+        # validation reads texts as prediction will, so checkpoints are chosen on what is used
+        tr_ids, va_ids = self._encode(texts, training=True), self._encode(val_texts)
         if start > 0:
             # frozen bottom: run it once, cache its output (fp16 on CPU to halve memory)
             train_src = HiddenBatches(self._hidden_at(tr_ids, start), y)
@@ -593,6 +615,7 @@ class TransformerClassifier:
     # ------------------------------------------------------------ persistence
     _PARAMS = (
         "max_length",
+        "predict_max_length",
         "truncation",
         "head_share",
         "train_layers",

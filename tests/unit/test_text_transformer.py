@@ -228,3 +228,43 @@ def test_discriminative_learning_rates(tiny_model_dir):
         TransformerClassifier(tiny_model_dir, layer_decay=1.5, device="cpu").fit(texts, y)
     with pytest.raises(ParameterError, match="head_lr_scale"):
         TransformerClassifier(tiny_model_dir, head_lr_scale=0, device="cpu").fit(texts, y)
+
+
+def test_predict_max_length_reads_longer_texts_than_training(fitted, tiny_model_dir, monkeypatch):
+    import copy
+
+    long_review = " ".join(["stale"] * 20 + ["filler"] * 40 + ["great"] * 20)
+    assert fitted.inference_length == fitted.max_length == 16  # default: the training length
+    wide = copy.copy(fitted)
+    wide.predict_max_length = 64
+    assert wide.inference_length == 64
+    assert len(wide._encode([long_review])[0]) == 64
+    assert len(wide._encode([long_review], training=True)[0]) == 16
+    # the longer cut changes what the model reads, so its prediction
+    assert not np.allclose(wide.predict_proba([long_review]), fitted.predict_proba([long_review]))
+    # explanations cover exactly the tokens the prediction reads
+    assert len(explain(wide, [long_review])[0].scores) > len(
+        explain(fitted, [long_review])[0].scores
+    )
+    # capped at the encoder's position limit (128 for the tiny model)
+    wide.predict_max_length = 100_000
+    assert wide.inference_length == 128
+    assert wide.predict_proba([long_review * 5]).shape == (1, 2)
+    with pytest.raises(ParameterError, match="predict_max_length"):
+        TransformerClassifier(tiny_model_dir, predict_max_length=4, device="cpu").fit(
+            POS + NEG, [1] * 6 + [0] * 6
+        )
+
+
+def test_predict_max_length_survives_save_load(tiny_model_dir, tmp_path):
+    clf = TransformerClassifier(
+        tiny_model_dir,
+        max_length=16,
+        predict_max_length=48,
+        train_layers=1,
+        epochs=1,
+        batch_size=8,
+        device="cpu",
+    ).fit(POS + NEG, [1] * 6 + [0] * 6)
+    again = TransformerClassifier.load(clf.save(tmp_path / "m"), device="cpu")
+    assert again.predict_max_length == 48 and again.inference_length == 48
