@@ -89,6 +89,7 @@ def run(
         "df": df,
         "cv": cv,
         "by_window": by_window.loc[board.index],
+        "n_windows": 8 if validation else 4,
     }
 
 
@@ -100,7 +101,8 @@ def to_markdown(res: dict, full_arima: bool) -> str:
         f"Run {dt.datetime.now():%Y-%m-%d %H:%M}, {platform.node()}, {os.cpu_count()} CPUs, "
         f"device {config.resolve_device('auto')}. Series built in {res['build_seconds']:.1f} s, "
         f"promotion-plan features in {res['exog_seconds']:.1f} s; "
-        f"backtest of {len(board)} models x 4 windows in {res['backtest_seconds']:.0f} s.",
+        f"backtest of {len(board)} models x {res.get('n_windows', 4)} windows in "
+        f"{res['backtest_seconds']:.0f} s.",
         "AutoARIMA: "
         + (
             "full stepwise search."
