@@ -50,7 +50,7 @@ def _headline(metrics: dict, names: list[str] | None = None) -> str:
     parts = [
         f"<code>{html.escape(k)}</code> {v:.4g}"
         if isinstance(v, float)
-        else f"<code>{html.escape(k)}</code> {v}"
+        else f"<code>{html.escape(k)}</code> {html.escape(str(v))}"
         for k, v in items
     ]
     return "<br>".join(parts) or "&ndash;"
