@@ -85,45 +85,25 @@ def make_models(
         if arima_fast
         else {}
     )
+    gbm = {  # shared by the LightGBM variants (chosen on validation windows, see above)
+        "h": h,
+        "n_estimators": lgbm_trees,
+        "learning_rate": lgbm_learning_rate,
+        "objective": "l1",
+        "seed": seed,
+        "season": s,
+        "freq": freq,
+    }
     factories = {
         "Naive": lambda: Naive(freq=freq),
         "SeasonalNaive": lambda: SeasonalNaive(freq=freq),
         "WindowAverage": lambda: WindowAverage(28 if freq == "D" else 4, freq=freq),
         "AutoETS": lambda: StatsForecastModel("AutoETS", freq=freq),
         "AutoARIMA": lambda: StatsForecastModel("AutoARIMA", freq=freq, **arima),
-        "LightGBM": lambda: LightGBMForecaster(
-            "direct",
-            h=h,
-            n_estimators=lgbm_trees,
-            learning_rate=lgbm_learning_rate,
-            origin_stride=1,
-            objective="l1",
-            seed=seed,
-            season=s,
-            freq=freq,
-        ),
-        "LightGBM-lags": lambda: LightGBMForecaster(
-            "lags",
-            h=h,
-            n_estimators=lgbm_trees,
-            learning_rate=lgbm_learning_rate,
-            objective="l1",
-            seed=seed,
-            season=s,
-            freq=freq,
-        ),
+        "LightGBM": lambda: LightGBMForecaster("direct", origin_stride=1, **gbm),
+        "LightGBM-lags": lambda: LightGBMForecaster("lags", **gbm),
         "LightGBM+promo": lambda: LightGBMForecaster(
-            "direct",
-            h=h,
-            n_estimators=lgbm_trees,
-            learning_rate=lgbm_learning_rate,
-            origin_stride=1,
-            objective="l1",
-            seed=seed,
-            season=s,
-            freq=freq,
-            exog=_promo(exog),
-            name="LightGBM+promo",
+            "direct", origin_stride=1, exog=_promo(exog), name="LightGBM+promo", **gbm
         ),
         "SeedConv1D": lambda: SeedConv1D(window=28, batch_size=32, patience=3, **nn),
         "Conv1D+": lambda: ConvForecaster(h=h, **nn),
