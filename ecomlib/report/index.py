@@ -84,7 +84,7 @@ def write_index(reports: Path) -> Path:
             detail = (
                 html.escape(nb.get("error") or "")
                 if status != "ok"
-                else _headline(nb.get("metrics", {}))
+                else _headline(nb.get("metrics", {}), nb.get("headline"))
             )
             rows.append(
                 f"<tr><td>{link}</td><td class='{status}'>{status}</td>"

@@ -190,3 +190,30 @@ def test_index_headline_fallback_puts_model_results_before_baselines_and_timings
     assert "note" not in html
     # explicit headline names win over the heuristic, in the order recorded
     assert _headline(metrics, ["n_rows"]).startswith("<code>n_rows</code>")
+
+
+def test_index_shows_the_recorded_headline_metrics(tmp_path):
+    import json
+
+    from ecomlib.report.index import write_index
+
+    run = tmp_path / "run-1"
+    run.mkdir()
+    (run / "02_sales_forecasting.html").write_text("<html></html>")
+    metrics = {"n_rows": 18250, "backtest_seconds": 137.5, "best_model": "A<B", "best_mase": 0.859}
+    summary = {
+        "profile": "full",
+        "started": "2026-11-28T23:58:10",
+        "notebooks": {
+            "02_sales_forecasting": {
+                "status": "ok",
+                "seconds": 163.2,
+                "metrics": metrics,
+                "headline": ["best_model", "best_mase"],
+            }
+        },
+    }
+    (run / "metrics.json").write_text(json.dumps(summary))
+    page = write_index(tmp_path).read_text()
+    assert "<code>best_model</code> A&lt;B" in page and "<code>best_mase</code> 0.859" in page
+    assert "n_rows" not in page and "backtest_seconds" not in page  # only what was chosen
