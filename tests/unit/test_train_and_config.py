@@ -47,14 +47,20 @@ def test_fit_learns_and_returns_history():
     assert result.device == "cpu" and result.samples_per_second > 0
 
 
-def test_fit_is_repeatable_under_a_seed():
+def _same_run_with(**extra):
+    """Two seeded runs, the second with ``extra`` fit arguments; asserts equal histories."""
     x, y = _blobs()
     kw = dict(loss_fn=nn.CrossEntropyLoss(), epochs=3, lr=0.05, seed=7)
     config.seed_everything(7)  # weights are initialised when the model is built
     a = fit(nn.Linear(4, 2), (x, y), **kw)
     config.seed_everything(7)
-    b = fit(nn.Linear(4, 2), (x, y), **kw)
+    b = fit(nn.Linear(4, 2), (x, y), **extra, **kw)
     pd.testing.assert_series_equal(a.history.train_loss, b.history.train_loss)
+    pd.testing.assert_series_equal(a.history.lr, b.history.lr)
+
+
+def test_fit_is_repeatable_under_a_seed():
+    _same_run_with()
 
 
 def test_early_stopping_restores_the_best_checkpoint():
@@ -175,15 +181,7 @@ def test_param_groups_scale_the_learning_rate_per_group():
 
 
 def test_param_groups_default_is_the_single_group_run():
-    x, y = _blobs()
-    kw = dict(loss_fn=nn.CrossEntropyLoss(), epochs=3, lr=0.05, seed=7)
-    config.seed_everything(7)
-    a = fit(nn.Linear(4, 2), (x, y), **kw)
-    config.seed_everything(7)
-    b = fit(
-        nn.Linear(4, 2), (x, y), param_groups=lambda m: [{"params": list(m.parameters())}], **kw
-    )
-    pd.testing.assert_series_equal(a.history.train_loss, b.history.train_loss)
+    _same_run_with(param_groups=lambda m: [{"params": list(m.parameters())}])
 
 
 def test_bad_param_groups_are_explained():
@@ -206,14 +204,7 @@ def test_bad_param_groups_are_explained():
 
 
 def test_a_budget_that_fits_changes_nothing():
-    x, y = _blobs()
-    kw = dict(loss_fn=nn.CrossEntropyLoss(), epochs=3, lr=0.05, seed=7)
-    config.seed_everything(7)
-    a = fit(nn.Linear(4, 2), (x, y), **kw)
-    config.seed_everything(7)
-    b = fit(nn.Linear(4, 2), (x, y), max_seconds=600, **kw)
-    pd.testing.assert_series_equal(a.history.train_loss, b.history.train_loss)
-    pd.testing.assert_series_equal(a.history.lr, b.history.lr)
+    _same_run_with(max_seconds=600)
 
 
 class _FakeClock:
