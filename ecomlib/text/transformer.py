@@ -321,7 +321,8 @@ class TransformerClassifier:
     patience : int or None
         Early-stopping patience in epochs.
     max_seconds : float, optional
-        Wall-clock guard for training (stops after the epoch that crosses it).
+        Time budget for training (caching included): when the planned epochs would not fit,
+        :func:`ecomlib.train.fit` shortens the run and re-plans the learning-rate schedule.
     bf16 : bool
         bfloat16 autocast for CPU inference and caching (CUDA always uses bf16 autocast).
     select_on : {"loss", "auc"}

@@ -74,7 +74,8 @@ def train_classifier(
     patience : int, optional
         Early stopping patience in epochs (None: train all epochs, keep the best).
     max_seconds : float, optional
-        Wall-clock guard: training stops after the epoch that crosses it.
+        Time budget: when the planned epochs would not fit, :func:`ecomlib.train.fit` shortens
+        the run and re-plans the learning-rate schedule so it still completes.
     device, seed, desc : see :func:`ecomlib.train.fit`.
 
     Returns
