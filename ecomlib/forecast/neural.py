@@ -74,6 +74,11 @@ class _WindowForecaster(Forecaster):
     window: int = 28
     out: int = 1
 
+    def _set_training(self, epochs, batch_size, lr, patience, max_seconds, device, seed) -> None:
+        """Store the training knobs every neural forecaster shares (see ``train.fit``)."""
+        self.epochs, self.batch_size, self.lr, self.patience = epochs, batch_size, lr, patience
+        self.max_seconds, self.device, self.seed = max_seconds, device, seed
+
     def _dow_inputs(self, last_dates: np.ndarray, n: int) -> np.ndarray:
         """Day of week of each input position (window x 1), scaled to [0, 1]."""
         pos = np.arange(-self.window + 1, 1)
@@ -183,14 +188,8 @@ class SeedConv1D(_WindowForecaster):
         name: str = "SeedConv1D",
         freq: str = "D",
     ):
-        self.window, self.epochs, self.batch_size, self.lr = window, epochs, batch_size, lr
-        self.patience, self.max_seconds, self.device, self.seed = (
-            patience,
-            max_seconds,
-            device,
-            seed,
-        )
-        self.name, self.freq, self.out, self.use_dow = name, freq, 1, False
+        self._set_training(epochs, batch_size, lr, patience, max_seconds, device, seed)
+        self.window, self.name, self.freq, self.out, self.use_dow = window, name, freq, 1, False
 
     def fit(self, df: pd.DataFrame) -> SeedConv1D:
         torch.manual_seed(self.seed)
@@ -243,7 +242,7 @@ class _RNNNet(nn.Module):
         super().__init__()
         rnn = nn.GRU if cell == "gru" else nn.LSTM
         self.rnn = rnn(channels, hidden, batch_first=True)
-        self.head = nn.Linear(hidden + channels * 0, h)
+        self.head = nn.Linear(hidden, h)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out, _ = self.rnn(x.transpose(1, 2))
@@ -296,20 +295,8 @@ class ConvForecaster(_DirectForecaster):
         name: str = "Conv1D+",
         freq: str = "D",
     ):
-        self.h, self.window, self.width, self.epochs, self.batch_size = (
-            h,
-            window,
-            width,
-            epochs,
-            batch_size,
-        )
-        self.lr, self.patience, self.max_seconds, self.device, self.seed = (
-            lr,
-            patience,
-            max_seconds,
-            device,
-            seed,
-        )
+        self._set_training(epochs, batch_size, lr, patience, max_seconds, device, seed)
+        self.h, self.window, self.width = h, window, width
         self.name, self.freq, self.use_dow = name, freq, True
 
     def _build(self, h: int) -> nn.Module:
@@ -337,14 +324,9 @@ class RNNForecaster(_DirectForecaster):
     ):
         if cell not in ("gru", "lstm"):
             raise ParameterError(f"cell must be 'gru' or 'lstm', got {cell!r}")
-        self.h, self.window, self.hidden, self.cell, self.epochs = h, window, hidden, cell, epochs
-        self.batch_size, self.lr, self.patience, self.max_seconds = (
-            batch_size,
-            lr,
-            patience,
-            max_seconds,
-        )
-        self.device, self.seed, self.freq, self.use_dow = device, seed, freq, True
+        self._set_training(epochs, batch_size, lr, patience, max_seconds, device, seed)
+        self.h, self.window, self.hidden, self.cell = h, window, hidden, cell
+        self.freq, self.use_dow = freq, True
         self.name = name or cell.upper()
 
     def _build(self, h: int) -> nn.Module:
