@@ -148,7 +148,16 @@ class LightGBMForecaster(Forecaster):
         :func:`ecomlib.forecast.exog.promotion_features`). Given at construction so that
         ``fit(df)`` / ``predict(h)`` keep the common interface: training rows read it at their
         target dates inside ``df``, forecasts at the future target dates. Series or dates it
-        lacks get NaN features.
+        lacks get NaN features. It may also cover the ``extra_series``.
+    extra_series : optional long frame ``unique_id, ds, y`` of **additional training series**
+        (e.g. the categories beyond the scored top 50). A global model learns the shared
+        patterns (weekday, holidays, promotion response) from more series; only the series of
+        ``df`` are forecast. ``fit(df)`` cuts them at ``df``'s last date, so no value after
+        the forecast origin is ever read (series of ``df`` itself are ignored here; series
+        too short at the cutoff are skipped).
+    extra_stride : use every ``extra_stride``-th origin for the rows of the extra series
+        (on top of ``origin_stride``), to keep training time in check.
+    extra_weight : weight of an extra series' row relative to a scored series' row.
     """
 
     def __init__(
@@ -171,6 +180,9 @@ class LightGBMForecaster(Forecaster):
         freq: str = "D",
         exog: pd.DataFrame | None = None,
         target: str = "level",
+        extra_series: pd.DataFrame | None = None,
+        extra_stride: int = 1,
+        extra_weight: float = 1.0,
     ):
         if target not in ("level", "ratio"):
             raise ParameterError(f"target must be 'level' or 'ratio', got {target!r}")
@@ -201,16 +213,33 @@ class LightGBMForecaster(Forecaster):
         self.exog = exog
         if exog is not None:
             split_exog(exog)  # fail early on a malformed frame
+        if extra_series is not None:
+            missing = {"unique_id", "ds", "y"} - set(getattr(extra_series, "columns", ()))
+            if missing:
+                raise ParameterError(
+                    f"extra_series must be a long frame unique_id, ds, y; lacks {sorted(missing)}"
+                )
+        if int(extra_stride) < 1:
+            raise ParameterError(f"extra_stride must be >= 1, got {extra_stride}")
+        if not extra_weight > 0:
+            raise ParameterError(f"extra_weight must be > 0, got {extra_weight}")
+        self.extra_series, self.extra_stride, self.extra_weight = (
+            extra_series,
+            int(extra_stride),
+            float(extra_weight),
+        )
         self.name = name or ("LightGBM" if strategy == "direct" else "LightGBM-lags")
 
     def __repr__(self) -> str:
-        shown = self.exog
+        shown, extra = self.exog, self.extra_series
         if shown is not None:
             self.exog = f"<{len(shown)} rows x {shown.shape[1] - 2} features>"
+        if extra is not None:
+            self.extra_series = f"<{extra['unique_id'].nunique()} series>"
         try:
             return super().__repr__()
         finally:
-            self.exog = shown
+            self.exog, self.extra_series = shown, extra
 
     def _exog_of(self, uid) -> pd.DataFrame | None:
         if self.exog is None:
@@ -230,12 +259,12 @@ class LightGBMForecaster(Forecaster):
     def _step(self) -> pd.Timedelta:
         return pd.Timedelta(days=7 if self.freq.upper().startswith("W") else 1)
 
-    def _rows(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def _rows(self, n: int, stride: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         first = lookback(self.season) - 1
         ks = np.arange(1, self.h + 1) if self.strategy == "direct" else np.array([self.h])
         origins, horizons = [], []
         for k in ks:
-            o = np.arange(n - 1 - k, first - 1, -self.origin_stride)[::-1]
+            o = np.arange(n - 1 - k, first - 1, -(stride or self.origin_stride))[::-1]
             origins.append(o)
             horizons.append(np.full(len(o), k))
         return np.concatenate(origins), np.concatenate(horizons)
@@ -243,33 +272,55 @@ class LightGBMForecaster(Forecaster):
     def training_frame(self, df: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
         """(features, scaled target, sample weights) of every training row.
 
+        Rows come from the series of ``df`` and from ``extra_series`` cut at ``df``'s last date.
         With ``weighting="mase"`` a row's weight is its scale over the series' in-sample
         seasonal MAE, so the L1 loss on scaled values equals the MASE numerator of that series;
-        with ``"none"`` every row weighs 1.
+        with ``"none"`` every row weighs 1 (``extra_weight`` for rows of extra series).
         """
         X, Y, W = [], [], []
         self.series_ = sorted(df["unique_id"].unique())
+        need = lookback(self.season) + self.h
         for _uid, g in df.sort_values(["unique_id", "ds"]).groupby("unique_id", sort=True):
-            x = g["y"].to_numpy(float)
-            if len(x) < lookback(self.season) + self.h:
+            if len(g) < need:
                 raise ParameterError(
-                    f"{self.name}: series {_uid!r} has {len(x)} values; needs at least "
-                    f"{lookback(self.season) + self.h} (lookback + horizon)."
+                    f"{self.name}: series {_uid!r} has {len(g)} values; needs at least "
+                    f"{need} (lookback + horizon)."
                 )
-            o, k = self._rows(len(x))
-            feats, scale = make_features(
-                x, pd.DatetimeIndex(g["ds"]), o, k, self.season, self._step(), self._exog_of(_uid)
-            )
-            X.append(feats)
-            base = self._base(feats)
-            Y.append(x[o + k] / scale / base)
-            if self.weighting == "mase":
-                d = np.mean(np.abs(x[self.season :] - x[: -self.season]))
-                W.append(base * (scale / d if d > 0 else np.ones(len(o))))
-            else:
-                W.append(base)
+            self._add_rows(g, _uid, self.origin_stride, 1.0, X, Y, W)
+        extra = self._extra_until(df)
+        self.n_extra_series_ = 0
+        for _uid, g in extra.groupby("unique_id", sort=True):
+            if len(g) >= need:
+                self._add_rows(
+                    g, _uid, self.origin_stride * self.extra_stride, self.extra_weight, X, Y, W
+                )
+                self.n_extra_series_ += 1
         w = np.concatenate(W)
         return pd.concat(X, ignore_index=True), np.concatenate(Y), w / w.mean()
+
+    def _extra_until(self, df: pd.DataFrame) -> pd.DataFrame:
+        """The extra training series up to ``df``'s last date, minus the series of ``df``."""
+        if self.extra_series is None:
+            return pd.DataFrame(columns=["unique_id", "ds", "y"])
+        e = self.extra_series[["unique_id", "ds", "y"]]
+        e = e.assign(unique_id=e["unique_id"].astype(str), ds=pd.to_datetime(e["ds"]))
+        keep = (e["ds"] <= df["ds"].max()) & ~e["unique_id"].isin(df["unique_id"].astype(str))
+        return e[keep].sort_values(["unique_id", "ds"])
+
+    def _add_rows(self, g: pd.DataFrame, uid, stride: int, weight: float, X, Y, W) -> None:
+        x = g["y"].to_numpy(float)
+        o, k = self._rows(len(x), stride)
+        feats, scale = make_features(
+            x, pd.DatetimeIndex(g["ds"]), o, k, self.season, self._step(), self._exog_of(uid)
+        )
+        X.append(feats)
+        base = self._base(feats)
+        Y.append(x[o + k] / scale / base)
+        if self.weighting == "mase":
+            d = np.mean(np.abs(x[self.season :] - x[: -self.season]))
+            W.append(weight * base * (scale / d if d > 0 else np.ones(len(o))))
+        else:
+            W.append(weight * base)
 
     def fit(self, df: pd.DataFrame) -> LightGBMForecaster:
         import lightgbm as lgb

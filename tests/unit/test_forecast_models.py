@@ -160,3 +160,45 @@ def test_calendar_holidays():
     assert cal["days_to_major"].tolist() == [2, 0, 15]  # capped at 15
     assert cal["days_since_major"].tolist()[2] == 1
     assert cal["dow"].tolist() == [5, 0, 4]
+
+
+def test_lightgbm_extra_series_train_but_are_not_forecast_and_do_not_leak():
+    """Extra training series are cut at the cutoff: their later values never change a forecast."""
+    df = _toy(n=120, n_ids=2)
+    extra = _toy(n=140, n_ids=3, seed=5).assign(unique_id=lambda f: "x" + f["unique_id"])
+    cutoff = df["ds"].max()
+    kw = {"h": 7, "n_estimators": 20, "n_jobs": 1}
+    m = LightGBMForecaster(extra_series=extra, **kw).fit(df)
+    pred = m.predict(7)
+    _check(pred, m.name, df, 7)  # only the series of df are forecast
+    assert m.n_extra_series_ == 3
+    X, _, _ = m.training_frame(df)
+    X0, _, _ = LightGBMForecaster(**kw).training_frame(df)
+    assert len(X) == len(X0) * 5 // 2  # 3 extra series of the same length once cut
+    # rewriting the extra series after the cutoff changes nothing
+    late = extra["ds"] > cutoff
+    wild = extra.assign(y=np.where(late, 1e6, extra["y"]))
+    pred2 = LightGBMForecaster(extra_series=wild, **kw).fit(df).predict(7)
+    pd.testing.assert_frame_equal(pred, pred2)
+    # ... while their history before the cutoff does reach the model
+    early = extra.assign(y=np.where(late, extra["y"], extra["y"][::-1].to_numpy() * 3))
+    pred3 = LightGBMForecaster(extra_series=early, **kw).fit(df).predict(7)
+    assert not np.allclose(pred[m.name], pred3[m.name])
+    # a scored series listed among the extras is not counted twice; a sparser stride
+    m2 = LightGBMForecaster(extra_series=pd.concat([extra, df]), extra_stride=3, **kw)
+    X2, _, w2 = m2.training_frame(df)
+    assert m2.n_extra_series_ == 3 and len(X0) < len(X2) < len(X)
+    assert "3 series" in repr(LightGBMForecaster(extra_series=extra))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"extra_series": pd.DataFrame({"unique_id": ["a"], "ds": [pd.Timestamp("2021-01-01")]})},
+        {"extra_stride": 0},
+        {"extra_weight": 0.0},
+    ],
+)
+def test_lightgbm_extra_series_bad_input(kwargs):
+    with pytest.raises(ParameterError):
+        LightGBMForecaster(**kwargs)
