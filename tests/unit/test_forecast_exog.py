@@ -241,3 +241,33 @@ def test_zoo_promo_model_needs_the_plan_and_joins_the_ensemble():
     assert zoo[-1].member_names == ["AutoETS", "LightGBM-lags", "LightGBM+promo"]
     plain = make_models(["AutoETS", "LightGBM", "LightGBM-lags", "Ensemble"])
     assert plain[-1].member_names == ["AutoETS", "LightGBM", "LightGBM-lags"]
+
+
+def test_zoo_extra_series_model_and_statsforecast_peers():
+    from ecomlib.forecast.zoo import EXTRA_SETTINGS, PROMO_COLUMNS, make_models
+
+    ds = pd.date_range("2021-01-04", periods=120)
+    plan = pd.DataFrame({"unique_id": "s0", "ds": ds, **{c: 0.5 for c in PROMO_COLUMNS}})
+    with pytest.raises(ParameterError, match="extra_series"):
+        make_models(["LightGBM+promo+extra"], exog=plan)
+    extra = pd.DataFrame({"unique_id": "x0", "ds": ds, "y": 1.0})
+    zoo = make_models(
+        ["AutoETS", "LightGBM-lags", "LightGBM+promo", "LightGBM+promo+extra", "Ensemble"],
+        exog=plan,
+        extra_series=extra,
+    )
+    more = zoo[3]
+    assert more.name == "LightGBM+promo+extra" and more.extra_series is extra
+    assert more.extra_stride == EXTRA_SETTINGS["extra_stride"] and more.origin_stride == 1
+    assert zoo[-1].member_names == [
+        "AutoETS",
+        "LightGBM-lags",
+        "LightGBM+promo",
+        "LightGBM+promo+extra",
+    ]
+    noise = np.random.default_rng(0).normal(0, 1, len(ds))
+    weekend = 5.0 * (ds.dayofweek.to_numpy() >= 5)
+    df = pd.DataFrame({"unique_id": "s0", "ds": ds, "y": 20 + weekend + noise})
+    for m in make_models(["AutoTheta", "DynamicOptimizedTheta", "MSTL", "AutoCES"]):
+        pred = m.fit(df).predict(7)
+        assert len(pred) == 7 and pred[m.name].notna().all(), m.name
