@@ -16,6 +16,7 @@ from ecomlib.recommend.interactions import (
     canonical,
     complete_journey,
     movielens_100k,
+    product_groups,
     product_texts,
     read_interactions,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "PlannedSignals",
     "Popularity",
     "popularity_curve",
+    "product_groups",
     "product_texts",
     "ranking_metrics",
     "read_interactions",

@@ -132,6 +132,7 @@ COMPLETE_JOURNEY_MODELS = (
     "tifu_knn",
     "ranker",
     "ranker_promo",
+    "ranker_deals",
     "new_items",
     "gru",
     "content",
@@ -163,7 +164,8 @@ def model_zoo(
     max_items : catalogue of the dense/blocked item-item models on Complete Journey.
     content : ``(item_ids, vectors)`` of product text embeddings (needed by "content" and
         "hybrid").
-    ranker_trees : LightGBM trees of each of the ranker's two classifiers.
+    ranker_trees : LightGBM trees of each of the ranker's two classifiers ("ranker_deals"
+        uses twice as many at a lower learning rate).
     ease_params : EASE parameters of "ease_tuned" on MovieLens (e.g. chosen by
         :func:`grid_search` on a validation split); default lam 2000, weight_power 0.5,
         pop_exponent -0.1.
@@ -173,7 +175,7 @@ def model_zoo(
     from ecomlib.recommend.neural import GRUSequence, TwoTower
     from ecomlib.recommend.newitems import NewItemScorer
     from ecomlib.recommend.ranker import TIFUKNN, NextBasketRanker
-    from ecomlib.recommend.signals import PlannedSignals
+    from ecomlib.recommend.signals import PlannedSignals, PurchaseDetails
 
     if dataset == "movielens":
         factories = {
@@ -194,17 +196,19 @@ def model_zoo(
                 raise ParameterError("'content' and 'hybrid' need content=(item_ids, vectors).")
             return ContentBased(content[0], content[1], half_life_days=60)
 
-        def _ranker(signals=None):
+        def _ranker(signals=None, details=None, **kwargs):
             # one LightGBM thread: small data, and threads thrash on a shared 2-core machine
-            return NextBasketRanker(
-                window_days=28,
-                n_windows=2,
-                max_items=min(max_items or 3000, 3000),  # three EASE fits: keep each small
-                n_estimators=ranker_trees,
-                seed=seed,
-                n_jobs=1,
-                signals=signals,
-            )
+            settings = {
+                "window_days": 28,
+                "n_windows": 2,
+                "max_items": min(max_items or 3000, 3000),  # three EASE fits: keep each small
+                "n_estimators": ranker_trees,
+                "seed": seed,
+                "n_jobs": 1,
+                "signals": signals,
+                "details": details,
+            }
+            return NextBasketRanker(**{**settings, **kwargs})
 
         factories = {
             "popularity": lambda: Popularity(),
@@ -219,6 +223,18 @@ def model_zoo(
             "ranker": _ranker,
             # the ranker plus the retailer's promotion plan for the predicted window
             "ranker_promo": lambda: _ranker(PlannedSignals()),
+            # ... plus how the household buys each product (share bought on a deal, quantity,
+            # spend, discount rate; basket lines before each cut) and promotion x deal share
+            # (its LightGBM settings chosen on the validation window: more regularised, twice
+            # the trees at a lower learning rate)
+            "ranker_deals": lambda: _ranker(
+                PlannedSignals(),
+                PurchaseDetails(),
+                n_estimators=2 * ranker_trees,
+                learning_rate=0.03,
+                min_child_samples=200,
+                reg_lambda=10.0,
+            ),
             # never-bought products: recent popularity x planned promotion at the household's
             # stores + EASE (weights chosen on the validation window)
             "new_items": lambda: NewItemScorer(

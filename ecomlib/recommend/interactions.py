@@ -244,6 +244,31 @@ def product_texts(con=None) -> pd.DataFrame:
     return frame[["item_id", "text"]]
 
 
+GROUP_LEVELS = ("department", "product_category", "product_type", "manufacturer_id")
+
+
+def product_groups(con=None, level: str = "product_category") -> pd.Series:
+    """Complete Journey product hierarchy: a Series product ID -> group label at ``level``
+    (one of :data:`GROUP_LEVELS`; category and type labels are prefixed with the department,
+    since some names recur across departments). Products without a label are left out."""
+    if level not in GROUP_LEVELS:
+        raise ParameterError(f"level must be one of {GROUP_LEVELS}, got {level!r}.")
+    from ecomlib.data import connect
+
+    own = con is None
+    con = con or connect()
+    try:
+        frame = quiet_query(con, f"SELECT product_id, department, {level} FROM products")
+    finally:
+        if own:
+            con.close()
+    frame = frame.dropna(subset=[level])
+    label = frame[level].astype(str).str.strip()
+    if level in ("product_category", "product_type"):
+        label = frame["department"].fillna("").astype(str).str.strip() + " / " + label
+    return pd.Series(label.to_numpy(), index=frame["product_id"].to_numpy(), name=level)
+
+
 def read_interactions(path: str | Path, columns: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Read a user's own interactions CSV/Parquet into the canonical frame, validated.
 

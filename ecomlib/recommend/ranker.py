@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from ecomlib.errors import DataError, ParameterError
 from ecomlib.recommend.interactions import Interactions
 from ecomlib.recommend.models import EASE, Recommender, _matrix
-from ecomlib.recommend.signals import PlannedSignals
+from ecomlib.recommend.signals import PlannedSignals, PurchaseDetails
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,19 @@ ITEM_FEATURES = (
     "i_trend",
 )
 PAIR_FEATURES = ("ease", "ease_rank", "nbr", "nbr_rank", "pop_rank")
-GROUP_FEATURES = ("g_n", "g_s60", "g_age_last", "g_items", "g_share", "g_item_share")
+DEAL_PROMO = ("promo_x_deal",)  # planned promotion at the user's stores x its deal share
+GROUP_FEATURES = (
+    "g_n",
+    "g_s60",
+    "g_age_last",
+    "g_items",
+    "g_share",
+    "g_item_share",
+    "g_affinity",
+    "g_rank",
+    "g_item_rank",
+    "grp_rank",
+)
 
 
 class _Snapshot:
@@ -266,6 +278,10 @@ class _Snapshot:
                 universe.user_ids,
                 universe.item_ids,
             )
+        # how the user buys each product (deals, quantity, spend), lines up to ``end`` only
+        self.details = None
+        if params.get("details") is not None:
+            self.details = params["details"].stats(end, universe.user_ids, universe.item_ids)
         self.groups = params.get("groups")
         if self.groups is not None:
             ui["g"] = self.groups[ui["i"].to_numpy()]
@@ -276,13 +292,56 @@ class _Snapshot:
                 g_items=("i", "size"),
             )
             self.ug = ug.reset_index()
-            g_buyers = np.bincount(self.groups, weights=buyers, minlength=self.groups.max() + 1)
+            n_groups = int(self.groups.max()) + 1
+            g_buyers = np.bincount(self.groups, weights=buyers, minlength=n_groups)
             self.item_group_share = (buyers / np.maximum(g_buyers[self.groups], 1)).astype(
                 np.float32
             )
             ui.drop(columns="g", inplace=True)
+            # the user's share of (60-day decayed) purchases in each group and its rank
+            total = self.ug.groupby("u")["g_s60"].transform("sum")
+            self.ug["g_affinity"] = self.ug["g_s60"] / np.maximum(total, 1e-12)
+            self.ug["g_rank"] = self.ug.groupby("u")["g_s60"].rank(ascending=False, method="first")
+            # each item's rank by recent popularity inside its group (1 = most popular)
+            order = np.lexsort((-self.recent_pop, self.groups))
+            first = np.searchsorted(self.groups[order], np.arange(n_groups))
+            rank = np.empty(n_items, np.float32)
+            rank[order] = np.arange(n_items) - first[self.groups[order]] + 1
+            self.item_group_rank = rank
+            self.group_items_ = {
+                "order": order,
+                "first": first,
+                "size": np.bincount(self.groups, minlength=n_groups),
+            }
 
-    def candidates(self, users: np.ndarray, n_repeat: int, n_new: int) -> pd.DataFrame:
+    def _group_list(self, users: np.ndarray, seen: sp.csr_matrix, n_groups: int, per_group: int):
+        """Never-bought candidates from the user's ``n_groups`` favourite groups: the
+        ``per_group`` most recently popular items of each, ranked by group rank then item
+        rank (rows, item indices, ranks like :func:`_top_list`)."""
+        ug = self.ug[self.ug["u"].isin(users) & (self.ug["g_rank"] <= n_groups)]
+        g = ug["g"].to_numpy()
+        take = np.minimum(self.group_items_["size"][g], per_group)
+        rep = np.repeat(np.arange(len(ug)), take)
+        within = np.arange(len(rep)) - np.repeat(np.cumsum(take) - take, take)
+        items = self.group_items_["order"][self.group_items_["first"][g[rep]] + within]
+        row = pd.Index(users).get_indexer(ug["u"].to_numpy()[rep])
+        score = ug["g_rank"].to_numpy()[rep] * (per_group + 1) + within
+        unseen = np.asarray(seen[row, items]).ravel() == 0
+        row, items, score = row[unseen], items[unseen], score[unseen]
+        order = np.lexsort((score, row))
+        row, items = row[order], items[order]
+        start = np.searchsorted(row, np.arange(len(users)))
+        rank = (np.arange(len(row)) - start[row] + 1).astype(np.float32)
+        return row, items, rank
+
+    def candidates(
+        self,
+        users: np.ndarray,
+        n_repeat: int,
+        n_new: int,
+        group_candidates: int = 0,
+        items_per_group: int = 10,
+    ) -> pd.DataFrame:
         """Candidate (user, item) pairs with features for the users (indices) given."""
         n_items = self.n_items
         # repeat candidates: the user's own items, best n_repeat by decayed count
@@ -309,6 +368,8 @@ class _Snapshot:
         m = np.tile(-np.arange(len(popular), dtype=np.float32), (len(users), 1))
         m[seen[:, popular].nonzero()] = -np.inf
         lists.append(_top_list(m, popular, n_new))
+        if self.groups is not None and group_candidates > 0:
+            lists.append(self._group_list(users, seen, group_candidates, items_per_group))
         key = np.unique(np.concatenate([r * n_items + c for r, c, _ in lists]))
         row_new, item_new = key // n_items, key % n_items
         row = np.concatenate([row_rep, row_new]).astype(np.int64)
@@ -325,12 +386,19 @@ class _Snapshot:
             out = out.merge(self.ug, on=["u", "g"], how="left")
             out["g_share"] = out["s60"] / out["g_s60"]
             out["g_item_share"] = self.item_group_share[out["i"].to_numpy()]
+            out["g_item_rank"] = self.item_group_rank[out["i"].to_numpy()]
         if self.signals is not None:
             values = PlannedSignals.pair_values(
                 self.signals, out["u"].to_numpy(), out["i"].to_numpy()
             )
             for name in self.signal_names:
                 out[name] = values[name]
+        if self.details is not None:
+            out = out.merge(self.details["pairs"], on=["u", "i"], how="left")
+            out["i_deal"] = self.details["i_deal"][out["i"].to_numpy()]
+            if self.signals is not None:
+                promo = out.get("h_display", 0.0) + out.get("h_mailer", 0.0)
+                out["promo_x_deal"] = promo * out["deal_share"]
         kept_pos = np.full(n_items, -1)
         kept_pos[kept] = np.arange(len(kept))
         top_ease = np.abs(ease).max(axis=1)
@@ -340,9 +408,13 @@ class _Snapshot:
         top_nbr = nbr.max(axis=1)
         out["nbr"] = nbr[row, itm] / np.where(top_nbr > 0, top_nbr, 1.0)[row]
         cand_key = row * n_items + itm
-        for name, (r, c, rank) in zip(("ease_rank", "nbr_rank", "pop_rank"), lists, strict=True):
+        names = ("ease_rank", "nbr_rank", "pop_rank", "grp_rank")
+        for name, (r, c, rank) in zip(names, lists, strict=False):
             found = pd.Index(r * n_items + c).get_indexer(cand_key)
-            out[name] = np.where(found >= 0, rank[found], n_new + 1).astype(np.float32)
+            missing = n_new + 1 if name != "grp_rank" else group_candidates * items_per_group + 1
+            out[name] = np.where(found >= 0, rank[found], missing).astype(np.float32)
+        if self.groups is not None and len(lists) == 3:
+            out["grp_rank"] = np.float32(1.0)  # no group candidates asked for: a constant
         return out
 
 
@@ -373,15 +445,25 @@ class NextBasketRanker(Recommender):
     n_new : new-item candidates per source (EASE, neighbours, recent popularity).
     ease_lam, max_items : EASE used for new-item candidates and as a feature.
     neighbours : user neighbours (cosine on decayed profiles) for the neighbour score.
-    n_estimators, learning_rate, num_leaves : LightGBM settings of both classifiers.
+    n_estimators, learning_rate, num_leaves, min_child_samples, reg_lambda : LightGBM
+        settings of both classifiers.
     item_groups : optional Series item ID -> group (e.g. product type): adds features on how
         much and how recently the user bought the item's group, which also informs the
         never-bought candidates.
+    group_candidates, items_per_group : with ``item_groups``, also offer each user the
+        ``items_per_group`` most recently popular never-bought items of each of its
+        ``group_candidates`` favourite groups (by decayed purchases): brand / size switches
+        inside a kind the user already buys, the commonest first purchase in groceries.
+        0 = off.
     signals : optional :class:`~ecomlib.recommend.signals.PlannedSignals`: the promotion
         plan of each predicted window (share of its weeks each product is on display / in the
         mailer, overall and at the user's stores) as features of both classifiers. Only the
         plan for the weeks of the window being predicted (and the user's store shares up to
         its start) is read.
+    details : optional :class:`~ecomlib.recommend.signals.PurchaseDetails`: how the user
+        buys each product (share of its lines bought on a deal, quantity, spend, discount
+        rate) from the basket lines up to each cut; with ``signals`` also the planned
+        promotion x deal share.
     """
 
     name = "ranker"
@@ -398,11 +480,20 @@ class NextBasketRanker(Recommender):
         n_estimators: int = 200,
         learning_rate: float = 0.05,
         num_leaves: int = 31,
+        min_child_samples: int = 50,
+        reg_lambda: float = 0.0,
         seed: int = 42,
         n_jobs: int | None = None,
         item_groups: pd.Series | None = None,
         signals: PlannedSignals | None = None,
+        details: PurchaseDetails | None = None,
+        group_candidates: int = 0,
+        items_per_group: int = 10,
     ):
+        if group_candidates < 0 or items_per_group < 1:
+            raise ParameterError("group_candidates must be >= 0 and items_per_group >= 1.")
+        if group_candidates and item_groups is None:
+            raise ParameterError("group_candidates > 0 needs item_groups (item ID -> group).")
         if n_windows < 1 or window_days <= 0 or n_repeat < 1 or n_new < 1:
             raise ParameterError("n_windows, window_days, n_repeat and n_new must be positive.")
         self.window_days = window_days
@@ -415,16 +506,37 @@ class NextBasketRanker(Recommender):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.reg_lambda = reg_lambda
         self.seed = seed
         self.n_jobs = n_jobs
         self.item_groups = item_groups
         self.signals = signals
+        self.details = details
+        self.group_candidates = group_candidates
+        self.items_per_group = items_per_group
+
+    def _candidates(self, snap: _Snapshot, users: np.ndarray) -> pd.DataFrame:
+        return snap.candidates(
+            users, self.n_repeat, self.n_new, self.group_candidates, self.items_per_group
+        )
 
     @property
     def feature_names(self) -> list[str]:
         groups = GROUP_FEATURES if self.item_groups is not None else ()
         planned = self.signals.feature_names if self.signals is not None else ()
-        return [*UI_FEATURES, *USER_FEATURES, *ITEM_FEATURES, *PAIR_FEATURES, *groups, *planned]
+        details = ()
+        if self.details is not None:
+            details = (*self.details.feature_names, *DEAL_PROMO[: int(self.signals is not None)])
+        return [
+            *UI_FEATURES,
+            *USER_FEATURES,
+            *ITEM_FEATURES,
+            *PAIR_FEATURES,
+            *groups,
+            *planned,
+            *details,
+        ]
 
     def _params(self) -> dict:
         return {
@@ -433,6 +545,7 @@ class NextBasketRanker(Recommender):
             "max_items": self.max_items,
             "groups": self.groups_,
             "signals": self.signals,
+            "details": self.details,
             "window_days": self.window_days,
         }
 
@@ -460,7 +573,7 @@ class NextBasketRanker(Recommender):
             if len(users) == 0:
                 break
             snap = _Snapshot(hist, inter, cut, self._params())
-            cand = snap.candidates(users, self.n_repeat, self.n_new)
+            cand = self._candidates(snap, users)
             bought = pd.MultiIndex.from_frame(label[["user_idx", "item_idx"]].drop_duplicates())
             cand["y"] = pd.MultiIndex.from_arrays([cand["u"], cand["i"]]).isin(bought)
             parts.append(cand)
@@ -482,7 +595,8 @@ class NextBasketRanker(Recommender):
                 n_estimators=self.n_estimators,
                 learning_rate=self.learning_rate,
                 num_leaves=self.num_leaves,
-                min_child_samples=50,
+                min_child_samples=self.min_child_samples,
+                reg_lambda=self.reg_lambda,
                 subsample=0.8,
                 subsample_freq=1,
                 colsample_bytree=0.8,
@@ -500,7 +614,7 @@ class NextBasketRanker(Recommender):
     def score(self, user_idx: np.ndarray) -> np.ndarray:
         user_idx = np.asarray(user_idx)
         out = np.tile(self.base_, (len(user_idx), 1))
-        cand = self.snapshot_.candidates(user_idx, self.n_repeat, self.n_new)
+        cand = self._candidates(self.snapshot_, user_idx)
         for kind, is_new in (("repeat", False), ("new", True)):
             part = cand[cand["new"] == is_new]
             model = self.models_[kind]

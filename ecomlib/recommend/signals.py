@@ -30,7 +30,7 @@ from ecomlib.recommend.interactions import quiet_query
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PlannedSignals", "SIGNAL_FEATURES", "week_of"]
+__all__ = ["DETAIL_FEATURES", "PlannedSignals", "PurchaseDetails", "SIGNAL_FEATURES", "week_of"]
 
 #: Complete Journey weeks start on Mondays around 05:00 in the timestamps' clock (local
 #: midnight); week 1 is the partial week before the first Monday (2017-01-02).
@@ -39,6 +39,9 @@ WEEK_ORIGIN = pd.Timestamp("2016-12-26 05:00:00")
 PROMO_FEATURES = ("p_display", "p_mailer", "h_display", "h_mailer")
 COUPON_FEATURES = ("h_coupon", "p_coupon")
 SIGNAL_FEATURES = PROMO_FEATURES + COUPON_FEATURES
+#: per household x product: share of its lines bought on a deal, mean quantity, mean spend,
+#: mean discount rate; per product: share of all its lines bought on a deal
+DETAIL_FEATURES = ("deal_share", "qty", "spend", "disc", "i_deal")
 
 
 def week_of(timestamps, origin: pd.Timestamp = WEEK_ORIGIN) -> np.ndarray:
@@ -227,4 +230,89 @@ class PlannedSignals:
                 np.float32
             )
         out["h_coupon"] = np.asarray(signals["h_coupon"][users, items]).ravel().astype(np.float32)
+        return out
+
+
+class PurchaseDetails:
+    """How each household buys each product, from the basket lines (``transactions``) up to
+    a cut time: the share of its lines bought with a retailer or coupon discount, the mean
+    quantity and spend per line and the mean discount rate; per product, the share of all its
+    lines bought on a deal. A household that buys a product only on a deal re-buys it when
+    it is promoted, which the ranker can read next to the promotion plan.
+
+    Parameters
+    ----------
+    con : DuckDB connection with a ``transactions`` view (``household_id, product_id,
+        transaction_timestamp, quantity, sales_value, retail_disc, coupon_disc``); default
+        :func:`ecomlib.data.connect`.
+
+    Only lines with ``transaction_timestamp <= end`` are read (tested); the last result is
+    cached.
+    """
+
+    feature_names = DETAIL_FEATURES
+
+    def __init__(self, con=None):
+        self._con = con
+        self._cache: dict = {}
+
+    @property
+    def con(self):
+        if self._con is None:
+            from ecomlib.data import connect
+
+            self._con = connect()
+        return self._con
+
+    def lines(self, end) -> pd.DataFrame:
+        """``household_id, product_id`` and the :data:`DETAIL_FEATURES` (except ``i_deal``)
+        aggregated over the lines up to ``end``; ``i_deal`` per product in a second frame."""
+        pairs = quiet_query(
+            self.con,
+            """
+            SELECT household_id, product_id,
+                   AVG(CASE WHEN retail_disc <> 0 OR coupon_disc <> 0 THEN 1.0 ELSE 0.0 END)
+                       AS deal_share,
+                   AVG(quantity::DOUBLE) AS qty,
+                   AVG(sales_value) AS spend,
+                   AVG((ABS(retail_disc) + ABS(coupon_disc))
+                       / GREATEST(sales_value + ABS(retail_disc) + ABS(coupon_disc), 0.01))
+                       AS disc,
+                   COUNT(*) AS n_lines
+            FROM transactions
+            WHERE transaction_timestamp <= ?
+            GROUP BY household_id, product_id
+            """,
+            [pd.Timestamp(end).to_pydatetime()],
+        )
+        return pairs
+
+    def stats(self, end, user_ids, item_ids) -> dict:
+        """Features for the lines up to ``end``, indexed like ``user_ids`` / ``item_ids``.
+
+        Returns
+        -------
+        dict with ``pairs`` (DataFrame ``u, i, deal_share, qty, spend, disc`` with user and
+        item *indices*) and ``i_deal`` (float32 array per item; NaN = no line yet).
+        """
+        key = (pd.Timestamp(end), len(user_ids), len(item_ids))
+        if key in self._cache:
+            return self._cache[key]
+        lines = self.lines(end)
+        users, items = pd.Index(np.asarray(user_ids)), pd.Index(np.asarray(item_ids))
+        u = users.get_indexer(lines["household_id"])
+        i = items.get_indexer(lines["product_id"])
+        ok = (u >= 0) & (i >= 0)
+        pairs = pd.DataFrame({"u": u[ok].astype(np.int64), "i": i[ok].astype(np.int64)})
+        for col in ("deal_share", "qty", "spend", "disc"):
+            pairs[col] = lines[col].to_numpy(np.float32)[ok]
+        n = lines["n_lines"].to_numpy(np.float64)
+        deals = np.bincount(
+            i[i >= 0], weights=(lines["deal_share"].to_numpy() * n)[i >= 0], minlength=len(items)
+        )
+        counts = np.bincount(i[i >= 0], weights=n[i >= 0], minlength=len(items))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            i_deal = np.where(counts > 0, deals / counts, np.nan).astype(np.float32)
+        out = {"pairs": pairs, "i_deal": i_deal}
+        self._cache = {key: out}
         return out

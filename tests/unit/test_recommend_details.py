@@ -1,0 +1,203 @@
+"""Purchase details (deals, quantity, spend) read by the ranker up to each cut only, and the
+ranker's group candidates."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecomlib import recommend as rec
+from ecomlib.errors import ParameterError
+from ecomlib.recommend.signals import DETAIL_FEATURES, PlannedSignals, PurchaseDetails
+
+T0 = pd.Timestamp("2017-01-02 06:00")
+COLS = [
+    "household_id",
+    "store_id",
+    "basket_id",
+    "product_id",
+    "transaction_timestamp",
+    "quantity",
+    "sales_value",
+    "retail_disc",
+    "coupon_disc",
+]
+
+
+def _lines(rows) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=COLS)
+
+
+def _con(lines: pd.DataFrame, promotions: pd.DataFrame | None = None):
+    con = duckdb.connect()
+    con.register("transactions", lines)
+    if promotions is None:
+        promotions = pd.DataFrame(
+            {
+                "product_id": [-1],
+                "store_id": [-1],
+                "display_location": ["0"],
+                "mailer_location": ["0"],
+                "week": [1],
+            }
+        )
+    con.register("promotions", promotions)
+    return con
+
+
+def _shopping(n_users=24, weeks=10, seed=0) -> pd.DataFrame:
+    """Weekly baskets: each user's staple (user % 3, bought on a deal by odd users) plus two
+    random items."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(n_users):
+        for w in range(weeks):
+            ts = T0 + pd.Timedelta(days=7 * w + u % 4, hours=10)
+            b = u * 1000 + w
+            deal = -0.5 if u % 2 else 0.0
+            rows.append((u, 10 + u % 2, b, u % 3, ts, 1 + u % 2, 2.0, deal, 0.0))
+            for item in rng.choice(np.arange(20, 80), size=2, replace=False):
+                rows.append((u, 10 + u % 2, b, int(item), ts, 1, 3.0, 0.0, 0.0))
+    return _lines(rows)
+
+
+def _interactions(lines: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "user_id": lines["household_id"],
+            "item_id": lines["product_id"],
+            "weight": 1.0,
+            "timestamp": lines["transaction_timestamp"],
+            "basket_id": lines["basket_id"],
+        }
+    )
+
+
+def test_purchase_details_values_and_cut():
+    lines = _lines(
+        [
+            (1, 10, 1, 100, T0, 2, 4.0, -1.0, 0.0),  # on a deal, 1/(4+1) = 0.2 off
+            (1, 10, 2, 100, T0 + pd.Timedelta(days=1), 1, 2.0, 0.0, 0.0),
+            (2, 10, 3, 100, T0 + pd.Timedelta(days=1), 1, 2.0, 0.0, -2.0),  # coupon
+            (1, 10, 4, 101, T0 + pd.Timedelta(days=9), 5, 9.0, -9.0, 0.0),  # after the cut
+        ]
+    )
+    details = PurchaseDetails(_con(lines))
+    out = details.stats(T0 + pd.Timedelta(days=2), [1, 2, 3], [100, 101])
+    pairs = out["pairs"].set_index(["u", "i"])
+    assert sorted(pairs.index) == [(0, 0), (1, 0)]  # nothing of product 101 yet
+    assert pairs.loc[(0, 0), "deal_share"] == pytest.approx(0.5)
+    assert pairs.loc[(0, 0), "qty"] == pytest.approx(1.5)
+    assert pairs.loc[(0, 0), "spend"] == pytest.approx(3.0)
+    assert pairs.loc[(0, 0), "disc"] == pytest.approx(0.1)
+    assert pairs.loc[(1, 0), "disc"] == pytest.approx(0.5)
+    assert out["i_deal"][0] == pytest.approx(2 / 3)
+    assert np.isnan(out["i_deal"][1])
+    assert details.feature_names == DETAIL_FEATURES
+    # a later cut sees the later line
+    later = PurchaseDetails(_con(lines)).stats(T0 + pd.Timedelta(days=10), [1, 2], [100, 101])
+    assert (0, 1) in set(zip(later["pairs"]["u"], later["pairs"]["i"], strict=True))
+
+
+def _ranker(**kwargs):
+    return rec.NextBasketRanker(
+        window_days=14,
+        n_windows=2,
+        n_repeat=10,
+        n_new=10,
+        max_items=60,
+        neighbours=4,
+        n_estimators=10,
+        min_child_samples=5,
+        reg_lambda=1.0,
+        n_jobs=1,
+        **kwargs,
+    )
+
+
+class _Spy(PurchaseDetails):
+    def __init__(self, con):
+        super().__init__(con)
+        self.calls = []
+
+    def stats(self, end, user_ids, item_ids):
+        self.calls.append(pd.Timestamp(end))
+        return super().stats(end, user_ids, item_ids)
+
+
+def test_ranker_with_purchase_details_reads_no_future():
+    lines = _shopping()
+    train = _interactions(lines)
+    end = train["timestamp"].max()
+    spy = _Spy(_con(lines))
+    model = _ranker(details=spy, signals=PlannedSignals(_con(lines))).fit(train)
+    assert set(DETAIL_FEATURES) | {"promo_x_deal"} <= set(model.feature_names)
+    # each training window reads the lines up to its cut; the final snapshot up to the end
+    assert sorted(spy.calls) == sorted([cut for cut, _ in model.windows_] + [end])
+    assert all(t <= end for t in spy.calls)
+    users = train["user_id"].unique()
+    recs = model.recommend(users, k=3, exclude_seen=False)
+    # the staple is bought every week: it tops every list
+    top = recs[recs["rank"] == 1]
+    assert (top["item_id"].to_numpy() == top["user_id"].to_numpy() % 3).all()
+    # lines after the end of training (big deals on everything) change nothing
+    after = pd.concat(
+        [
+            lines,
+            _lines(
+                [
+                    (u, 10, 10**6 + u, i, end + pd.Timedelta(days=1), 9, 1.0, -5.0, -1.0)
+                    for u in users
+                    for i in (0, 1, 2, 20)
+                ]
+            ),
+        ]
+    )
+    again = _ranker(details=PurchaseDetails(_con(after)), signals=PlannedSignals(_con(after)))
+    again.fit(train)
+    idx = model.interactions_.user_index(users)
+    np.testing.assert_array_equal(model.score(idx), again.score(idx))
+    # without details the deal features are absent
+    assert "deal_share" not in _ranker().feature_names
+
+
+def test_ranker_group_candidates():
+    lines = _shopping(n_users=12, weeks=6)
+    train = _interactions(lines)
+    groups = pd.Series({i: ("staple" if i < 3 else f"g{i % 5}") for i in range(80)})
+    model = _ranker(item_groups=groups, group_candidates=2, items_per_group=3).fit(train)
+    assert {"g_affinity", "grp_rank", "g_item_rank"} <= set(model.feature_names)
+    users = model.interactions_.user_index(train["user_id"].unique())
+    cand = model._candidates(model.snapshot_, users)
+    from_groups = cand[cand["grp_rank"] <= 2 * 3]
+    assert len(from_groups) > 0
+    # group candidates are never-bought items of one of the user's two favourite groups
+    assert from_groups["new"].all()
+    seen = model.snapshot_.seen
+    assert np.asarray(seen[from_groups["row"], from_groups["i"]]).ravel().sum() == 0
+    assert (from_groups["g_rank"] <= 2).all()
+    new = model.recommend(train["user_id"].unique(), k=3, exclude_seen=True)
+    bought = set(zip(train["user_id"], train["item_id"], strict=False))
+    assert not bought & set(zip(new["user_id"], new["item_id"], strict=False))
+
+
+def test_bad_parameters():
+    with pytest.raises(ParameterError, match="item_groups"):
+        rec.NextBasketRanker(group_candidates=5)
+    with pytest.raises(ParameterError):
+        rec.NextBasketRanker(group_candidates=-1, item_groups=pd.Series({1: "a"}))
+    with pytest.raises(ParameterError):
+        rec.NextBasketRanker(items_per_group=0)
+    with pytest.raises(ParameterError, match="level"):
+        rec.product_groups(level="colour")
+    with pytest.raises(ParameterError, match="Unknown model"):
+        rec.model_zoo("completejourney", ["ranker_dealz"])
+
+
+def test_zoo_ranker_deals_settings():
+    model = rec.model_zoo("completejourney", ["ranker_deals"], ranker_trees=30)["ranker_deals"]
+    assert model.n_estimators == 60 and model.min_child_samples == 200
+    assert isinstance(model.details, PurchaseDetails)
+    assert isinstance(model.signals, PlannedSignals)
