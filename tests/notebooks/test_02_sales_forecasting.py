@@ -20,6 +20,7 @@ def test_02_sales_forecasting_smoke(run_notebook):
         "AutoETS",
         "LightGBM-lags",
         "LightGBM+promo",
+        "LightGBM+promo+extra",
         "SeedConv1D",
         "Conv1D+",
         "GRU",
@@ -33,6 +34,9 @@ def test_02_sales_forecasting_smoke(run_notebook):
     assert min(mase["LightGBM+promo"], mase["LightGBM-lags"]) < 0.9 * mase["Naive"]
     # the promotion plan reached the model
     assert {"display_share", "mailer_share"} <= set(metrics["exog_columns"])
+    # the smoke profile trains LightGBM+promo+extra on the series ranked 7-12 as well
+    assert metrics["n_extra_series"] == 6
+    assert mase["LightGBM+promo+extra"] < 0.9 * mase["Naive"]
     assert mase["Naive"] > mase["SeasonalNaive"]  # the data has a weekly cycle
     cov = metrics["coverage"][metrics["best_model"]]
     assert 0.3 <= cov["coverage_80"] <= 1.0
