@@ -5,7 +5,7 @@ Writes reports/bench/forecast.md: every model's MASE (mean and sales-weighted), 
 bias, conformal interval coverage (calibrated on windows 1-3, measured on window 4) and
 fit+predict seconds over the 4 windows.
 
-    python -m benchmarks.forecast [--full-arima] [--test-only] [--models A,B,...]
+    python -m benchmarks.forecast [--validation | --test-only] [--full-arima] [--models A,B,...]
 """
 
 from __future__ import annotations
@@ -177,6 +177,9 @@ def main(argv: list[str] | None = None) -> Path:
         "--test-only",
         action="store_true",
         help="only F1's 4 test windows (default: 8 windows, the first 4 scored as validation)",
+    )
+    ap.add_argument(
+        "--validation", action="store_true", help="8 windows, validation + test (the default)"
     )
     ap.add_argument("--save-cv", default="", help="also write the backtest frame (parquet)")
     args = ap.parse_args(argv or [])
