@@ -75,6 +75,7 @@ VALIDATION_MODELS = (
     "ease",
     "ranker",
     "ranker_promo",
+    "ranker_deals",
     "new_items",
 )
 
@@ -191,11 +192,17 @@ def main() -> None:
         "as features (share of the window's weeks each product is on display / in the mailer, "
         "overall and at the household's stores); `new_items` scores never-bought products by "
         "recent popularity x planned promotion at the household's stores, plus EASE. Both read "
-        "only the plan for the weeks of the window being predicted and purchases before it.",
+        "only the plan for the weeks of the window being predicted and purchases before it. "
+        "`ranker_deals` adds how the household buys each product, from the basket lines "
+        "before each cut: share of its lines bought with a retailer or coupon discount, mean "
+        "quantity, spend and discount rate, the product's overall deal share, and planned "
+        "promotion at the household's stores x its deal share; its LightGBM settings (400 "
+        "trees, learning rate 0.03, min_child_samples 200, L2 10) were chosen on the "
+        "validation window.",
         "",
         "Validation window (the 28 days before the test window; training = everything before "
-        "it): the parameters of buy_again_decay, tifu_knn, ranker and new_items were chosen "
-        "here, not on the test window.",
+        "it): the parameters of buy_again_decay, tifu_knn, ranker, ranker_deals and new_items "
+        "were chosen here, not on the test window.",
         "",
         *_table(
             r2_val,
