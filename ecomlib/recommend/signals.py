@@ -85,6 +85,19 @@ class PlannedSignals:
             self._con = connect()
         return self._con
 
+    def _query(self, sql: str, params: list) -> pd.DataFrame:
+        """Run ``sql`` on the connection given, or on a fresh :func:`ecomlib.data.connect`
+        closed right after (a fitted model then holds no DuckDB buffers)."""
+        if self._con is not None:
+            return quiet_query(self._con, sql, params)
+        from ecomlib.data import connect
+
+        con = connect()
+        try:
+            return quiet_query(con, sql, params)
+        finally:
+            con.close()
+
     def window_weeks(self, start, end) -> tuple[int, int]:
         """First and last week overlapping the window ``(start, end]``."""
         if pd.Timestamp(end) <= pd.Timestamp(start):
@@ -95,8 +108,7 @@ class PlannedSignals:
     def store_shares(self, start) -> pd.DataFrame:
         """``household_id, store_id, share``: each household's share of baskets per store,
         from transactions up to ``start`` only."""
-        return quiet_query(
-            self.con,
+        return self._query(
             """
             SELECT household_id, store_id,
                    COUNT(DISTINCT basket_id)::DOUBLE
@@ -112,8 +124,7 @@ class PlannedSignals:
         """``store_id, product_id, display, mailer``: share of the weeks ``first_week ..
         last_week`` in which the product is on display / in the mailer at the store."""
         n_weeks = float(last_week - first_week + 1)
-        return quiet_query(
-            self.con,
+        return self._query(
             """
             SELECT store_id, product_id,
                    SUM(CASE WHEN display_location <> '0' THEN 1 ELSE 0 END) / ? AS display,
@@ -129,8 +140,7 @@ class PlannedSignals:
     def coupons(self, start, end) -> pd.DataFrame:
         """``household_id, product_id``: coupons of campaigns running during the window
         (campaign start <= window end and campaign end > window start)."""
-        return quiet_query(
-            self.con,
+        return self._query(
             """
             SELECT DISTINCT c.household_id, k.product_id
             FROM campaigns c
@@ -264,11 +274,23 @@ class PurchaseDetails:
             self._con = connect()
         return self._con
 
+    def _query(self, sql: str, params: list) -> pd.DataFrame:
+        """Run ``sql`` on the connection given, or on a fresh :func:`ecomlib.data.connect`
+        closed right after (a fitted model then holds no DuckDB buffers)."""
+        if self._con is not None:
+            return quiet_query(self._con, sql, params)
+        from ecomlib.data import connect
+
+        con = connect()
+        try:
+            return quiet_query(con, sql, params)
+        finally:
+            con.close()
+
     def lines(self, end) -> pd.DataFrame:
         """``household_id, product_id`` and the :data:`DETAIL_FEATURES` (except ``i_deal``)
         aggregated over the lines up to ``end``; ``i_deal`` per product in a second frame."""
-        pairs = quiet_query(
-            self.con,
+        pairs = self._query(
             """
             SELECT household_id, product_id,
                    AVG(CASE WHEN retail_disc <> 0 OR coupon_disc <> 0 THEN 1.0 ELSE 0.0 END)
@@ -303,7 +325,7 @@ class PurchaseDetails:
         u = users.get_indexer(lines["household_id"])
         i = items.get_indexer(lines["product_id"])
         ok = (u >= 0) & (i >= 0)
-        pairs = pd.DataFrame({"u": u[ok].astype(np.int64), "i": i[ok].astype(np.int64)})
+        pairs = pd.DataFrame({"u": u[ok].astype(np.int32), "i": i[ok].astype(np.int32)})
         for col in ("deal_share", "qty", "spend", "disc"):
             pairs[col] = lines[col].to_numpy(np.float32)[ok]
         n = lines["n_lines"].to_numpy(np.float64)
