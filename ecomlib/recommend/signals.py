@@ -51,7 +51,27 @@ def week_of(timestamps, origin: pd.Timestamp = WEEK_ORIGIN) -> np.ndarray:
     return (np.floor(days / 7.0) + 1).astype(np.int64)
 
 
-class PlannedSignals:
+class _SqlReader:
+    """Queries on the DuckDB connection given, or on a fresh :func:`ecomlib.data.connect`
+    closed right after each query (a fitted model then holds no DuckDB buffers)."""
+
+    def __init__(self, con=None):
+        self._con = con
+        self._cache: dict = {}
+
+    def _query(self, sql: str, params: list) -> pd.DataFrame:
+        if self._con is not None:
+            return quiet_query(self._con, sql, params)
+        from ecomlib.data import connect
+
+        con = connect()
+        try:
+            return quiet_query(con, sql, params)
+        finally:
+            con.close()
+
+
+class PlannedSignals(_SqlReader):
     """Promotion and coupon plan features for a window, read from DuckDB.
 
     Parameters
@@ -71,32 +91,11 @@ class PlannedSignals:
     """
 
     def __init__(self, con=None, origin: pd.Timestamp = WEEK_ORIGIN, coupons: bool = False):
-        self._con = con
+        super().__init__(con)
         self.use_coupons = coupons
         self.origin = pd.Timestamp(origin)
-        self._cache: dict = {}
 
     # ------------------------------------------------------------------ queries
-    @property
-    def con(self):
-        if self._con is None:
-            from ecomlib.data import connect
-
-            self._con = connect()
-        return self._con
-
-    def _query(self, sql: str, params: list) -> pd.DataFrame:
-        """Run ``sql`` on the connection given, or on a fresh :func:`ecomlib.data.connect`
-        closed right after (a fitted model then holds no DuckDB buffers)."""
-        if self._con is not None:
-            return quiet_query(self._con, sql, params)
-        from ecomlib.data import connect
-
-        con = connect()
-        try:
-            return quiet_query(con, sql, params)
-        finally:
-            con.close()
 
     def window_weeks(self, start, end) -> tuple[int, int]:
         """First and last week overlapping the window ``(start, end]``."""
@@ -243,7 +242,7 @@ class PlannedSignals:
         return out
 
 
-class PurchaseDetails:
+class PurchaseDetails(_SqlReader):
     """How each household buys each product, from the basket lines (``transactions``) up to
     a cut time: the share of its lines bought with a retailer or coupon discount, the mean
     quantity and spend per line and the mean discount rate; per product, the share of all its
@@ -261,31 +260,6 @@ class PurchaseDetails:
     """
 
     feature_names = DETAIL_FEATURES
-
-    def __init__(self, con=None):
-        self._con = con
-        self._cache: dict = {}
-
-    @property
-    def con(self):
-        if self._con is None:
-            from ecomlib.data import connect
-
-            self._con = connect()
-        return self._con
-
-    def _query(self, sql: str, params: list) -> pd.DataFrame:
-        """Run ``sql`` on the connection given, or on a fresh :func:`ecomlib.data.connect`
-        closed right after (a fitted model then holds no DuckDB buffers)."""
-        if self._con is not None:
-            return quiet_query(self._con, sql, params)
-        from ecomlib.data import connect
-
-        con = connect()
-        try:
-            return quiet_query(con, sql, params)
-        finally:
-            con.close()
 
     def lines(self, end) -> pd.DataFrame:
         """``household_id, product_id`` and the :data:`DETAIL_FEATURES` (except ``i_deal``)
