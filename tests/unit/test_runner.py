@@ -217,3 +217,17 @@ def test_index_shows_the_recorded_headline_metrics(tmp_path):
     page = write_index(tmp_path).read_text()
     assert "<code>best_model</code> A&lt;B" in page and "<code>best_mase</code> 0.859" in page
     assert "n_rows" not in page and "backtest_seconds" not in page  # only what was chosen
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("0*.ipynb")),
+    ids=lambda p: p.stem,
+)
+def test_papermill_reads_every_parameter_of_the_project_notebooks(path):
+    """papermill's own inspector (``papermill --help-notebook``, and its unknown-parameter
+    check) must see the parameters ecomlib sees: a comment it cannot parse (e.g. one holding
+    ``=``) made papermill warn 'Passed unknown parameter' on every report run."""
+    import papermill
+
+    assert set(papermill.inspect_notebook(str(path))) == set(runner.notebook_parameters(path))
