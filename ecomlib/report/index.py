@@ -47,13 +47,18 @@ def _headline(metrics: dict, names: list[str] | None = None) -> str:
         ]
         numeric.sort(key=lambda kv: _rank(kv[0]))
         items = numeric[:HEADLINE_LIMIT]
-    parts = [
-        f"<code>{html.escape(k)}</code> {v:.4g}"
-        if isinstance(v, float)
-        else f"<code>{html.escape(k)}</code> {html.escape(str(v))}"
-        for k, v in items
-    ]
+    parts = [f"<code>{html.escape(k)}</code> {html.escape(_number(v))}" for k, v in items]
     return "<br>".join(parts) or "&ndash;"
+
+
+def _number(v) -> str:
+    """A metric as people read it: thousands separators for counts and large amounts,
+    four significant digits otherwise (``1,469,307``, ``4,596,040``, ``0.859``)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    if isinstance(v, int) or abs(v) >= 10_000:
+        return f"{v:,.0f}"
+    return f"{v:.4g}"
 
 
 def write_index(reports: Path) -> Path:

@@ -231,3 +231,14 @@ def test_papermill_reads_every_parameter_of_the_project_notebooks(path):
     import papermill
 
     assert set(papermill.inspect_notebook(str(path))) == set(runner.notebook_parameters(path))
+
+
+def test_index_numbers_read_like_numbers():
+    from ecomlib.report.index import _number
+
+    assert _number(1469307) == "1,469,307"
+    assert _number(4596039.58) == "4,596,040"
+    assert _number(0.85901) == "0.859"
+    assert _number(153.76) == "153.8"
+    assert _number(True) == "True"
+    assert _number("Ensemble") == "Ensemble"
