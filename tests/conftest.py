@@ -35,3 +35,25 @@ def run_notebook(tmp_path):
 @pytest.fixture
 def fixtures_dir() -> Path:
     return ROOT / "tests" / "fixtures"
+
+
+@pytest.fixture
+def tiny_ranker():
+    """Factory of a :class:`~ecomlib.recommend.NextBasketRanker` small enough for unit-test
+    data; keyword arguments override its settings."""
+    from ecomlib import recommend as rec
+
+    def make(**kwargs):
+        settings = {
+            "window_days": 14,
+            "n_windows": 2,
+            "n_repeat": 10,
+            "n_new": 10,
+            "max_items": 60,
+            "neighbours": 4,
+            "n_estimators": 10,
+            "n_jobs": 1,
+        }
+        return rec.NextBasketRanker(**{**settings, **kwargs})
+
+    return make

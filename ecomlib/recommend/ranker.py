@@ -176,8 +176,8 @@ GROUP_FEATURES = (
     "g_affinity",
     "g_rank",
     "g_item_rank",
-    "grp_rank",
 )
+GROUP_CANDIDATE_FEATURES = ("grp_rank",)  # rank in the group-candidate list, when asked for
 
 
 class _Snapshot:
@@ -413,8 +413,6 @@ class _Snapshot:
             found = pd.Index(r * n_items + c).get_indexer(cand_key)
             missing = n_new + 1 if name != "grp_rank" else group_candidates * items_per_group + 1
             out[name] = np.where(found >= 0, rank[found], missing).astype(np.float32)
-        if self.groups is not None and len(lists) == 3:
-            out["grp_rank"] = np.float32(1.0)  # no group candidates asked for: a constant
         return out
 
 
@@ -524,6 +522,8 @@ class NextBasketRanker(Recommender):
     @property
     def feature_names(self) -> list[str]:
         groups = GROUP_FEATURES if self.item_groups is not None else ()
+        if self.group_candidates:
+            groups = (*groups, *GROUP_CANDIDATE_FEATURES)
         planned = self.signals.feature_names if self.signals is not None else ()
         details = ()
         if self.details is not None:

@@ -410,5 +410,6 @@ def test_ranker_item_groups():
         item_groups=groups,
     ).fit(frame)
     assert {"g_s60", "g_share"} <= set(model.feature_names)
+    assert "grp_rank" not in model.feature_names  # no group candidates asked for
     recs = model.recommend([0, 1, 2], k=1, exclude_seen=False)
     assert recs["item_id"].tolist() == [0, 1, 2]

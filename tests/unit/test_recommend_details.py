@@ -101,20 +101,8 @@ def test_purchase_details_values_and_cut():
     assert (0, 1) in set(zip(later["pairs"]["u"], later["pairs"]["i"], strict=True))
 
 
-def _ranker(**kwargs):
-    return rec.NextBasketRanker(
-        window_days=14,
-        n_windows=2,
-        n_repeat=10,
-        n_new=10,
-        max_items=60,
-        neighbours=4,
-        n_estimators=10,
-        min_child_samples=5,
-        reg_lambda=1.0,
-        n_jobs=1,
-        **kwargs,
-    )
+# smaller leaves and some L2, as ranker_deals uses
+SMALL_TREES = {"min_child_samples": 5, "reg_lambda": 1.0}
 
 
 class _Spy(PurchaseDetails):
@@ -127,12 +115,12 @@ class _Spy(PurchaseDetails):
         return super().stats(end, user_ids, item_ids)
 
 
-def test_ranker_with_purchase_details_reads_no_future():
+def test_ranker_with_purchase_details_reads_no_future(tiny_ranker):
     lines = _shopping()
     train = _interactions(lines)
     end = train["timestamp"].max()
     spy = _Spy(_con(lines))
-    model = _ranker(details=spy, signals=PlannedSignals(_con(lines))).fit(train)
+    model = tiny_ranker(**SMALL_TREES, details=spy, signals=PlannedSignals(_con(lines))).fit(train)
     assert set(DETAIL_FEATURES) | {"promo_x_deal"} <= set(model.feature_names)
     # each training window reads the lines up to its cut; the final snapshot up to the end
     assert sorted(spy.calls) == sorted([cut for cut, _ in model.windows_] + [end])
@@ -155,19 +143,23 @@ def test_ranker_with_purchase_details_reads_no_future():
             ),
         ]
     )
-    again = _ranker(details=PurchaseDetails(_con(after)), signals=PlannedSignals(_con(after)))
+    again = tiny_ranker(
+        **SMALL_TREES, details=PurchaseDetails(_con(after)), signals=PlannedSignals(_con(after))
+    )
     again.fit(train)
     idx = model.interactions_.user_index(users)
     np.testing.assert_array_equal(model.score(idx), again.score(idx))
     # without details the deal features are absent
-    assert "deal_share" not in _ranker().feature_names
+    assert "deal_share" not in tiny_ranker(**SMALL_TREES).feature_names
 
 
-def test_ranker_group_candidates():
+def test_ranker_group_candidates(tiny_ranker):
     lines = _shopping(n_users=12, weeks=6)
     train = _interactions(lines)
     groups = pd.Series({i: ("staple" if i < 3 else f"g{i % 5}") for i in range(80)})
-    model = _ranker(item_groups=groups, group_candidates=2, items_per_group=3).fit(train)
+    model = tiny_ranker(
+        **SMALL_TREES, item_groups=groups, group_candidates=2, items_per_group=3
+    ).fit(train)
     assert {"g_affinity", "grp_rank", "g_item_rank"} <= set(model.feature_names)
     users = model.interactions_.user_index(train["user_id"].unique())
     cand = model._candidates(model.snapshot_, users)

@@ -183,21 +183,7 @@ def _interactions(trans):
     )
 
 
-def _ranker(signals):
-    return rec.NextBasketRanker(
-        window_days=14,
-        n_windows=2,
-        n_repeat=10,
-        n_new=10,
-        max_items=60,
-        neighbours=4,
-        n_estimators=10,
-        n_jobs=1,
-        signals=signals,
-    )
-
-
-def test_ranker_with_planned_signals_reads_no_future():
+def test_ranker_with_planned_signals_reads_no_future(tiny_ranker):
     trans = _shopping()
     train = _interactions(trans)
     end = train["timestamp"].max()
@@ -211,7 +197,7 @@ def test_ranker_with_planned_signals_reads_no_future():
         ]
     )
     spy = _Spy(_con(trans, promo))
-    model = _ranker(spy).fit(train)
+    model = tiny_ranker(signals=spy).fit(train)
     assert {"h_display", "p_mailer"} <= set(model.feature_names)
     # training windows read the plan of their own label window; the final snapshot the plan
     # of the 14 days after training; nothing later
@@ -229,7 +215,7 @@ def test_ranker_with_planned_signals_reads_no_future():
     after = pd.concat(
         [trans, _transactions([(u, 99, 10**6 + u, 5, end + pd.Timedelta(days=2)) for u in users])]
     )
-    again = _ranker(PlannedSignals(_con(after, future))).fit(train)
+    again = tiny_ranker(signals=PlannedSignals(_con(after, future))).fit(train)
     pd.testing.assert_frame_equal(recs, again.recommend(users, k=5, exclude_seen=False))
     idx = model.interactions_.user_index(users)
     np.testing.assert_array_equal(model.score(idx), again.score(idx))
