@@ -1,7 +1,9 @@
 """One visual style for every notebook, and small figure helpers that return Figures.
 
 Figures are PNG (the notebooks set ``%config InlineBackend.figure_formats = ['png']`` through
-:func:`set_style`), because SVG output breaks nbval comparisons.
+:func:`set_style`), because SVG output breaks nbval comparisons. Each PNG carries alternative
+text built from the figure's titles and axis labels (:func:`describe`), which the HTML reports
+put on the image for screen readers.
 """
 
 from __future__ import annotations
@@ -40,8 +42,46 @@ def set_style() -> None:
             from matplotlib_inline.backend_inline import set_matplotlib_formats
 
             set_matplotlib_formats("png")
+            _png_with_alt_text(ip)
     except Exception:  # pragma: no cover - outside a kernel
         pass
+
+
+def describe(fig: matplotlib.figure.Figure, max_chars: int = 300) -> str:
+    """Alternative text of a figure: its title and each panel's title and axis labels.
+
+    >>> fig, ax = plt.subplots(); _ = ax.set(title="Sales", xlabel="day", ylabel="USD")
+    >>> describe(fig)
+    'Figure: Sales (x: day; y: USD)'
+    """
+    parts = []
+    suptitle = getattr(fig, "_suptitle", None)
+    if suptitle is not None and suptitle.get_text():
+        parts.append(suptitle.get_text())
+    for ax in fig.axes:
+        labels = [f"{a}: {t}" for a, t in (("x", ax.get_xlabel()), ("y", ax.get_ylabel())) if t]
+        title = ax.get_title() or ax.get_title("left") or ax.get_title("right")
+        if title or labels:
+            parts.append(" ".join([title, f"({'; '.join(labels)})" if labels else ""]).strip())
+    text = "Figure: " + " | ".join(dict.fromkeys(parts)) if parts else "Figure without a title"
+    return text if len(text) <= max_chars else text[: max_chars - 3] + "..."
+
+
+def _png_with_alt_text(ip) -> None:
+    """Wrap the kernel's PNG formatter of figures to return ``(png, {"alt": describe(fig)})``."""
+    from matplotlib.figure import Figure
+
+    formatter = ip.display_formatter.formatters["image/png"]
+    render = formatter.lookup_by_type(Figure)
+    if getattr(render, "adds_alt_text", False):
+        return
+
+    def png(fig: Figure):
+        data = render(fig)
+        return None if data is None else (data, {"alt": describe(fig)})
+
+    png.adds_alt_text = True
+    formatter.for_type(Figure, png)
 
 
 def bar(

@@ -206,12 +206,18 @@ def execute_notebook(
 
 
 def export_html(executed: Path, target: Path) -> None:
-    """HTML without code cells (``nbconvert --no-input``), images embedded."""
+    """HTML without code cells (``nbconvert --no-input``), images embedded, each figure with
+    the alternative text recorded by :func:`ecomlib.plots.set_style` (template ``ecom_report``,
+    the JupyterLab one plus ``alt``)."""
     import nbformat
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(
-        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+        template_name="ecom_report",
+        extra_template_basedirs=[str(Path(__file__).parent / "templates")],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
     )
     resources = {"metadata": {"name": executed.stem}}
     body, _ = exporter.from_notebook_node(

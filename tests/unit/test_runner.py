@@ -242,3 +242,49 @@ def test_index_numbers_read_like_numbers():
     assert _number(153.76) == "153.8"
     assert _number(True) == "True"
     assert _number("Ensemble") == "Ensemble"
+
+
+PLOT = (
+    "import matplotlib.pyplot as plt\n"
+    "from ecomlib import plots\n"
+    "plots.set_style()\n"
+    "fig, ax = plt.subplots()\n"
+    "ax.plot([1, 2, 3])\n"
+    "ax.set(title='Daily sales <all stores>', xlabel='day', ylabel='USD')\n"
+    "plt.show()"
+)
+
+
+def test_report_figures_carry_their_titles_as_alternative_text(project, caplog):
+    _notebook(project / "notebooks" / "03_plot.ipynb", PLOT)
+    final, _ = runner.run(["03"], profile="default", run_name="alt", progress=False)
+    executed = nbformat.read(final / "03_plot.ipynb", as_version=4)
+    pngs = [
+        o for c in executed.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})
+    ]
+    assert len(pngs) == 1
+    alt = "Figure: Daily sales <all stores> (x: day; y: USD)"
+    assert pngs[0].metadata["image/png"]["alt"] == alt
+    html = (final / "03_plot.html").read_text()
+    assert 'alt="Figure: Daily sales &lt;all stores&gt; (x: day; y: USD)"' in html
+    assert "No description has been provided" not in html
+    assert "Alternative text is missing" not in caplog.text
+
+
+def test_describe_without_titles_and_with_suptitle():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ecomlib.plots import describe
+
+    fig, axes = plt.subplots(1, 2)
+    assert describe(fig) == "Figure without a title"
+    fig.suptitle("Forecasts")
+    axes[0].set_title("A")
+    axes[1].set_xlabel("ds")
+    assert describe(fig) == "Figure: Forecasts | A | (x: ds)"
+    axes[0].set_title("x" * 400)
+    assert len(describe(fig)) == 300 and describe(fig).endswith("...")
+    plt.close(fig)
