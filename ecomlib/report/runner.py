@@ -145,6 +145,19 @@ def _describe_failure(executed: Path, exc: Exception) -> str:
     return f"{executed.stem}: cell {cell_no} raised {ename}: {evalue[0]}"
 
 
+def _local_kernel_manager():
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LocalKernelManager(AsyncKernelManager):
+        """A kernel manager whose kernel talks over local IPC sockets (files in the Jupyter
+        runtime directory, readable by this user only) instead of TCP: nothing listens on a
+        port while a report runs, and ipykernel has no reason to warn about plain-text TCP."""
+
+        transport = "ipc"
+
+    return LocalKernelManager
+
+
 def execute_notebook(
     path: Path,
     out_dir: Path,
@@ -184,6 +197,7 @@ def execute_notebook(
             execution_timeout=timeout,
             log_output=False,
             request_save_on_cell_execute=False,
+            kernel_manager_class=_local_kernel_manager(),
         )
     except Exception as exc:  # papermill raises PapermillExecutionError and others
         error = _describe_failure(executed, exc) if executed.exists() else str(exc)

@@ -288,3 +288,9 @@ def test_describe_without_titles_and_with_suptitle():
     axes[0].set_title("x" * 400)
     assert len(describe(fig)) == 300 and describe(fig).endswith("...")
     plt.close(fig)
+
+
+def test_kernel_talks_over_local_ipc_not_tcp(project, capfd):
+    runner.run(["01"], profile="smoke", run_name="ipc", progress=False)
+    err = capfd.readouterr().err
+    assert "over TCP without encryption" not in err
