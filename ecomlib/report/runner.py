@@ -147,6 +147,11 @@ def _describe_failure(executed: Path, exc: Exception) -> str:
 
 def _local_kernel_manager():
     from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    # socket paths are "<runtime dir>/kernel-<uuid>-ipc-<n>"; Unix limits them to ~107 bytes
+    if len(os.fsencode(jupyter_runtime_dir())) + len("/kernel-") + 36 + len("-ipc-99999") > 100:
+        return AsyncKernelManager
 
     class LocalKernelManager(AsyncKernelManager):
         """A kernel manager whose kernel talks over local IPC sockets (files in the Jupyter

@@ -294,3 +294,10 @@ def test_kernel_talks_over_local_ipc_not_tcp(project, capfd):
     runner.run(["01"], profile="smoke", run_name="ipc", progress=False)
     err = capfd.readouterr().err
     assert "over TCP without encryption" not in err
+
+
+def test_kernel_falls_back_to_tcp_where_socket_paths_would_be_too_long(monkeypatch, tmp_path):
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / ("x" * 80)))
+    assert runner._local_kernel_manager().__name__ == "AsyncKernelManager"
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", "/tmp/rt")
+    assert runner._local_kernel_manager().transport == "ipc"
