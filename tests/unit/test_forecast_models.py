@@ -202,3 +202,57 @@ def test_lightgbm_extra_series_train_but_are_not_forecast_and_do_not_leak():
 def test_lightgbm_extra_series_bad_input(kwargs):
     with pytest.raises(ParameterError):
         LightGBMForecaster(**kwargs)
+
+
+def test_lightgbm_seed_bagging_averages_boosters():
+    """n_seeds boosters with seeds seed, seed+1, ...; the forecast is their mean."""
+    df = _toy()
+    kw = {"h": 7, "n_estimators": 20, "n_jobs": 1}
+    bag = LightGBMForecaster(n_seeds=3, **kw).fit(df)
+    assert [m.get_params()["random_state"] for m in bag.models_] == [42, 43, 44]
+    singles = [
+        LightGBMForecaster(seed=s, **kw).fit(df).predict(7)["LightGBM"] for s in (42, 43, 44)
+    ]
+    pred = bag.predict(7)["LightGBM"]
+    assert np.allclose(pred, np.mean(singles, axis=0), rtol=1e-4)  # no clipping at these levels
+    assert not np.allclose(singles[0], singles[1])  # the seeds do differ
+    assert bag.feature_importance().sum() == pytest.approx(1.0)
+    with pytest.raises(ParameterError, match="n_seeds"):
+        LightGBMForecaster(n_seeds=0)
+
+
+def test_lightgbm_context_features_do_not_leak():
+    """The store-total features read the total only at or before each row's origin."""
+    rng = np.random.default_rng(7)
+    n = 150
+    x = rng.gamma(2.0, 10.0, n)
+    total = pd.DataFrame({"total": x + rng.gamma(2.0, 100.0, n)})
+    dates = pd.date_range("2021-01-01", periods=n)
+    origins = np.arange(lookback() - 1, n - 14)
+    horizons = rng.integers(1, 15, len(origins))
+    base, _ = make_features(x, dates, origins, horizons, context=total)
+    ctx = [c for c in base.columns if c.startswith("ctx_total_")]
+    assert len(ctx) == 4 and base[ctx].notna().all().all()
+    for cut in (70, 120):
+        t2 = total.copy()
+        t2.loc[cut + 1 :, "total"] = 1e6  # rewrite the future of `cut`
+        feats, _ = make_features(x, dates, origins, horizons, context=t2)
+        safe = origins <= cut
+        pd.testing.assert_frame_equal(feats[safe], base[safe])
+        assert not np.allclose(feats.loc[~safe, ctx].to_numpy(), base.loc[~safe, ctx].to_numpy())
+    with pytest.raises(ValueError, match="context"):
+        make_features(x, dates, origins, horizons, context=total.iloc[:-1])
+    # the forecaster builds the total from the series it is given, up to the cutoff only
+    df = _toy(n_ids=3)
+    kw = {"h": 7, "n_estimators": 20, "n_jobs": 1, "context": "total"}
+    m = LightGBMForecaster(**kw).fit(df)
+    assert {"ctx_total_mean7", "ctx_total_share"} <= set(m.feature_names_)
+    pd.testing.assert_series_equal(
+        m.context_, df.groupby("ds")["y"].sum(), check_names=False
+    )  # the total of the series given to fit, nothing later
+    X, _ = m.prediction_frame(7)
+    last = df[df["ds"] > df["ds"].max() - pd.Timedelta(days=7)].groupby("ds")["y"].sum()
+    mean28 = df[df["ds"] > df["ds"].max() - pd.Timedelta(days=28)].groupby("ds")["y"].sum()
+    assert X["ctx_total_mean7"].iloc[0] == pytest.approx(last.mean() / mean28.mean(), rel=1e-5)
+    with pytest.raises(ParameterError, match="context"):
+        LightGBMForecaster(context="department")
