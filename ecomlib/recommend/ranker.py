@@ -341,8 +341,45 @@ class _Snapshot:
         n_new: int,
         group_candidates: int = 0,
         items_per_group: int = 10,
+        batch_users: int | None = 256,
     ) -> pd.DataFrame:
-        """Candidate (user, item) pairs with features for the users (indices) given."""
+        """Candidate (user, item) pairs with features for the users (indices) given.
+
+        The dense users x items score blocks (EASE, neighbours) are built for at most
+        ``batch_users`` users at a time (None = all at once); the result is the same whatever
+        the batch size: rows ordered re-buys first, then by user and item.
+        """
+        users = np.asarray(users, dtype=np.int64)
+        if batch_users is not None and batch_users < 1:
+            raise ParameterError(f"batch_users must be >= 1 or None, got {batch_users!r}.")
+        step = len(users) if batch_users is None else int(batch_users)
+        if len(users) <= step:
+            return self._candidate_block(users, n_repeat, n_new, group_candidates, items_per_group)
+        blocks = []
+        for start in range(0, len(users), step):
+            block = self._candidate_block(
+                users[start : start + step], n_repeat, n_new, group_candidates, items_per_group
+            )
+            block["row"] += start
+            blocks.append(block)
+        out = pd.concat(blocks, ignore_index=True)
+        del blocks
+        # the order of one unbatched call: re-buys first, then by user and item (bagging in
+        # LightGBM samples rows by position, so the order matters for an identical fit)
+        if not _sorted_by_user(users):
+            return out
+        order = np.lexsort((out["i"].to_numpy(), out["u"].to_numpy(), out["new"].to_numpy()))
+        return out.take(order).reset_index(drop=True)
+
+    def _candidate_block(
+        self,
+        users: np.ndarray,
+        n_repeat: int,
+        n_new: int,
+        group_candidates: int,
+        items_per_group: int,
+    ) -> pd.DataFrame:
+        """:meth:`candidates` for one batch of users."""
         n_items = self.n_items
         # repeat candidates: the user's own items, best n_repeat by decayed count
         rep = self.ui[self.ui["u"].isin(users) & (self.ui["own_rank"] <= n_repeat)]
@@ -416,6 +453,10 @@ class _Snapshot:
         return out
 
 
+def _sorted_by_user(users: np.ndarray) -> bool:
+    return bool(len(users) < 2 or np.all(np.diff(users) > 0))
+
+
 def _top_list(scores: np.ndarray, cols: np.ndarray, k: int):
     """Rows, item indices (``cols[...]``) and ranks (1 = best) of each row's k largest
     finite scores."""
@@ -453,6 +494,8 @@ class NextBasketRanker(Recommender):
         ``group_candidates`` favourite groups (by decayed purchases): brand / size switches
         inside a kind the user already buys, the commonest first purchase in groceries.
         0 = off.
+    batch_users : users whose candidates (dense users x items score blocks) are built at
+        once; bounds peak memory without changing any score (None = all users at once).
     signals : optional :class:`~ecomlib.recommend.signals.PlannedSignals`: the promotion
         plan of each predicted window (share of its weeks each product is on display / in the
         mailer, overall and at the user's stores) as features of both classifiers. Only the
@@ -487,7 +530,10 @@ class NextBasketRanker(Recommender):
         details: PurchaseDetails | None = None,
         group_candidates: int = 0,
         items_per_group: int = 10,
+        batch_users: int | None = 256,
     ):
+        if batch_users is not None and batch_users < 1:
+            raise ParameterError(f"batch_users must be >= 1 or None, got {batch_users!r}.")
         if group_candidates < 0 or items_per_group < 1:
             raise ParameterError("group_candidates must be >= 0 and items_per_group >= 1.")
         if group_candidates and item_groups is None:
@@ -513,10 +559,16 @@ class NextBasketRanker(Recommender):
         self.details = details
         self.group_candidates = group_candidates
         self.items_per_group = items_per_group
+        self.batch_users = batch_users
 
     def _candidates(self, snap: _Snapshot, users: np.ndarray) -> pd.DataFrame:
         return snap.candidates(
-            users, self.n_repeat, self.n_new, self.group_candidates, self.items_per_group
+            users,
+            self.n_repeat,
+            self.n_new,
+            self.group_candidates,
+            self.items_per_group,
+            batch_users=self.batch_users,
         )
 
     @property
@@ -579,12 +631,14 @@ class NextBasketRanker(Recommender):
             parts.append(cand)
             self.windows_.append((cut, cut + window))
             log.info("ranker window %d: %d users, %d candidates", w, len(users), len(cand))
+            del snap, cand, hist, label  # one snapshot alive at a time: bounds peak memory
         if not parts:
             raise DataError(
                 f"NextBasketRanker needs history before the last {self.window_days} days."
             )
-        data = pd.concat(parts, ignore_index=True)
         self.training_windows_ = len(parts)
+        data = pd.concat(parts, ignore_index=True)
+        parts.clear()
         self.models_ = {}
         for kind, is_new in (("repeat", False), ("new", True)):
             part = data[data["new"] == is_new]
@@ -606,6 +660,7 @@ class NextBasketRanker(Recommender):
             )
             model.fit(part[self.feature_names], part["y"].astype(int))
             self.models_[kind] = model
+        data = part = None  # free the training examples before the final snapshot
         self.snapshot_ = _Snapshot(frame, inter, end, self._params())
         self.snapshot_end_ = end
         pop = self.popularity_

@@ -193,3 +193,39 @@ def test_zoo_ranker_deals_settings():
     assert model.n_estimators == 60 and model.min_child_samples == 200
     assert isinstance(model.details, PurchaseDetails)
     assert isinstance(model.signals, PlannedSignals)
+
+
+def test_ranker_batched_candidates_match_unbatched(tiny_ranker):
+    """Building candidates a few users at a time (the memory bound) changes no candidate,
+    feature, row order or score."""
+    lines = _shopping(n_users=14, weeks=8, seed=3)
+    train = _interactions(lines)
+    groups = pd.Series({i: ("staple" if i < 3 else f"g{i % 5}") for i in range(80)})
+    settings = {
+        **SMALL_TREES,
+        "details": PurchaseDetails(_con(lines)),
+        "signals": PlannedSignals(_con(lines)),
+        "item_groups": groups,
+        "group_candidates": 2,
+        "items_per_group": 3,
+    }
+    whole = tiny_ranker(**settings, batch_users=None).fit(train)
+    batched = tiny_ranker(**settings, batch_users=3).fit(train)
+    users = whole.interactions_.user_index(train["user_id"].unique())
+    for order in (np.sort(users), users[::-1]):
+        a = whole._candidates(whole.snapshot_, order)
+        b = batched._candidates(batched.snapshot_, order)
+        key = ["new", "u", "i"]
+        pd.testing.assert_frame_equal(
+            a.sort_values(key).reset_index(drop=True), b.sort_values(key).reset_index(drop=True)
+        )
+    # sorted users (as in fit): the very same frame, row for row
+    pd.testing.assert_frame_equal(
+        whole._candidates(whole.snapshot_, np.sort(users)),
+        batched._candidates(batched.snapshot_, np.sort(users)),
+    )
+    np.testing.assert_array_equal(whole.score(users), batched.score(users))
+    with pytest.raises(ParameterError, match="batch_users"):
+        rec.NextBasketRanker(batch_users=0)
+    with pytest.raises(ParameterError, match="batch_users"):
+        whole.snapshot_.candidates(users, 5, 5, batch_users=-2)
