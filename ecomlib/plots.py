@@ -63,6 +63,7 @@ def describe(fig: matplotlib.figure.Figure, max_chars: int = 300) -> str:
         title = ax.get_title() or ax.get_title("left") or ax.get_title("right")
         if title or labels:
             parts.append(" ".join([title, f"({'; '.join(labels)})" if labels else ""]).strip())
+    parts = [" ".join(part.split()) for part in parts]  # multi-line titles read as one line
     text = "Figure: " + " | ".join(dict.fromkeys(parts)) if parts else "Figure without a title"
     return text if len(text) <= max_chars else text[: max_chars - 3] + "..."
 

@@ -282,9 +282,9 @@ def test_describe_without_titles_and_with_suptitle():
     fig, axes = plt.subplots(1, 2)
     assert describe(fig) == "Figure without a title"
     fig.suptitle("Forecasts")
-    axes[0].set_title("A")
+    axes[0].set_title("A\npred: B")
     axes[1].set_xlabel("ds")
-    assert describe(fig) == "Figure: Forecasts | A | (x: ds)"
+    assert describe(fig) == "Figure: Forecasts | A pred: B | (x: ds)"
     axes[0].set_title("x" * 400)
     assert len(describe(fig)) == 300 and describe(fig).endswith("...")
     plt.close(fig)
