@@ -35,7 +35,13 @@ from ecomlib.text.evaluate import (
     plot_reliability,
     reliability_table,
 )
-from ecomlib.text.explain import Explanation, explain, explanations_html, render_html
+from ecomlib.text.explain import (
+    Explanation,
+    deletion_check,
+    explain,
+    explanations_html,
+    render_html,
+)
 from ecomlib.text.search import SemanticIndex
 from ecomlib.text.transformer import (
     HiddenBatches,
@@ -64,6 +70,7 @@ __all__ = [
     "embed_texts",
     "embedding_logreg",
     "expected_calibration_error",
+    "deletion_check",
     "explain",
     "explanations_html",
     "keyword_summary",

@@ -15,6 +15,7 @@ from ecomlib.text import (
     TokenBatches,
     TransformerClassifier,
     default_model_dir,
+    deletion_check,
     explain,
     explanations_html,
     tokenize,
@@ -189,6 +190,53 @@ def test_explanations(fitted):
     assert {"great", "taste", "love", "it"} <= words
     html = explanations_html(exps, ["a", "b"])
     assert html.count("<span") >= 6 and "p(great)" in html
+
+
+def _log_odds(p: float) -> float:
+    return float(np.log(p) - np.log1p(-p))
+
+
+def test_integrated_gradients_add_up_to_the_change_from_the_blank_baseline(fitted):
+    text = "great taste, love it"
+    exp = explain(fitted, [text], steps=64)[0]
+    ids = fitted.tokenizer_(text)["input_ids"]
+    pad = fitted.tokenizer_.pad_token_id
+    blank = torch.tensor([[ids[0]] + [pad] * (len(ids) - 2) + [ids[-1]]])
+    with torch.no_grad():
+        p_blank = torch.softmax(fitted.net_(blank, torch.ones_like(blank)).float(), -1)[0, 1]
+    change = _log_odds(exp.p_target) - _log_odds(float(p_blank))
+    assert exp.method == "integrated_gradients"
+    assert exp.scores.sum() == pytest.approx(change, abs=0.02 + 0.02 * abs(change))
+
+
+def test_occlusion_is_the_fall_in_log_odds_without_the_word(fitted):
+    text = "great taste, love it"
+    exp = explain(fitted, [text], method="occlusion")[0]
+    words = [text[slice(*s)] for s in exp.spans]
+    i = words.index("love")
+    without = _log_odds(float(fitted.predict_proba(["great taste, it"])[0, 1]))
+    assert exp.scores[i] == pytest.approx(_log_odds(exp.p_target) - without, abs=0.01)
+    assert "occlusion" in explanations_html([exp], ["a"])
+
+
+def test_deletion_check_removes_the_credited_words(fitted):
+    texts = ["great taste, love it", "stale and awful", "best coffee ever", "not good at all"]
+    exps = explain(fitted, texts, method="occlusion")
+    check = deletion_check(fitted, exps, k=1, seed=0)
+    assert check["k"] == 1 and check["texts"] == 4
+    # with k=1 the top word's fall is exactly its occlusion score, the largest of each text
+    best = [max(e.scores * (1 if e.p_target >= 0.5 else -1)) for e in exps]
+    assert check["top_k_fall"] == pytest.approx(np.mean(best), abs=0.02)
+    assert check["top_k_fall"] >= check["random_k_fall"]
+    with pytest.raises(ParameterError, match="at least one word"):
+        deletion_check(fitted, [])
+
+
+def test_explain_refuses_unknown_methods(fitted):
+    with pytest.raises(ParameterError, match="method"):
+        explain(fitted, ["good"], method="gradient_x_input")
+    with pytest.raises(ParameterError, match="steps"):
+        explain(fitted, ["good"], steps=0)
 
 
 def test_semantic_index():
