@@ -203,6 +203,8 @@ class LightGBMForecaster(Forecaster):
         :func:`make_features`) from the sum of the forecast series of ``df`` per period, i.e.
         the store-wide traffic up to the origin (computed from ``df`` itself, so it never sees
         a value after the cutoff); extra series read the same total.
+    params : further ``lightgbm.LGBMRegressor`` keyword arguments (e.g.
+        ``{"extra_trees": True}``); they override the knobs above.
     """
 
     def __init__(
@@ -230,7 +232,9 @@ class LightGBMForecaster(Forecaster):
         extra_weight: float = 1.0,
         n_seeds: int = 1,
         context: str = "none",
+        params: dict | None = None,
     ):
+        self.params = dict(params or {})
         if context not in ("none", "total"):
             raise ParameterError(f"context must be 'none' or 'total', got {context!r}")
         self.context = context
@@ -398,22 +402,23 @@ class LightGBMForecaster(Forecaster):
         self.last_ = df[["unique_id", "ds"]]
         X, y, w = self.training_frame(df)
         self.feature_names_ = list(X.columns)
+        knobs = {
+            "n_estimators": self.n_estimators,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples,
+            "subsample": self.subsample,
+            "subsample_freq": 1,
+            "colsample_bytree": self.colsample,
+            "objective": self.objective,
+            "n_jobs": self.n_jobs,
+            "deterministic": True,
+            "force_col_wise": True,
+            "verbose": -1,
+            **self.params,
+        }
         self.models_ = [
-            lgb.LGBMRegressor(
-                n_estimators=self.n_estimators,
-                learning_rate=self.learning_rate,
-                num_leaves=self.num_leaves,
-                min_child_samples=self.min_child_samples,
-                subsample=self.subsample,
-                subsample_freq=1,
-                colsample_bytree=self.colsample,
-                objective=self.objective,
-                n_jobs=self.n_jobs,
-                random_state=self.seed + i,
-                deterministic=True,
-                force_col_wise=True,
-                verbose=-1,
-            ).fit(X, y, sample_weight=w)
+            lgb.LGBMRegressor(**{**knobs, "random_state": self.seed + i}).fit(X, y, sample_weight=w)
             for i in range(self.n_seeds)
         ]
         self.model_ = self.models_[0]

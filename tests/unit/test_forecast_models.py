@@ -219,6 +219,11 @@ def test_lightgbm_seed_bagging_averages_boosters():
     assert bag.feature_importance().sum() == pytest.approx(1.0)
     with pytest.raises(ParameterError, match="n_seeds"):
         LightGBMForecaster(n_seeds=0)
+    # further LightGBM parameters reach every booster and override the named knobs
+    xt = LightGBMForecaster(n_seeds=2, params={"extra_trees": True, "num_leaves": 7}, **kw)
+    got = [m.get_params() for m in xt.fit(df).models_]
+    assert all(p["extra_trees"] is True and p["num_leaves"] == 7 for p in got)
+    assert not np.allclose(xt.predict(7)["LightGBM"], pred)
 
 
 def test_lightgbm_context_features_do_not_leak():
