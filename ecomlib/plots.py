@@ -144,3 +144,57 @@ def history(
         axes[1].set_xlabel("epoch")
         axes[1].set_title("validation metric")
     return fig
+
+
+def label_points(
+    ax: matplotlib.axes.Axes,
+    x: Sequence[float],
+    y: Sequence[float],
+    labels: Sequence[str],
+    fontsize: float = 8,
+) -> list[matplotlib.text.Annotation]:
+    """Name each point of a scatter plot without labels piling on top of each other.
+
+    Each label goes right of its point; where it would overlap a label already placed (or
+    leave the axes), it tries below, above, then left, further out each round. Greedy, but
+    enough for a leaderboard of a dozen models where several sit close together.
+    """
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    placed: list = []
+    texts = []
+    offsets = [(4, 2)]
+    for step in (1, 2, 3):
+        offsets += [(4, -9 * step), (4, 9 * step + 2), (-4, 2 - 9 * (step - 1))]
+    axes_box = ax.get_window_extent(renderer)
+    for xi, yi, label in zip(x, y, labels, strict=True):
+        best = None
+        for dx, dy in offsets:
+            ha = "left" if dx >= 0 else "right"
+            t = ax.annotate(
+                str(label),
+                (xi, yi),
+                xytext=(dx, dy),
+                textcoords="offset points",
+                fontsize=fontsize,
+                ha=ha,
+            )
+            box = t.get_window_extent(renderer)
+            inside = (
+                box.x0 >= axes_box.x0
+                and box.x1 <= axes_box.x1
+                and box.y0 >= axes_box.y0
+                and box.y1 <= axes_box.y1
+            )
+            if inside and not any(box.overlaps(b) for b in placed):
+                best = (t, box)
+                break
+            t.remove()
+        if best is None:  # nowhere free: keep the default place
+            t = ax.annotate(
+                str(label), (xi, yi), xytext=(4, 2), textcoords="offset points", fontsize=fontsize
+            )
+            best = (t, t.get_window_extent(renderer))
+        placed.append(best[1])
+        texts.append(best[0])
+    return texts

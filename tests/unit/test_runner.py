@@ -271,25 +271,6 @@ def test_report_figures_carry_their_titles_as_alternative_text(project, caplog):
     assert "Alternative text is missing" not in caplog.text
 
 
-def test_describe_without_titles_and_with_suptitle():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ecomlib.plots import describe
-
-    fig, axes = plt.subplots(1, 2)
-    assert describe(fig) == "Figure without a title"
-    fig.suptitle("Forecasts")
-    axes[0].set_title("A\npred: B")
-    axes[1].set_xlabel("ds")
-    assert describe(fig) == "Figure: Forecasts | A pred: B | (x: ds)"
-    axes[0].set_title("x" * 400)
-    assert len(describe(fig)) == 300 and describe(fig).endswith("...")
-    plt.close(fig)
-
-
 def test_kernel_talks_over_local_ipc_not_tcp(project, capfd):
     runner.run(["01"], profile="smoke", run_name="ipc", progress=False)
     err = capfd.readouterr().err
