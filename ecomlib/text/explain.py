@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ecomlib.errors import ParameterError
+from ecomlib.text.transformer import head_tail_lengths
 
 __all__ = ["Explanation", "deletion_check", "explain", "explanations_html", "render_html"]
 
@@ -175,8 +176,8 @@ def _kept_positions(clf, n_tok: int) -> list[int]:
     limit = clf.inference_length
     if n_tok > limit:
         if clf.truncation == "head_tail":
-            head = min(limit - 2, max(2, int(round(limit * clf.head_share))))
-            keep = keep[:head] + keep[n_tok - (limit - head) :]
+            head, tail = head_tail_lengths(limit, clf.head_share)
+            keep = keep[:head] + keep[n_tok - tail :]
         else:
             keep = keep[: limit - 1] + [n_tok - 1]
     return keep

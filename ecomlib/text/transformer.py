@@ -87,10 +87,15 @@ def tokenize(
         return_token_type_ids=False,
     )["input_ids"]
     if truncation == "head_tail":
-        head = min(max_length - 2, max(2, int(round(max_length * head_share))))
-        tail = max_length - head
+        head, tail = head_tail_lengths(max_length, head_share)
         ids = [x if len(x) <= max_length else x[:head] + x[-tail:] for x in ids]
     return ids
+
+
+def head_tail_lengths(max_length: int, head_share: float) -> tuple[int, int]:
+    """Tokens kept from the start and from the end of a text longer than ``max_length``."""
+    head = min(max_length - 2, max(2, int(round(max_length * head_share))))
+    return head, max_length - head
 
 
 def _pad(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
