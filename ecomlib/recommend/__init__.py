@@ -36,7 +36,7 @@ from ecomlib.recommend.models import (
 from ecomlib.recommend.neural import GRUSequence, TwoTower
 from ecomlib.recommend.newitems import NewItemScorer
 from ecomlib.recommend.ranker import TIFUKNN, NextBasketRanker
-from ecomlib.recommend.signals import PlannedSignals, week_of
+from ecomlib.recommend.signals import PlannedSignals, StoreSales, week_of
 from ecomlib.recommend.splits import common_users, per_user_random_split, temporal_split
 
 __all__ = [
@@ -67,6 +67,7 @@ __all__ = [
     "peak_rss_mb",
     "per_user_random_split",
     "PlannedSignals",
+    "StoreSales",
     "Popularity",
     "popularity_curve",
     "product_groups",

@@ -133,6 +133,7 @@ COMPLETE_JOURNEY_MODELS = (
     "ranker",
     "ranker_promo",
     "ranker_deals",
+    "ranker_stores",
     "new_items",
     "gru",
     "content",
@@ -171,11 +172,12 @@ def model_zoo(
         pop_exponent -0.1.
     """
     from ecomlib.recommend.content import ContentBased
+    from ecomlib.recommend.interactions import product_groups
     from ecomlib.recommend.models import ALS, EASE, Blend, BuyAgain, ItemKNN, Popularity, RP3beta
     from ecomlib.recommend.neural import GRUSequence, TwoTower
     from ecomlib.recommend.newitems import NewItemScorer
     from ecomlib.recommend.ranker import TIFUKNN, NextBasketRanker
-    from ecomlib.recommend.signals import PlannedSignals, PurchaseDetails
+    from ecomlib.recommend.signals import PlannedSignals, PurchaseDetails, StoreSales
 
     if dataset == "movielens":
         factories = {
@@ -210,6 +212,17 @@ def model_zoo(
             }
             return NextBasketRanker(**{**settings, **kwargs})
 
+        def _deals(**kwargs):
+            return _ranker(
+                PlannedSignals(),
+                PurchaseDetails(),
+                n_estimators=2 * ranker_trees,
+                learning_rate=0.03,
+                min_child_samples=200,
+                reg_lambda=10.0,
+                **kwargs,
+            )
+
         factories = {
             "popularity": lambda: Popularity(),
             "buy_again": lambda: BuyAgain(),
@@ -227,13 +240,13 @@ def model_zoo(
             # spend, discount rate; basket lines before each cut) and promotion x deal share
             # (its LightGBM settings chosen on the validation window: more regularised, twice
             # the trees at a lower learning rate)
-            "ranker_deals": lambda: _ranker(
-                PlannedSignals(),
-                PurchaseDetails(),
-                n_estimators=2 * ranker_trees,
-                learning_rate=0.03,
-                min_child_samples=200,
-                reg_lambda=10.0,
+            "ranker_deals": _deals,
+            # ... plus what sold lately at the household's stores, repurchase-cycle features
+            # and how much / how recently it buys the product's type (chosen on validation)
+            "ranker_stores": lambda: _deals(
+                stores=StoreSales(),
+                cycle=True,
+                item_groups=product_groups(level="product_type"),
             ),
             # never-bought products: recent popularity x planned promotion at the household's
             # stores + EASE (weights chosen on the validation window)

@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from ecomlib.errors import DataError, ParameterError
 from ecomlib.recommend.interactions import Interactions
 from ecomlib.recommend.models import EASE, Recommender, _matrix
-from ecomlib.recommend.signals import PlannedSignals, PurchaseDetails
+from ecomlib.recommend.signals import PlannedSignals, PurchaseDetails, StoreSales
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +178,10 @@ GROUP_FEATURES = (
     "g_item_rank",
 )
 GROUP_CANDIDATE_FEATURES = ("grp_rank",)  # rank in the group-candidate list, when asked for
+STORE_CANDIDATE_FEATURES = ("store_rank",)  # rank in the store list, when asked for
+#: repurchase cycle: the item's median gap between a household's purchases of it (over its
+#: re-buyers) and the days since the household last bought it over that gap
+CYCLE_FEATURES = ("i_gap", "overdue_i")
 
 
 class _Snapshot:
@@ -282,6 +286,16 @@ class _Snapshot:
         self.details = None
         if params.get("details") is not None:
             self.details = params["details"].stats(end, universe.user_ids, universe.item_ids)
+        # what sold lately at the user's stores (lines up to ``end`` only)
+        self.stores = None
+        self.store_candidates = bool(params.get("store_candidates"))
+        if params.get("stores") is not None:
+            self.stores = params["stores"].stats(end, universe.user_ids, universe.item_ids)
+        self.cycle = bool(params.get("cycle"))
+        if self.cycle:
+            gaps = ui.loc[ui["n"] > 1].groupby("i")["interval"].median()
+            self.item_gap = np.full(n_items, np.nan, np.float32)
+            self.item_gap[gaps.index.to_numpy()] = gaps.to_numpy()
         self.groups = params.get("groups")
         if self.groups is not None:
             ui["g"] = self.groups[ui["i"].to_numpy()]
@@ -392,22 +406,32 @@ class _Snapshot:
             self.ease.user_matrix_[users][:, kept] @ self.ease.weights_, dtype=np.float32
         )
         nbr = (self.neighbours[users] @ self.seen).toarray().astype(np.float32)
-        lists = []
-        for scores, cols, seen_part in (
-            (ease, kept, seen[:, kept]),
-            (nbr, np.arange(n_items), seen),
+        lists = {}  # rank feature -> (rows, items, ranks) of a never-bought candidate list
+        for name, scores, cols, seen_part in (
+            ("ease_rank", ease, kept, seen[:, kept]),
+            ("nbr_rank", nbr, np.arange(n_items), seen),
         ):
             m = scores.copy()
             m[seen_part.nonzero()] = -np.inf
-            lists.append(_top_list(m, cols, n_new))
+            lists[name] = _top_list(m, cols, n_new)
         # recent popularity: the n_new most popular items the user has not bought
         popular = np.argsort(-self.recent_pop, kind="stable")[: n_new + int(seen.sum(1).max())]
         m = np.tile(-np.arange(len(popular), dtype=np.float32), (len(users), 1))
         m[seen[:, popular].nonzero()] = -np.inf
-        lists.append(_top_list(m, popular, n_new))
+        lists["pop_rank"] = _top_list(m, popular, n_new)
+        missing = dict.fromkeys(lists, n_new + 1)
         if self.groups is not None and group_candidates > 0:
-            lists.append(self._group_list(users, seen, group_candidates, items_per_group))
-        key = np.unique(np.concatenate([r * n_items + c for r, c, _ in lists]))
+            lists["grp_rank"] = self._group_list(users, seen, group_candidates, items_per_group)
+            missing["grp_rank"] = group_candidates * items_per_group + 1
+        if self.stores is not None and self.store_candidates:
+            # what most of the shoppers of the user's stores bought lately
+            m = StoreSales.user_scores(self.stores, users).astype(np.float32)
+            m[m <= 0] = -np.inf
+            m[seen.nonzero()] = -np.inf
+            lists["store_rank"] = _top_list(m, np.arange(n_items), n_new)
+            missing["store_rank"] = n_new + 1
+        del m
+        key = np.unique(np.concatenate([r * n_items + c for r, c, _ in lists.values()]))
         row_new, item_new = key // n_items, key % n_items
         row = np.concatenate([row_rep, row_new]).astype(np.int64)
         itm = np.concatenate([item_rep, item_new]).astype(np.int64)
@@ -436,6 +460,13 @@ class _Snapshot:
             if self.signals is not None:
                 promo = out.get("h_display", 0.0) + out.get("h_mailer", 0.0)
                 out["promo_x_deal"] = promo * out["deal_share"]
+        if self.stores is not None:
+            values = StoreSales.pair_values(self.stores, out["u"].to_numpy(), out["i"].to_numpy())
+            for name, col in values.items():
+                out[name] = col
+        if self.cycle:
+            out["i_gap"] = self.item_gap[out["i"].to_numpy()]
+            out["overdue_i"] = out["age_last"] / out["i_gap"]
         kept_pos = np.full(n_items, -1)
         kept_pos[kept] = np.arange(len(kept))
         top_ease = np.abs(ease).max(axis=1)
@@ -445,11 +476,9 @@ class _Snapshot:
         top_nbr = nbr.max(axis=1)
         out["nbr"] = nbr[row, itm] / np.where(top_nbr > 0, top_nbr, 1.0)[row]
         cand_key = row * n_items + itm
-        names = ("ease_rank", "nbr_rank", "pop_rank", "grp_rank")
-        for name, (r, c, rank) in zip(names, lists, strict=False):
+        for name, (r, c, rank) in lists.items():
             found = pd.Index(r * n_items + c).get_indexer(cand_key)
-            missing = n_new + 1 if name != "grp_rank" else group_candidates * items_per_group + 1
-            out[name] = np.where(found >= 0, rank[found], missing).astype(np.float32)
+            out[name] = np.where(found >= 0, rank[found], missing[name]).astype(np.float32)
         return out
 
 
@@ -505,6 +534,15 @@ class NextBasketRanker(Recommender):
         buys each product (share of its lines bought on a deal, quantity, spend, discount
         rate) from the basket lines up to each cut; with ``signals`` also the planned
         promotion x deal share.
+    n_models : LightGBM classifiers per part, with seeds ``seed, seed + 1, ...`` (each
+        bags other rows and features); their probabilities are averaged.
+    stores : optional :class:`~ecomlib.recommend.signals.StoreSales`: what sold lately at
+        the user's stores (store-weighted share of their shoppers who bought the item in the
+        28 days before each cut, and whether it sold there at all) as features.
+    store_candidates : with ``stores``, also offer each user the ``n_new`` never-bought items
+        with the highest store-weighted share (feature ``store_rank``).
+    cycle : add repurchase-cycle features: the item's median gap between re-buys and the
+        days since the user last bought it over that gap.
     """
 
     name = "ranker"
@@ -531,11 +569,19 @@ class NextBasketRanker(Recommender):
         group_candidates: int = 0,
         items_per_group: int = 10,
         batch_users: int | None = 256,
+        n_models: int = 1,
+        stores: StoreSales | None = None,
+        store_candidates: bool = False,
+        cycle: bool = False,
     ):
         if batch_users is not None and batch_users < 1:
             raise ParameterError(f"batch_users must be >= 1 or None, got {batch_users!r}.")
         if group_candidates < 0 or items_per_group < 1:
             raise ParameterError("group_candidates must be >= 0 and items_per_group >= 1.")
+        if n_models < 1:
+            raise ParameterError(f"n_models must be >= 1, got {n_models!r}.")
+        if store_candidates and stores is None:
+            raise ParameterError("store_candidates needs stores=StoreSales(...).")
         if group_candidates and item_groups is None:
             raise ParameterError("group_candidates > 0 needs item_groups (item ID -> group).")
         if n_windows < 1 or window_days <= 0 or n_repeat < 1 or n_new < 1:
@@ -560,6 +606,10 @@ class NextBasketRanker(Recommender):
         self.group_candidates = group_candidates
         self.items_per_group = items_per_group
         self.batch_users = batch_users
+        self.n_models = n_models
+        self.stores = stores
+        self.store_candidates = store_candidates
+        self.cycle = cycle
 
     def _candidates(self, snap: _Snapshot, users: np.ndarray) -> pd.DataFrame:
         return snap.candidates(
@@ -580,6 +630,12 @@ class NextBasketRanker(Recommender):
         details = ()
         if self.details is not None:
             details = (*self.details.feature_names, *DEAL_PROMO[: int(self.signals is not None)])
+        stores = ()
+        if self.stores is not None:
+            stores = (
+                *self.stores.feature_names,
+                *STORE_CANDIDATE_FEATURES[: self.store_candidates],
+            )
         return [
             *UI_FEATURES,
             *USER_FEATURES,
@@ -588,6 +644,8 @@ class NextBasketRanker(Recommender):
             *groups,
             *planned,
             *details,
+            *stores,
+            *CYCLE_FEATURES[: 2 * self.cycle],
         ]
 
     def _params(self) -> dict:
@@ -599,6 +657,9 @@ class NextBasketRanker(Recommender):
             "signals": self.signals,
             "details": self.details,
             "window_days": self.window_days,
+            "stores": self.stores,
+            "store_candidates": self.store_candidates,
+            "cycle": self.cycle,
         }
 
     def _fit(self, inter: Interactions) -> None:
@@ -639,32 +700,51 @@ class NextBasketRanker(Recommender):
         self.training_windows_ = len(parts)
         data = pd.concat(parts, ignore_index=True)
         parts.clear()
-        self.models_ = {}
+        self.models_, self.ensembles_ = {}, {}
         for kind, is_new in (("repeat", False), ("new", True)):
             part = data[data["new"] == is_new]
             if part["y"].nunique() < 2:
                 self.models_[kind] = None
+                self.ensembles_[kind] = []
                 continue
-            model = lgb.LGBMClassifier(
-                n_estimators=self.n_estimators,
-                learning_rate=self.learning_rate,
-                num_leaves=self.num_leaves,
-                min_child_samples=self.min_child_samples,
-                reg_lambda=self.reg_lambda,
-                subsample=0.8,
-                subsample_freq=1,
-                colsample_bytree=0.8,
-                random_state=self.seed,
-                n_jobs=self.n_jobs,
-                verbose=-1,
-            )
-            model.fit(part[self.feature_names], part["y"].astype(int))
-            self.models_[kind] = model
+            x, y = part[self.feature_names], part["y"].astype(int)
+            models = []
+            for j in range(self.n_models):
+                model = lgb.LGBMClassifier(
+                    n_estimators=self.n_estimators,
+                    learning_rate=self.learning_rate,
+                    num_leaves=self.num_leaves,
+                    min_child_samples=self.min_child_samples,
+                    reg_lambda=self.reg_lambda,
+                    subsample=0.8,
+                    subsample_freq=1,
+                    colsample_bytree=0.8,
+                    random_state=self.seed + j,
+                    n_jobs=self.n_jobs,
+                    verbose=-1,
+                )
+                models.append(model.fit(x, y))
+            self.models_[kind] = models[0]
+            self.ensembles_[kind] = models
+            del x, y
         data = part = None  # free the training examples before the final snapshot
         self.snapshot_ = _Snapshot(frame, inter, end, self._params())
         self.snapshot_end_ = end
         pop = self.popularity_
         self.base_ = (-1.0 + 1e-3 * pop / (pop.max() + 1.0)).astype(np.float32)
+
+    def recommend(
+        self,
+        user_ids,
+        k: int = 10,
+        exclude_seen: bool = True,
+        unknown: str = "raise",
+        items=None,
+        batch_size: int = 256,
+    ) -> pd.DataFrame:
+        """:meth:`Recommender.recommend` with smaller user batches by default (each batch
+        holds a candidate frame and a dense score block): same lists, less peak memory."""
+        return super().recommend(user_ids, k, exclude_seen, unknown, items, batch_size)
 
     def score(self, user_idx: np.ndarray) -> np.ndarray:
         user_idx = np.asarray(user_idx)
@@ -675,6 +755,8 @@ class NextBasketRanker(Recommender):
             model = self.models_[kind]
             if part.empty or model is None:
                 continue
-            prob = model.predict_proba(part[self.feature_names])[:, 1]
+            x = part[self.feature_names]
+            members = self.ensembles_[kind]
+            prob = sum(m.predict_proba(x)[:, 1] for m in members) / len(members)
             out[part["row"].to_numpy(), part["i"].to_numpy()] = prob
         return out

@@ -30,7 +30,16 @@ from ecomlib.recommend.interactions import quiet_query
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DETAIL_FEATURES", "PlannedSignals", "PurchaseDetails", "SIGNAL_FEATURES", "week_of"]
+__all__ = [
+    "DETAIL_FEATURES",
+    "PlannedSignals",
+    "PurchaseDetails",
+    "SIGNAL_FEATURES",
+    "STORE_FEATURES",
+    "StoreSales",
+    "store_weighted",
+    "week_of",
+]
 
 #: Complete Journey weeks start on Mondays around 05:00 in the timestamps' clock (local
 #: midnight); week 1 is the partial week before the first Monday (2017-01-02).
@@ -312,3 +321,115 @@ class PurchaseDetails(_SqlReader):
         out = {"pairs": pairs, "i_deal": i_deal}
         self._cache = {key: out}
         return out
+
+
+#: per household x product: store-weighted share of the households shopping at its stores
+#: in the last ``recent_days`` who bought the product there, and store-weighted availability
+#: (1 when the product sold at the store in those days)
+STORE_FEATURES = ("h_pen", "h_avail")
+
+
+def store_weighted(h_store: sp.csr_matrix, per_store: sp.csr_matrix, users, items) -> np.ndarray:
+    """``sum_s h_store[u, s] * per_store[s, i]`` for each (user index, item index) pair,
+    without forming the users x items product."""
+    users = np.asarray(users, dtype=np.int64)
+    items = np.asarray(items, dtype=np.int64)
+    counts = np.diff(h_store.indptr)[users]
+    pair = np.repeat(np.arange(len(users)), counts)
+    starts = np.repeat(h_store.indptr[users], counts)
+    offset = np.arange(len(pair)) - np.repeat(np.cumsum(counts) - counts, counts)
+    pos = starts + offset
+    store, share = h_store.indices[pos], h_store.data[pos]
+    vals = np.asarray(per_store[store, items[pair]]).ravel() * share
+    return np.bincount(pair, weights=vals, minlength=len(users)).astype(np.float32)
+
+
+class StoreSales(_SqlReader):
+    """What sold recently at each household's stores, from the basket lines up to a cut.
+
+    A product that has not sold at the stores a household uses is unlikely to be its next
+    first purchase; one many of the store's shoppers picked up lately is likely. For a cut
+    ``end``: each household's share of baskets per store (lines up to ``end``) and, per
+    store x product, the share of the store's shoppers of the last ``recent_days`` days who
+    bought the product there. Nothing after ``end`` is read (tested).
+
+    Parameters
+    ----------
+    con : DuckDB connection with a ``transactions`` view (``household_id, store_id,
+        basket_id, product_id, transaction_timestamp``); default :func:`ecomlib.data.connect`.
+    recent_days : length of the "recently sold" period before each cut.
+    """
+
+    feature_names = STORE_FEATURES
+
+    def __init__(self, con=None, recent_days: float = 28):
+        super().__init__(con)
+        if recent_days <= 0:
+            raise ParameterError(f"recent_days must be > 0, got {recent_days!r}.")
+        self.recent_days = recent_days
+
+    def store_products(self, end) -> pd.DataFrame:
+        """``store_id, product_id, pen``: share of the store's shoppers in ``(end -
+        recent_days, end]`` who bought the product there."""
+        end = pd.Timestamp(end)
+        start = end - pd.Timedelta(days=self.recent_days)
+        return self._query(
+            """
+            WITH recent AS (
+                SELECT household_id, store_id, product_id FROM transactions
+                WHERE transaction_timestamp > ? AND transaction_timestamp <= ?
+            ), shoppers AS (
+                SELECT store_id, COUNT(DISTINCT household_id)::DOUBLE AS n FROM recent
+                GROUP BY store_id
+            )
+            SELECT r.store_id, r.product_id, COUNT(DISTINCT r.household_id) / s.n AS pen
+            FROM recent r JOIN shoppers s USING (store_id)
+            GROUP BY r.store_id, r.product_id, s.n
+            """,
+            [start.to_pydatetime(), end.to_pydatetime()],
+        )
+
+    def stats(self, end, user_ids, item_ids) -> dict:
+        """``h_store`` (users x stores CSR of basket shares up to ``end``) and ``s_pen``,
+        ``s_avail`` (stores x items CSR) indexed like ``user_ids`` / ``item_ids``; read
+        pairs with :meth:`pair_values`. The last result is cached."""
+        key = (pd.Timestamp(end), len(user_ids), len(item_ids))
+        if key in self._cache:
+            return self._cache[key]
+        sold = self.store_products(end)
+        shares = PlannedSignals(self._con).store_shares(end)
+        users, items = pd.Index(np.asarray(user_ids)), pd.Index(np.asarray(item_ids))
+        stores = pd.Index(np.union1d(sold["store_id"].unique(), shares["store_id"].unique()))
+        si, ss = items.get_indexer(sold["product_id"]), stores.get_indexer(sold["store_id"])
+        ok = si >= 0
+        shape = (len(stores), len(items))
+        pen = sold["pen"].to_numpy(np.float32)[ok]
+        out = {
+            "s_pen": sp.csr_matrix((pen, (ss[ok], si[ok])), shape=shape),
+            "s_avail": sp.csr_matrix((np.ones_like(pen), (ss[ok], si[ok])), shape=shape),
+        }
+        su = users.get_indexer(shares["household_id"])
+        keep = su >= 0
+        out["h_store"] = sp.csr_matrix(
+            (
+                shares["share"].to_numpy(np.float32)[keep],
+                (su[keep], stores.get_indexer(shares["store_id"])[keep]),
+            ),
+            shape=(len(users), len(stores)),
+        )
+        self._cache = {key: out}
+        return out
+
+    @staticmethod
+    def pair_values(stats: dict, users, items) -> dict:
+        """:data:`STORE_FEATURES` for (user index, item index) pairs."""
+        return {
+            "h_pen": store_weighted(stats["h_store"], stats["s_pen"], users, items),
+            "h_avail": store_weighted(stats["h_store"], stats["s_avail"], users, items),
+        }
+
+    @staticmethod
+    def user_scores(stats: dict, users) -> np.ndarray:
+        """Dense users x items store-weighted penetration (``h_pen`` of every item) for the
+        user indices given: a candidate list of what the household's stores sell."""
+        return (stats["h_store"][np.asarray(users)] @ stats["s_pen"]).toarray()

@@ -10,7 +10,13 @@ import pytest
 
 from ecomlib import recommend as rec
 from ecomlib.errors import ParameterError
-from ecomlib.recommend.signals import DETAIL_FEATURES, PlannedSignals, PurchaseDetails
+from ecomlib.recommend.signals import (
+    DETAIL_FEATURES,
+    STORE_FEATURES,
+    PlannedSignals,
+    PurchaseDetails,
+    StoreSales,
+)
 
 T0 = pd.Timestamp("2017-01-02 06:00")
 COLS = [
@@ -229,3 +235,94 @@ def test_ranker_batched_candidates_match_unbatched(tiny_ranker):
         rec.NextBasketRanker(batch_users=0)
     with pytest.raises(ParameterError, match="batch_users"):
         whole.snapshot_.candidates(users, 5, 5, batch_users=-2)
+
+
+def test_store_sales_values_and_cut():
+    lines = _lines(
+        [
+            (1, 10, 1, 100, T0, 1, 2.0, 0.0, 0.0),
+            (2, 10, 2, 101, T0 + pd.Timedelta(days=1), 1, 2.0, 0.0, 0.0),
+            (2, 10, 3, 100, T0 + pd.Timedelta(days=2), 1, 2.0, 0.0, 0.0),
+            (3, 11, 4, 102, T0 + pd.Timedelta(days=2), 1, 2.0, 0.0, 0.0),
+            (1, 11, 5, 102, T0 + pd.Timedelta(days=3), 1, 2.0, 0.0, 0.0),
+            (3, 10, 6, 103, T0 + pd.Timedelta(days=5), 1, 2.0, 0.0, 0.0),  # after the cut
+        ]
+    )
+    stores = StoreSales(_con(lines), recent_days=28)
+    cut = T0 + pd.Timedelta(days=4)
+    stats = stores.stats(cut, [1, 2, 3], [100, 101, 102, 103])
+    v = StoreSales.pair_values(stats, np.array([0, 0, 1, 2, 2]), np.array([0, 2, 1, 2, 3]))
+    # household 1: half its baskets at store 10 (product 100 bought by both of its 2 shoppers)
+    # and half at store 11 (product 102 by both of its 2 shoppers)
+    np.testing.assert_allclose(v["h_pen"], [0.5, 0.5, 0.5, 1.0, 0.0])
+    np.testing.assert_allclose(v["h_avail"], [0.5, 0.5, 1.0, 1.0, 0.0])  # 103 sold after cut
+    dense = StoreSales.user_scores(stats, [0, 2])
+    np.testing.assert_allclose(dense[:, 3], [0.0, 0.0])
+    # a short recent period: only the last day before the cut counts
+    short = StoreSales(_con(lines), recent_days=1.5).stats(cut, [1, 2, 3], [100, 101, 102, 103])
+    assert short["s_avail"].sum() == 1  # product 102 at store 11 (day 3)
+    with pytest.raises(ParameterError):
+        StoreSales(recent_days=0)
+    assert StoreSales.feature_names == STORE_FEATURES
+
+
+def test_ranker_with_store_sales_reads_no_future(tiny_ranker):
+    lines = _shopping(n_users=16, weeks=8, seed=5)
+    train = _interactions(lines)
+    end = train["timestamp"].max()
+    settings = {**SMALL_TREES, "cycle": True, "store_candidates": True}
+    model = tiny_ranker(**settings, stores=StoreSales(_con(lines))).fit(train)
+    assert {"h_pen", "h_avail", "store_rank", "i_gap", "overdue_i"} <= set(model.feature_names)
+    users = model.interactions_.user_index(train["user_id"].unique())
+    cand = model._candidates(model.snapshot_, np.sort(users))
+    # store candidates are never-bought items that sold at the user's stores
+    listed = cand[cand["store_rank"] <= model.n_new]
+    assert len(listed) > 0 and listed["new"].all() and (listed["h_avail"] > 0).all()
+    # lines after the end of training (new products everywhere) change no score
+    later = pd.concat(
+        [
+            lines,
+            _lines(
+                [
+                    (u, 10 + u % 2, 10**6 + u, 79, end + pd.Timedelta(days=1), 1, 1.0, 0.0, 0.0)
+                    for u in range(16)
+                ]
+            ),
+        ]
+    )
+    again = tiny_ranker(**settings, stores=StoreSales(_con(later))).fit(train)
+    np.testing.assert_array_equal(model.score(users), again.score(users))
+    with pytest.raises(ParameterError, match="store_candidates"):
+        rec.NextBasketRanker(store_candidates=True)
+
+
+def test_ranker_seed_ensemble_averages_members(tiny_ranker):
+    lines = _shopping(n_users=14, weeks=8, seed=7)
+    train = _interactions(lines)
+    single = tiny_ranker(**SMALL_TREES).fit(train)
+    pair = tiny_ranker(**SMALL_TREES, n_models=2).fit(train)
+    assert len(pair.ensembles_["repeat"]) == 2 and len(single.ensembles_["repeat"]) == 1
+    users = np.sort(pair.interactions_.user_index(train["user_id"].unique()))
+    # the first member is the single model; the second (next seed) differs
+    cand = pair._candidates(pair.snapshot_, users)
+    rep = cand[~cand["new"]]
+    x = rep[pair.feature_names]
+    p0, p1 = (m.predict_proba(x)[:, 1] for m in pair.ensembles_["repeat"])
+    np.testing.assert_allclose(p0, single.models_["repeat"].predict_proba(x)[:, 1])
+    assert not np.allclose(p0, p1)
+    scores = pair.score(users)
+    np.testing.assert_allclose(scores[rep["row"], rep["i"]], (p0 + p1) / 2, rtol=1e-6)
+    with pytest.raises(ParameterError, match="n_models"):
+        rec.NextBasketRanker(n_models=0)
+
+
+def test_zoo_ranker_stores_settings(monkeypatch):
+    import ecomlib.recommend.interactions as interactions
+
+    groups = pd.Series({1: "a", 2: "b"})
+    monkeypatch.setattr(interactions, "product_groups", lambda level: groups.rename(level))
+    model = rec.model_zoo("completejourney", ["ranker_stores"], ranker_trees=30)["ranker_stores"]
+    assert model.n_estimators == 60 and model.min_child_samples == 200 and model.cycle
+    assert isinstance(model.stores, StoreSales) and isinstance(model.details, PurchaseDetails)
+    assert model.item_groups.name == "product_type" and model.group_candidates == 0
+    assert {"h_pen", "i_gap", "g_affinity", "deal_share"} <= set(model.feature_names)
