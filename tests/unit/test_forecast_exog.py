@@ -271,3 +271,41 @@ def test_zoo_extra_series_model_and_statsforecast_peers():
     for m in make_models(["AutoTheta", "DynamicOptimizedTheta", "MSTL", "AutoCES"]):
         pred = m.fit(df).predict(7)
         assert len(pred) == 7 and pred[m.name].notna().all(), m.name
+
+
+def test_zoo_diverse_promo_members_join_the_ensemble():
+    from ecomlib.forecast.zoo import PROMO_COLUMNS, make_models
+
+    ds = pd.date_range("2021-01-04", periods=120)
+    plan = pd.DataFrame({"unique_id": "s0", "ds": ds, **{c: 0.5 for c in PROMO_COLUMNS}})
+    names = ["AutoETS", "LightGBM-lags", "LightGBM+promo", "LightGBM+promo-ratio"]
+    zoo = make_models([*names, "LightGBM+promo-huber", "Ensemble"], exog=plan, lgbm_trees=20)
+    ratio, huber = zoo[3], zoo[4]
+    assert (ratio.target, ratio.objective) == ("ratio", "l1")
+    assert (huber.target, huber.objective) == ("level", "huber")
+    assert list(ratio.exog.columns[2:]) == list(PROMO_COLUMNS)
+    assert zoo[-1].member_names == [*names, "LightGBM+promo-huber"]
+    # next to the extra-series model and both diverse members LightGBM+promo is left out
+    extra = pd.DataFrame({"unique_id": "x0", "ds": ds, "y": 1.0})
+    full = make_models(
+        [*names, "LightGBM+promo-huber", "LightGBM+promo+extra", "Ensemble"],
+        exog=plan,
+        extra_series=extra,
+    )
+    assert full[-1].member_names == [
+        "AutoETS",
+        "LightGBM-lags",
+        "LightGBM+promo-ratio",
+        "LightGBM+promo-huber",
+        "LightGBM+promo+extra",
+    ]
+    for name in ("LightGBM+promo-ratio", "LightGBM+promo-huber"):
+        with pytest.raises(ParameterError, match="exog"):
+            make_models([name])
+    noise = np.random.default_rng(1).normal(0, 1, len(ds))
+    df = pd.DataFrame({"unique_id": "s0", "ds": ds, "y": 20 + 5.0 * (ds.dayofweek >= 5) + noise})
+    for m in (ratio, huber):
+        pred = m.fit(df).predict(7)
+        weekend = pred["ds"].dt.dayofweek >= 5
+        assert len(pred) == 7 and np.isfinite(pred[m.name]).all()
+        assert pred.loc[weekend, m.name].mean() > pred.loc[~weekend, m.name].mean() + 2, m.name
