@@ -405,6 +405,29 @@ class RP3beta(Recommender):
         return _expand(part, self.items_kept_, self.seen_.shape[1])
 
 
+def _ease_weights_inplace(xk: sp.spmatrix, lam: float, block: int = 2048) -> np.ndarray:
+    """EASE weights ``B = -P / diag(P)`` (zero diagonal), ``P = (X^T X + lam I)^-1``, in
+    float32 with one items x items array: the Gram matrix is summed from dense blocks of
+    ``block`` users (no sparse item x item product) and inverted in place by LAPACK."""
+    import scipy.linalg
+
+    xk = sp.csr_matrix(xk)
+    n = xk.shape[1]
+    gram = np.zeros((n, n), np.float32)
+    for start in range(0, xk.shape[0], block):
+        dense = xk[start : start + block].toarray().astype(np.float32, copy=False)
+        gram += dense.T @ dense
+    del dense
+    gram[np.diag_indices_from(gram)] += lam
+    # the Gram matrix is symmetric: invert its Fortran-ordered transpose in place (no copy)
+    p = scipy.linalg.inv(gram.T, overwrite_a=True, check_finite=False).T
+    del gram
+    scale = -np.diag(p).copy()
+    p /= scale[None, :]
+    p[np.diag_indices_from(p)] = 0.0
+    return p
+
+
 class EASE(Recommender):
     """Embarrassingly Shallow Autoencoder (Steck 2019): B = -P / diag(P), P = (X^T X + lam I)^-1.
 
@@ -444,16 +467,19 @@ class EASE(Recommender):
             x = self.seen_
         keep = self.items_kept_ = _popular_items(self.popularity_, self.max_items)
         xk = x[:, keep]
-        dtype = np.float64 if len(keep) <= 3000 else np.float32  # float32 halves big solves
-        gram = (xk.T @ xk).toarray().astype(dtype)
-        gram[np.diag_indices_from(gram)] += self.lam
-        p = np.linalg.inv(gram)
-        b = p / (-np.diag(p))
-        b[np.diag_indices_from(b)] = 0.0
+        if len(keep) <= 3000:
+            gram = (xk.T @ xk).toarray().astype(np.float64)
+            gram[np.diag_indices_from(gram)] += self.lam
+            p = np.linalg.inv(gram)
+            b = p / (-np.diag(p))
+            b[np.diag_indices_from(b)] = 0.0
+            del gram, p
+        else:  # float32 halves big solves; built and inverted in place to bound peak memory
+            b = _ease_weights_inplace(xk, self.lam)
         if self.pop_exponent:
             b *= np.power(np.maximum(self.popularity_[keep], 1.0), self.pop_exponent)[None, :]
-        self.weights_ = b.astype(np.float32)
-        del gram, p, b
+        self.weights_ = b.astype(np.float32, copy=False)
+        del b
         if self.half_life_days is not None:
             self.user_matrix_ = _matrix(inter, _decay_weights(inter, self.half_life_days))
         else:

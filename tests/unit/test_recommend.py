@@ -413,3 +413,21 @@ def test_ranker_item_groups():
     assert "grp_rank" not in model.feature_names  # no group candidates asked for
     recs = model.recommend([0, 1, 2], k=1, exclude_seen=False)
     assert recs["item_id"].tolist() == [0, 1, 2]
+
+
+def test_ease_inplace_weights_match_reference():
+    """The low-memory EASE solve (used above 3,000 items) gives the textbook weights."""
+    import scipy.sparse as sp
+
+    from ecomlib.recommend.models import _ease_weights_inplace
+
+    x = sp.random(120, 40, density=0.1, random_state=1, format="csr", dtype=np.float32)
+    x.data[:] = 1.0
+    gram = (x.T @ x).toarray().astype(np.float64) + 3.0 * np.eye(40)
+    p = np.linalg.inv(gram)
+    ref = p / (-np.diag(p))
+    np.fill_diagonal(ref, 0.0)
+    out = _ease_weights_inplace(x, 3.0, block=16)  # several user blocks
+    assert out.dtype == np.float32 and out.shape == (40, 40)
+    np.testing.assert_allclose(out, ref, atol=1e-5)
+    assert np.all(np.diag(out) == 0.0)
