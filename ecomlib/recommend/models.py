@@ -591,6 +591,19 @@ class Blend(Recommender):
             m.interactions_.user_index(inter.user_ids, missing="ignore") for m in self.models
         ]
 
+    def recommend(
+        self,
+        user_ids,
+        k: int = 10,
+        exclude_seen: bool = True,
+        unknown: str = "raise",
+        items=None,
+        batch_size: int = 256,
+    ) -> pd.DataFrame:
+        """:meth:`Recommender.recommend` with smaller user batches by default (every
+        component holds a dense score block per batch): same lists, less peak memory."""
+        return super().recommend(user_ids, k, exclude_seen, unknown, items, batch_size)
+
     def score(self, user_idx: np.ndarray) -> np.ndarray:
         out = np.zeros((len(user_idx), len(self.item_ids_)), dtype=np.float32)
         for m, w, cols, umap in zip(

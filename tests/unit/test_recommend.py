@@ -210,6 +210,11 @@ def test_content_and_blend_serve_cold_items(tiny):
     assert len(blend.item_ids_) == 25
     out = blend.recommend(["u0"], k=3, items=[20, 21, 22, 23, 24])
     assert len(out) == 3
+    # small user batches (the memory-saving default) give the same lists as one batch
+    users = ["u0", "u2", "u1"]
+    pd.testing.assert_frame_equal(
+        blend.recommend(users, k=4, batch_size=1), blend.recommend(users, k=4, batch_size=1024)
+    )
     with pytest.raises(ParameterError):
         rec.Blend([rec.EASE()], [1.0, 2.0])
     with pytest.raises(ParameterError):
