@@ -10,6 +10,7 @@ variable                  meaning                                default
 ``ECOM_DATA_DIR``         data root (raw/, interim/, processed/)  ``$ECOM_HOME/data``
 ``ECOM_REPORTS_DIR``      where ``ecom run`` writes runs          ``$ECOM_HOME/reports``
 ``ECOM_FASHION_MNIST_DIR`` folder with the 4 Fashion-MNIST .gz   see :mod:`ecomlib.data`
+``ECOM_MODEL_DIR``        a Hugging Face-format encoder folder   the packaged all-MiniLM-L6-v2
 ``ECOM_PROGRESS``         ``0`` turns progress bars off           ``1``
 ========================  =====================================  ==========================
 """
@@ -114,8 +115,20 @@ def progress(iterable: Iterable | None = None, **kwargs: Any):
     return tqdm(iterable, **kwargs)
 
 
+def number_format(x: float) -> str:
+    """How a float reads in a notebook table: ``2,316,040`` / ``1,234`` (no decimals from
+    1,000 up), 4 significant digits below (``146.2``, ``0.2319``, ``0.000895``), scientific
+    only under 0.0001 (``3.854e-05``). Used as pandas' ``display.float_format`` by
+    :func:`setup_notebook`, so a column mixing sizes never turns into ``2.316e+06``.
+    """
+    if abs(x) >= 1000 and abs(x) != float("inf"):
+        return f"{x:,.0f}"
+    return f"{x:.4g}"
+
+
 def setup_notebook(seed: int = 42, device: str = "auto") -> str:
-    """One call at the top of a notebook: seed, plotting style, offline hub, resolved device.
+    """One call at the top of a notebook: seed, plotting style, table number format
+    (:func:`number_format`), offline hub, resolved device.
 
     Returns the resolved device string.
     """
@@ -126,5 +139,8 @@ def setup_notebook(seed: int = 42, device: str = "auto") -> str:
     from ecomlib import plots
 
     plots.set_style()
+    import pandas as pd
+
+    pd.set_option("display.float_format", number_format)
     seed_everything(seed)
     return resolve_device(device)

@@ -254,3 +254,31 @@ def test_a_tight_budget_shortens_the_schedule_instead_of_cutting_it(monkeypatch)
     rates = np.array(seen)
     assert rates.max() == pytest.approx(0.1, rel=0.05)  # the warm-up still reached the peak
     assert rates[-1] < 0.01 * rates.max()  # and the decay ran to its end: not cut mid-cycle
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (2316040.0, "2,316,040"),
+        (-12345.6, "-12,346"),
+        (146.1817, "146.2"),
+        (0.2319, "0.2319"),
+        (0.04898, "0.04898"),
+        (3.854e-4, "0.0003854"),
+        (3.854e-5, "3.854e-05"),
+        (0.0, "0"),
+        (float("nan"), "nan"),
+    ],
+)
+def test_number_format_never_turns_a_mixed_column_scientific(value, shown):
+    assert config.number_format(value) == shown
+
+
+def test_setup_notebook_sets_the_table_number_format():
+    config.setup_notebook(seed=1, device="cpu")
+    try:
+        frame = pd.DataFrame({"sales": [2316040.0, 57260.0], "share": [0.504, 0.01246]})
+        html = frame.to_html()
+        assert "2,316,040" in html and "0.01246" in html and "e+06" not in html
+    finally:
+        pd.set_option("display.float_format", None)
