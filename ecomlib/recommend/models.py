@@ -80,6 +80,9 @@ class Recommender:
     """Base class. Subclasses implement ``_fit(inter)`` and ``score(user_idx)``."""
 
     name = "recommender"
+    #: users scored at once by :meth:`recommend` (each batch is a dense users x items block);
+    #: models that hold more per user (ranker candidates, blended components) use fewer
+    recommend_batch_size = 1024
 
     def fit(self, interactions) -> Recommender:
         """Fit on an :class:`Interactions` object or a canonical interactions DataFrame."""
@@ -113,7 +116,7 @@ class Recommender:
         exclude_seen: bool = True,
         unknown: str = "raise",
         items=None,
-        batch_size: int = 1024,
+        batch_size: int | None = None,
     ) -> pd.DataFrame:
         """Top-``k`` items per user.
 
@@ -124,6 +127,8 @@ class Recommender:
         exclude_seen : drop items the user interacted with in training.
         unknown : ``"raise"`` (default) raises :class:`ParameterError` for users absent from
             training; ``"popular"`` gives them the most popular items; ``"skip"`` leaves them out.
+        batch_size : users scored at once (default :attr:`recommend_batch_size`); the lists do
+            not depend on it, peak memory does.
 
         Returns
         -------
@@ -149,6 +154,7 @@ class Recommender:
         kk = min(int(k), len(self.item_ids_))
         pos = np.flatnonzero(known)
         # keep each dense score block near 2**25 floats (128 MB) whatever the catalogue size
+        batch_size = batch_size or self.recommend_batch_size
         batch_size = max(1, min(batch_size, 2**25 // max(1, len(self.item_ids_))))
         for start in range(0, len(pos), batch_size):
             rows = pos[start : start + batch_size]
@@ -562,6 +568,7 @@ class Blend(Recommender):
     """
 
     name = "blend"
+    recommend_batch_size = 256  # every component holds a dense score block per batch
 
     def __init__(self, models: list[Recommender], weights: list[float], prefit: bool = False):
         if len(models) != len(weights) or not models:
@@ -590,19 +597,6 @@ class Blend(Recommender):
         self.user_maps_ = [
             m.interactions_.user_index(inter.user_ids, missing="ignore") for m in self.models
         ]
-
-    def recommend(
-        self,
-        user_ids,
-        k: int = 10,
-        exclude_seen: bool = True,
-        unknown: str = "raise",
-        items=None,
-        batch_size: int = 256,
-    ) -> pd.DataFrame:
-        """:meth:`Recommender.recommend` with smaller user batches by default (every
-        component holds a dense score block per batch): same lists, less peak memory."""
-        return super().recommend(user_ids, k, exclude_seen, unknown, items, batch_size)
 
     def score(self, user_idx: np.ndarray) -> np.ndarray:
         out = np.zeros((len(user_idx), len(self.item_ids_)), dtype=np.float32)

@@ -546,6 +546,7 @@ class NextBasketRanker(Recommender):
     """
 
     name = "ranker"
+    recommend_batch_size = 256  # each batch holds a candidate frame and a dense score block
 
     def __init__(
         self,
@@ -732,19 +733,6 @@ class NextBasketRanker(Recommender):
         self.snapshot_end_ = end
         pop = self.popularity_
         self.base_ = (-1.0 + 1e-3 * pop / (pop.max() + 1.0)).astype(np.float32)
-
-    def recommend(
-        self,
-        user_ids,
-        k: int = 10,
-        exclude_seen: bool = True,
-        unknown: str = "raise",
-        items=None,
-        batch_size: int = 256,
-    ) -> pd.DataFrame:
-        """:meth:`Recommender.recommend` with smaller user batches by default (each batch
-        holds a candidate frame and a dense score block): same lists, less peak memory."""
-        return super().recommend(user_ids, k, exclude_seen, unknown, items, batch_size)
 
     def score(self, user_idx: np.ndarray) -> np.ndarray:
         user_idx = np.asarray(user_idx)
