@@ -197,15 +197,7 @@ class PlannedSignals(_SqlReader):
             out[f"s_{col}"] = sp.csr_matrix(
                 (vals, (ps[ok], pi[ok])), shape=(len(stores), len(items))
             )
-        su = users.get_indexer(shares["household_id"])
-        keep = su >= 0
-        out["h_store"] = sp.csr_matrix(
-            (
-                shares["share"].to_numpy(np.float32)[keep],
-                (su[keep], stores.get_indexer(shares["store_id"])[keep]),
-            ),
-            shape=(len(users), len(stores)),
-        )
+        out["h_store"] = _store_shares(shares, users, stores)
         cp = (
             self.coupons(start, end)
             if self.use_coupons
@@ -408,15 +400,7 @@ class StoreSales(_SqlReader):
             "s_pen": sp.csr_matrix((pen, (ss[ok], si[ok])), shape=shape),
             "s_avail": sp.csr_matrix((np.ones_like(pen), (ss[ok], si[ok])), shape=shape),
         }
-        su = users.get_indexer(shares["household_id"])
-        keep = su >= 0
-        out["h_store"] = sp.csr_matrix(
-            (
-                shares["share"].to_numpy(np.float32)[keep],
-                (su[keep], stores.get_indexer(shares["store_id"])[keep]),
-            ),
-            shape=(len(users), len(stores)),
-        )
+        out["h_store"] = _store_shares(shares, users, stores)
         self._cache = {key: out}
         return out
 
@@ -433,3 +417,17 @@ class StoreSales(_SqlReader):
         """Dense users x items store-weighted penetration (``h_pen`` of every item) for the
         user indices given: a candidate list of what the household's stores sell."""
         return (stats["h_store"][np.asarray(users)] @ stats["s_pen"]).toarray()
+
+
+def _store_shares(shares: pd.DataFrame, users: pd.Index, stores: pd.Index) -> sp.csr_matrix:
+    """Users x stores matrix of each household's share of baskets per store
+    (``shares``: household_id, store_id, share; unknown households are left out)."""
+    su = users.get_indexer(shares["household_id"])
+    keep = su >= 0
+    return sp.csr_matrix(
+        (
+            shares["share"].to_numpy(np.float32)[keep],
+            (su[keep], stores.get_indexer(shares["store_id"])[keep]),
+        ),
+        shape=(len(users), len(stores)),
+    )
