@@ -146,55 +146,91 @@ def history(
     return fig
 
 
+LEADER = {"arrowstyle": "-", "color": "0.45", "lw": 0.6, "shrinkA": 1, "shrinkB": 3}
+
+
 def label_points(
     ax: matplotlib.axes.Axes,
     x: Sequence[float],
     y: Sequence[float],
     labels: Sequence[str],
+    sizes: Sequence[float] | float = 36.0,
     fontsize: float = 8,
 ) -> list[matplotlib.text.Annotation]:
-    """Name each point of a scatter plot without labels piling on top of each other.
+    """Name each point of a scatter plot without labels covering each other or the points.
 
-    Each label goes right of its point; where it would overlap a label already placed (or
-    leave the axes), it tries below, above, then left, further out each round. Greedy, but
-    enough for a leaderboard of a dozen models where several sit close together.
+    Each label goes right of its point; where it would overlap a label already placed, any
+    marker (``sizes`` as given to ``ax.scatter``, in points squared) or leave the axes, it
+    tries left, above, below and the diagonals, then the same further out with a thin leader
+    line to its point. Greedy, but enough for a leaderboard of a dozen models where several
+    sit close together.
     """
+    from matplotlib.transforms import Bbox
+
     fig = ax.figure
     renderer = fig.canvas.get_renderer()
-    placed: list = []
-    texts = []
-    offsets = [(4, 2)]
-    for step in (1, 2, 3):
-        offsets += [(4, -9 * step), (4, 9 * step + 2), (-4, 2 - 9 * (step - 1))]
+    px = fig.dpi / 72.0  # pixels per point
+    xy = ax.transData.transform(np.column_stack([np.asarray(x, float), np.asarray(y, float)]))
+    radii = np.sqrt(np.broadcast_to(np.asarray(sizes, float), (len(xy),))) / 2  # points
+    obstacles = [
+        Bbox.from_extents(cx - r * px, cy - r * px, cx + r * px, cy + r * px)
+        for (cx, cy), r in zip(xy, radii, strict=True)
+    ]
     axes_box = ax.get_window_extent(renderer)
-    for xi, yi, label in zip(x, y, labels, strict=True):
-        best = None
-        for dx, dy in offsets:
-            ha = "left" if dx >= 0 else "right"
-            t = ax.annotate(
-                str(label),
-                (xi, yi),
-                xytext=(dx, dy),
-                textcoords="offset points",
-                fontsize=fontsize,
-                ha=ha,
-            )
-            box = t.get_window_extent(renderer)
-            inside = (
-                box.x0 >= axes_box.x0
-                and box.x1 <= axes_box.x1
-                and box.y0 >= axes_box.y0
-                and box.y1 <= axes_box.y1
-            )
-            if inside and not any(box.overlaps(b) for b in placed):
-                best = (t, box)
+    texts = []
+    for (xi, yi), r, label in zip(zip(x, y, strict=True), radii, labels, strict=True):
+        best = None  # (overlaps, outside, rank, placement)
+        rank = 0
+        for far in (1.0, 2.5, 4.0):
+            d = (r + 2) * far
+            for dx, dy, ha, va in (
+                (d, 0, "left", "center"),
+                (-d, 0, "right", "center"),
+                (0, d, "center", "bottom"),
+                (0, -d, "center", "top"),
+                (d, d, "left", "bottom"),
+                (d, -d, "left", "top"),
+                (-d, d, "right", "bottom"),
+                (-d, -d, "right", "top"),
+            ):
+                probe = ax.annotate(
+                    str(label),
+                    (xi, yi),
+                    xytext=(dx, dy),
+                    textcoords="offset points",
+                    fontsize=fontsize,
+                    ha=ha,
+                    va=va,
+                )
+                probe.update_positions(renderer)
+                box = matplotlib.text.Text.get_window_extent(probe, renderer)  # text only
+                probe.remove()
+                outside = not (
+                    box.x0 >= axes_box.x0
+                    and box.x1 <= axes_box.x1
+                    and box.y0 >= axes_box.y0
+                    and box.y1 <= axes_box.y1
+                )
+                score = (sum(box.overlaps(b) for b in obstacles), outside, rank)
+                rank += 1
+                if best is None or score < best[:3]:
+                    best = (*score, (dx, dy, ha, va, far, box))
+                if score[:2] == (0, False):
+                    break
+            if best[:2] == (0, False):
                 break
-            t.remove()
-        if best is None:  # nowhere free: keep the default place
-            t = ax.annotate(
-                str(label), (xi, yi), xytext=(4, 2), textcoords="offset points", fontsize=fontsize
-            )
-            best = (t, t.get_window_extent(renderer))
-        placed.append(best[1])
-        texts.append(best[0])
+        dx, dy, ha, va, far, box = best[3]
+        t = ax.annotate(
+            str(label),
+            (xi, yi),
+            xytext=(dx, dy),
+            textcoords="offset points",
+            fontsize=fontsize,
+            ha=ha,
+            va=va,
+            # a leader line when the label had to move away from its point
+            arrowprops=None if far == 1.0 else LEADER,
+        )
+        obstacles.append(box)
+        texts.append(t)
     return texts

@@ -34,7 +34,9 @@ def test_label_points_keeps_clustered_labels_apart():
     texts = label_points(ax, x, y, names)
     assert [t.get_text() for t in texts] == names
     renderer = fig.canvas.get_renderer()
-    boxes = [t.get_window_extent(renderer) for t in texts]
+    for t in texts:
+        t.update_positions(renderer)
+    boxes = [matplotlib.text.Text.get_window_extent(t, renderer) for t in texts]  # text only
     overlapping = [
         (a, b) for a in range(len(boxes)) for b in range(a) if boxes[a].overlaps(boxes[b])
     ]
