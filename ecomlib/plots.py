@@ -178,6 +178,20 @@ def label_points(
     ]
     axes_box = ax.get_window_extent(renderer)
     texts = []
+
+    def place(label, xi, yi, where, arrowprops=None):
+        dx, dy, ha, va = where
+        return ax.annotate(
+            str(label),
+            (xi, yi),
+            xytext=(dx, dy),
+            textcoords="offset points",
+            fontsize=fontsize,
+            ha=ha,
+            va=va,
+            arrowprops=arrowprops,
+        )
+
     for (xi, yi), r, label in zip(zip(x, y, strict=True), radii, labels, strict=True):
         best = None  # (overlaps, outside, rank, placement)
         rank = 0
@@ -193,15 +207,7 @@ def label_points(
                 (-d, d, "right", "bottom"),
                 (-d, -d, "right", "top"),
             ):
-                probe = ax.annotate(
-                    str(label),
-                    (xi, yi),
-                    xytext=(dx, dy),
-                    textcoords="offset points",
-                    fontsize=fontsize,
-                    ha=ha,
-                    va=va,
-                )
+                probe = place(label, xi, yi, (dx, dy, ha, va))
                 probe.update_positions(renderer)
                 box = matplotlib.text.Text.get_window_extent(probe, renderer)  # text only
                 probe.remove()
@@ -219,18 +225,9 @@ def label_points(
                     break
             if best[:2] == (0, False):
                 break
-        dx, dy, ha, va, far, box = best[3]
-        t = ax.annotate(
-            str(label),
-            (xi, yi),
-            xytext=(dx, dy),
-            textcoords="offset points",
-            fontsize=fontsize,
-            ha=ha,
-            va=va,
-            # a leader line when the label had to move away from its point
-            arrowprops=None if far == 1.0 else LEADER,
-        )
+        *where, far, box = best[3]
+        # a leader line when the label had to move away from its point
+        t = place(label, xi, yi, where, None if far == 1.0 else LEADER)
         obstacles.append(box)
         texts.append(t)
     return texts

@@ -227,18 +227,8 @@ class PlannedSignals(_SqlReader):
         users = np.asarray(users, dtype=np.int64)
         items = np.asarray(items, dtype=np.int64)
         out = {name: signals[name][items] for name in ("p_display", "p_mailer", "p_coupon")}
-        h_store = signals["h_store"]
-        counts = np.diff(h_store.indptr)[users]
-        pair = np.repeat(np.arange(len(users)), counts)
-        starts = np.repeat(h_store.indptr[users], counts)
-        offset = np.arange(len(pair)) - np.repeat(np.cumsum(counts) - counts, counts)
-        pos = starts + offset
-        store, share = h_store.indices[pos], h_store.data[pos]
         for col in ("display", "mailer"):
-            vals = np.asarray(signals[f"s_{col}"][store, items[pair]]).ravel() * share
-            out[f"h_{col}"] = np.bincount(pair, weights=vals, minlength=len(users)).astype(
-                np.float32
-            )
+            out[f"h_{col}"] = store_weighted(signals["h_store"], signals[f"s_{col}"], users, items)
         out["h_coupon"] = np.asarray(signals["h_coupon"][users, items]).ravel().astype(np.float32)
         return out
 
