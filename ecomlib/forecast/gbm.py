@@ -86,10 +86,10 @@ def make_features(
         raise ValueError(f"origins need at least {lookback(season)} values of history")
     if (o >= len(x)).any():
         raise ValueError("an origin lies beyond the data")
-    csum = np.concatenate([[0.0], np.cumsum(x)])
+    csum = _cumsum0(x)
 
     def mean_to(end: np.ndarray, n: int) -> np.ndarray:  # mean of x[end-n+1 .. end]
-        return (csum[end + 1] - csum[end + 1 - n]) / n
+        return _window_mean(csum, end, n)
 
     scale = mean_to(o, SCALE_WINDOW)
     fallback = csum[o + 1] / (o + 1)
@@ -131,15 +131,24 @@ def make_features(
     return frame.astype(np.float32), scale
 
 
+def _cumsum0(x: np.ndarray) -> np.ndarray:
+    """Cumulative sums with a leading 0, so window sums are two lookups."""
+    return np.concatenate([[0.0], np.cumsum(x)])
+
+
+def _window_mean(cs: np.ndarray, end: np.ndarray, n: int) -> np.ndarray:
+    """Mean of the ``n`` values ending at each index ``end``, from :func:`_cumsum0` sums."""
+    return (cs[end + 1] - cs[end + 1 - n]) / n
+
+
 def _context_features(
     name: str, v: np.ndarray, x: np.ndarray, o: np.ndarray, k: np.ndarray, season: int
 ) -> dict[str, np.ndarray]:
     """Features of a cross-sectional series ``v`` read at or before each origin ``o``."""
-    cv = np.concatenate([[0.0], np.cumsum(np.nan_to_num(v))])
-    cx = np.concatenate([[0.0], np.cumsum(x)])
+    cv, cx = _cumsum0(np.nan_to_num(v)), _cumsum0(x)
 
     def mean_to(cs: np.ndarray, n: int) -> np.ndarray:
-        return (cs[o + 1] - cs[o + 1 - n]) / n
+        return _window_mean(cs, o, n)
 
     base = mean_to(cv, SCALE_WINDOW)
     base = np.where(base > 0, base, 1.0)
