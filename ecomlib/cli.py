@@ -56,7 +56,13 @@ def _join_param_pairs(argv: list[str]) -> list[str]:
     out, i = [], 0
     while i < len(argv):
         tok = argv[i]
-        if tok in ("-p", "--param") and i + 2 < len(argv) and "=" not in argv[i + 1]:
+        if (
+            tok in ("-p", "--param")
+            and i + 2 < len(argv)
+            and "=" not in argv[i + 1]
+            and not argv[i + 2].startswith("--")  # "-p EPOCHS --out x": the value is missing
+            and argv[i + 2] not in ("-p", "--param")
+        ):
             out += [tok, f"{argv[i + 1]}={argv[i + 2]}"]
             i += 3
             continue

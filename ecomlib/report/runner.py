@@ -96,8 +96,17 @@ def coerce_value(text: str) -> Any:
         return value if not isinstance(value, (dict, type(None))) or text == "null" else text
 
 
-def check_parameters(path: Path, params: dict[str, Any]) -> None:
-    """Refuse parameter names the notebook does not declare, listing the valid ones."""
+def check_parameters(path: Path, params: dict[str, Any]) -> dict[str, Any]:
+    """Check parameter names and types against the notebook's ``parameters`` cell.
+
+    Returns the parameters to run with. Unknown names are refused with the list of valid ones;
+    a value of the wrong type is refused with the expected type and the default (``EPOCHS=abc``
+    would otherwise fail deep inside the notebook). Lossless conversions are made: an integral
+    float for an integer (``3.0`` -> ``3``), an integer for a float, a number or date for text
+    (``-p START=2017-01-01`` arrives as a date), and text or a tuple for a list
+    (``-p MODELS=AutoETS,LightGBM`` -> ``["AutoETS", "LightGBM"]``). Parameters whose default is
+    ``None`` or not a literal accept any value.
+    """
     valid = notebook_parameters(path)
     unknown = sorted(set(params) - set(valid))
     if unknown:
@@ -105,6 +114,52 @@ def check_parameters(path: Path, params: dict[str, Any]) -> None:
             f"{path.stem}: unknown parameter(s) {', '.join(unknown)}. "
             f"Valid parameters: {', '.join(valid)}."
         )
+    out, problems = {}, []
+    for key, value in params.items():
+        try:
+            out[key] = _conform(value, valid[key])
+        except TypeError as exc:
+            problems.append(f"{key} expects {exc} (default {valid[key]!r}), got {value!r}")
+    if problems:
+        raise ParameterError(f"{path.stem}: " + "; ".join(problems) + ".")
+    return out
+
+
+def _conform(value: Any, default: Any) -> Any:
+    """``value`` converted to the type of ``default``; TypeError names the expected type."""
+    if default is None or value is None:
+        return value
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        raise TypeError("True or False")
+    if isinstance(default, int):
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise TypeError("an integer")
+    if isinstance(default, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise TypeError("a number")
+    if isinstance(default, str):
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float, dt.date)) and not isinstance(value, bool):
+            return str(value)  # -p START=2017-01-01 or -p DEVICE=0 arrive parsed
+        raise TypeError("text")
+    if isinstance(default, list):
+        if isinstance(value, (list, tuple)):
+            return list(value)
+        if isinstance(value, str):
+            return [coerce_value(v.strip()) for v in value.split(",") if v.strip()]
+        raise TypeError("a list (e.g. -p NAME=a,b or -p NAME='[1, 2]')")
+    if isinstance(default, dict):
+        if isinstance(value, dict):
+            return value
+        raise TypeError("a mapping (e.g. -p NAME='{\"a\": [1, 2]}')")
+    return value
 
 
 @dataclass
@@ -176,8 +231,7 @@ def execute_notebook(
     """
     import papermill as pm
 
-    parameters = dict(parameters or {})
-    check_parameters(path, parameters)
+    parameters = check_parameters(path, dict(parameters or {}))
     out_dir.mkdir(parents=True, exist_ok=True)
     executed = out_dir / path.name
     metrics_file = out_dir / f"{path.stem}.metrics.json"
@@ -270,8 +324,7 @@ def run(
         params = {**load_profile(profile, path.stem), **overrides}
         if "PROFILE" in notebook_parameters(path):
             params.setdefault("PROFILE", profile)
-        check_parameters(path, params)
-        plans.append((path, params))
+        plans.append((path, check_parameters(path, params)))
 
     out = Path(out) if out else config.reports_dir()
     out.mkdir(parents=True, exist_ok=True)

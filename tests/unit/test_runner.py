@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -66,6 +67,52 @@ def test_unknown_parameter_is_refused_with_the_valid_list(project):
     ):
         runner.run(["01"], profile="smoke", overrides={"EPOCHS": 3}, progress=False)
     assert not (project / "reports").exists() or not any((project / "reports").iterdir())
+
+
+def test_parameter_of_the_wrong_type_is_refused_before_anything_runs(project):
+    with pytest.raises(ParameterError, match=r"N expects an integer \(default 3\), got 'abc'"):
+        runner.run(["01"], profile="smoke", overrides={"N": "abc"}, progress=False)
+    with pytest.raises(ParameterError, match="SEED expects an integer.*got 2.5"):
+        runner.run(["01"], profile="smoke", overrides={"SEED": 2.5}, progress=False)
+    assert not (project / "reports").exists() or not any((project / "reports").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("default", "value", "expected"),
+    [
+        (3, 4.0, 4),
+        (0.5, 1, 1.0),
+        ("auto", "cuda:1", "cuda:1"),
+        ("", 2017, "2017"),
+        ("2017-01-01", dt.date(2017, 3, 1), "2017-03-01"),
+        (["a"], "AutoETS, LightGBM", ["AutoETS", "LightGBM"]),
+        (["a"], (1, 2), [1, 2]),
+        (None, 800, 800),
+        (3, None, None),
+        (True, False, False),
+        ({"lam": [1]}, {"lam": [2]}, {"lam": [2]}),
+    ],
+)
+def test_parameter_values_are_conformed_to_the_default_type(default, value, expected):
+    got = runner._conform(value, default)
+    assert got == expected and type(got) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("default", "value", "expected"),
+    [
+        (3, True, "an integer"),
+        (3, 2.5, "an integer"),
+        (0.5, "x", "a number"),
+        (True, 1, "True or False"),
+        ("auto", [1], "text"),
+        (["a"], 3, "a list"),
+        ({"a": 1}, [1], "a mapping"),
+    ],
+)
+def test_parameter_values_of_the_wrong_type_name_the_expected_type(default, value, expected):
+    with pytest.raises(TypeError, match=expected):
+        runner._conform(value, default)
 
 
 def test_unknown_notebook_and_profile(project):
@@ -141,6 +188,13 @@ def test_cli_unknown_parameter_exits_1_without_traceback(project):
     assert proc.returncode == 1
     assert "unknown parameter(s) BATCH" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_cli_param_without_value_is_refused(project):
+    proc = _ecom("run", "01", "--profile", "smoke", "-p", "N", "--run-name", "x", env_root=project)
+    assert proc.returncode == 1
+    assert "-p expects KEY VALUE" in proc.stderr and "'N'" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (project / "reports" / "x").exists()
 
 
 def test_cli_run_with_params(project):
