@@ -212,6 +212,9 @@ class LightGBMForecaster(Forecaster):
         :func:`make_features`) from the sum of the forecast series of ``df`` per period, i.e.
         the store-wide traffic up to the origin (computed from ``df`` itself, so it never sees
         a value after the cutoff); extra series read the same total.
+    half_life : optional recency weighting of the training rows: a row whose origin lies
+        ``a`` periods before the last period of ``df`` weighs ``0.5 ** (a / half_life)`` times
+        as much (multiplied into the other weights). None (default): every origin alike.
     params : further ``lightgbm.LGBMRegressor`` keyword arguments (e.g.
         ``{"extra_trees": True}``); they override the knobs above.
     """
@@ -241,9 +244,13 @@ class LightGBMForecaster(Forecaster):
         extra_weight: float = 1.0,
         n_seeds: int = 1,
         context: str = "none",
+        half_life: float | None = None,
         params: dict | None = None,
     ):
         self.params = dict(params or {})
+        if half_life is not None and not (np.isfinite(half_life) and half_life > 0):
+            raise ParameterError(f"half_life must be None or a number > 0, got {half_life!r}")
+        self.half_life = half_life
         if context not in ("none", "total"):
             raise ParameterError(f"context must be 'none' or 'total', got {context!r}")
         self.context = context
@@ -399,6 +406,8 @@ class LightGBMForecaster(Forecaster):
         X.append(feats)
         base = self._base(feats)
         Y.append(x[o + k] / scale / base)
+        if self.half_life is not None:  # recency: rows of older origins weigh less
+            weight = weight * 0.5 ** ((len(x) - 1 - o) / self.half_life)
         if self.weighting == "mase":
             d = np.mean(np.abs(x[self.season :] - x[: -self.season]))
             W.append(weight * base * (scale / d if d > 0 else np.ones(len(o))))

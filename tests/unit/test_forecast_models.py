@@ -261,3 +261,39 @@ def test_lightgbm_context_features_do_not_leak():
     assert X["ctx_total_mean7"].iloc[0] == pytest.approx(last.mean() / mean28.mean(), rel=1e-5)
     with pytest.raises(ParameterError, match="context"):
         LightGBMForecaster(context="department")
+
+
+def test_lightgbm_half_life_weights_recent_origins_more():
+    """half_life: a row's weight halves every half_life periods its origin lies before the end."""
+    df = _toy(n=120, n_ids=2)
+    kw = {"h": 7, "n_estimators": 20, "n_jobs": 1}
+    base = LightGBMForecaster(**kw)
+    X, y, w = base.training_frame(df)
+    assert np.allclose(w, 1.0)
+    m = LightGBMForecaster(half_life=14, **kw)
+    X2, y2, w2 = m.training_frame(df)
+    pd.testing.assert_frame_equal(X, X2)  # same rows and targets, only the weights change
+    assert np.array_equal(y, y2)
+    o, k = base._rows(120)  # row order of one series
+    age = 119 - np.concatenate([o, o])
+    expected = 0.5 ** (age / 14)
+    assert np.allclose(w2, expected / expected.mean())
+    # by hand: the newest origin (1 period before the end) weighs twice the one 14 older
+    i_new = np.flatnonzero(np.concatenate([o, o]) == 118)[0]
+    i_old = np.flatnonzero(np.concatenate([o, o]) == 104)[0]
+    assert w2[i_new] / w2[i_old] == pytest.approx(2.0)
+    pred = m.fit(df).predict(7)
+    _check(pred, m.name, df, 7)
+    assert not np.allclose(pred[m.name], base.fit(df).predict(7)[base.name])
+    # combined with the weights of the extra series
+    extra = _toy(n=120, n_ids=1, seed=3).assign(unique_id="x0")
+    both = LightGBMForecaster(half_life=14, extra_series=extra, extra_weight=0.5, **kw)
+    _, _, w3 = both.training_frame(df)
+    raw = np.concatenate([expected, 0.5 * 0.5 ** ((119 - o) / 14)])
+    assert np.allclose(w3, raw / raw.mean())
+
+
+@pytest.mark.parametrize("half_life", [0, -3.0, float("nan"), float("inf")])
+def test_lightgbm_half_life_bad_input(half_life):
+    with pytest.raises(ParameterError, match="half_life"):
+        LightGBMForecaster(half_life=half_life)
