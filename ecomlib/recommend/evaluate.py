@@ -134,6 +134,7 @@ COMPLETE_JOURNEY_MODELS = (
     "ranker_promo",
     "ranker_deals",
     "ranker_stores",
+    "ranker_cooc",
     "new_items",
     "gru",
     "content",
@@ -247,6 +248,14 @@ def model_zoo(
                 stores=StoreSales(),
                 cycle=True,
                 item_groups=product_groups(level="product_type"),
+            ),
+            # ... plus basket co-occurrence (items bought in the same baskets as the
+            # household's items) as a feature and a source of first-purchase candidates
+            "ranker_cooc": lambda: _deals(
+                stores=StoreSales(),
+                cycle=True,
+                item_groups=product_groups(level="product_type"),
+                basket_neighbours=50,
             ),
             # never-bought products: recent popularity x planned promotion at the household's
             # stores + EASE (weights chosen on the validation window)

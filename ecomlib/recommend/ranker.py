@@ -29,7 +29,7 @@ from ecomlib.recommend.signals import PlannedSignals, PurchaseDetails, StoreSale
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NextBasketRanker", "TIFUKNN", "basket_order"]
+__all__ = ["NextBasketRanker", "TIFUKNN", "basket_neighbours", "basket_order", "item_trend"]
 
 DAY = 86400.0
 
@@ -93,6 +93,103 @@ def _neighbour_matrix(profiles: sp.csr_matrix, k: int, block: int = 2048) -> sp.
         cols.append(top.ravel())
     rows, cols = np.concatenate(rows), np.concatenate(cols)
     return sp.csr_matrix((np.full(len(rows), 1.0 / k, np.float32), (rows, cols)), shape=(n, n))
+
+
+def basket_neighbours(
+    frame: pd.DataFrame, n_items: int, k: int = 50, shrink: float = 10.0, block: int = 1024
+) -> sp.csr_matrix:
+    """Item x item basket co-occurrence: for each item i its ``k`` items j with the highest
+    shrunk confidence ``P(j | i) = |baskets with i and j| / (|baskets with i| + shrink)``.
+
+    Parameters
+    ----------
+    frame : rows with ``item_idx`` and ``basket_id`` (or ``timestamp``, one basket per
+        distinct timestamp), e.g. :attr:`Interactions.frame`; only these rows are read.
+    n_items : size of the item index.
+    k : neighbours kept per item.
+    shrink : added to the item's basket count (damps items seen in few baskets).
+    block : items whose co-occurrence row is made dense at once (bounds peak memory).
+
+    Returns
+    -------
+    CSR matrix (n_items x n_items), row i = neighbours of item i, zero diagonal.
+    """
+    if k < 1 or shrink < 0 or block < 1:
+        raise ParameterError("basket_neighbours needs k >= 1, shrink >= 0 and block >= 1.")
+    if "item_idx" not in frame or not {"basket_id", "timestamp"} & set(frame.columns):
+        raise DataError("basket_neighbours needs 'item_idx' and 'basket_id' (or 'timestamp').")
+    key = frame["basket_id"] if "basket_id" in frame else frame["timestamp"]
+    basket, _ = pd.factorize(key)
+    item = frame["item_idx"].to_numpy()
+    n_baskets = int(basket.max()) + 1 if len(basket) else 0
+    bi = sp.csr_matrix((np.ones(len(item), np.float32), (basket, item)), shape=(n_baskets, n_items))
+    bi.sum_duplicates()
+    bi.data[:] = 1.0
+    ib = bi.T.tocsr()
+    count = np.diff(ib.indptr).astype(np.float32)
+    k = min(int(k), max(n_items - 1, 1))
+    rows, cols, vals = [], [], []
+    for start in range(0, n_items, block):
+        idx = np.arange(start, min(n_items, start + block))
+        conf = (ib[idx] @ bi).toarray()
+        conf[np.arange(len(idx)), idx] = 0.0
+        conf /= (count[idx] + shrink)[:, None]
+        top = np.argpartition(-conf, k - 1, axis=1)[:, :k]
+        rows.append(np.repeat(idx, k))
+        cols.append(top.ravel())
+        vals.append(np.take_along_axis(conf, top, axis=1).ravel())
+    out = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(n_items, n_items),
+        dtype=np.float32,
+    )
+    out.eliminate_zeros()
+    return out
+
+
+def item_trend(
+    users,
+    items,
+    age_days,
+    n_items: int,
+    recent: float = 14.0,
+    before: float = 56.0,
+    new_days: float = 28.0,
+) -> np.ndarray:
+    """Per item: distinct buyers in the last ``recent`` days, the growth of that daily rate
+    over the ``before`` days preceding them, ``(b_recent + 1) / (b_before * recent / before +
+    1)``, and the households whose first purchase of the item fell in the last ``new_days``
+    days (how many new buyers it won lately).
+
+    Parameters
+    ----------
+    users, items : user and item index of each purchase row (the whole history: first
+        purchases are read from it).
+    age_days : days between each row and the cut (>= 0; rows after the cut must be dropped
+        by the caller).
+    n_items : size of the item index.
+
+    Returns
+    -------
+    float32 array (n_items x 3): ``[buyers_recent, growth, new_buyers]`` (growth 1 = steady).
+    """
+    if recent <= 0 or before <= 0 or new_days <= 0:
+        raise ParameterError("item_trend needs recent, before and new_days > 0 days.")
+    age = np.asarray(age_days, dtype=np.float64)
+    if (age < 0).any():
+        raise DataError("item_trend got rows after the cut (negative age).")
+    pairs = pd.DataFrame({"u": np.asarray(users), "i": np.asarray(items), "age": age})
+    out = np.zeros((n_items, 3), np.float32)
+    near = pairs[pairs["age"] < recent].drop_duplicates(["u", "i"])
+    far = pairs[(pairs["age"] >= recent) & (pairs["age"] < recent + before)]
+    far = far.drop_duplicates(["u", "i"])
+    b_recent = np.bincount(near["i"], minlength=n_items).astype(np.float64)
+    b_before = np.bincount(far["i"], minlength=n_items).astype(np.float64)
+    out[:, 0] = b_recent
+    out[:, 1] = (b_recent + 1.0) / (b_before * recent / before + 1.0)
+    first = pairs.groupby(["u", "i"], sort=False)["age"].max().reset_index()
+    out[:, 2] = np.bincount(first.loc[first["age"] < new_days, "i"], minlength=n_items)
+    return out
 
 
 class TIFUKNN(Recommender):
@@ -179,6 +276,12 @@ GROUP_FEATURES = (
 )
 GROUP_CANDIDATE_FEATURES = ("grp_rank",)  # rank in the group-candidate list, when asked for
 STORE_CANDIDATE_FEATURES = ("store_rank",)  # rank in the store list, when asked for
+#: basket co-occurrence: the user's decayed items x their basket neighbours (normalised by
+#: the user's best score) and the rank in the co-occurrence candidate list, when asked for
+COOC_FEATURES = ("cooc", "cooc_rank")
+#: recent growth: the item's buyers in the last 14 days before the cut, their daily rate over
+#: that of the 56 days before (add-one smoothed), and its new buyers of the last 28 days
+TREND_FEATURES = ("i_users14", "i_growth", "i_new28")
 #: repurchase cycle: the item's median gap between a household's purchases of it (over its
 #: re-buyers) and the days since the household last bought it over that gap
 CYCLE_FEATURES = ("i_gap", "overdue_i")
@@ -257,6 +360,9 @@ class _Snapshot:
         item[:, 7] = item[:, 2] / np.maximum(buyers * 28.0 / span_days, 1e-3)
         self.item = item
         self.recent_pop = item[:, 2] + 1e-3 * buyers
+        self.trend = None
+        if params.get("trend"):
+            self.trend = item_trend(rows["u"], rows["i"], rows["age"], n_items)
         # sparse matrices and collaborative models on this snapshot
         self.seen = sp.csr_matrix(
             (np.ones(len(ui), np.float32), (ui["u"], ui["i"])), shape=(n_users, n_items)
@@ -291,6 +397,10 @@ class _Snapshot:
         self.store_candidates = bool(params.get("store_candidates"))
         if params.get("stores") is not None:
             self.stores = params["stores"].stats(end, universe.user_ids, universe.item_ids)
+        # items bought in the same baskets as the user's items (baskets up to ``end`` only)
+        self.cooc = None
+        if params.get("basket_neighbours"):
+            self.cooc = basket_neighbours(frame, n_items, params["basket_neighbours"])
         self.cycle = bool(params.get("cycle"))
         if self.cycle:
             gaps = ui.loc[ui["n"] > 1].groupby("i")["interval"].median()
@@ -430,6 +540,14 @@ class _Snapshot:
             m[seen.nonzero()] = -np.inf
             lists["store_rank"] = _top_list(m, np.arange(n_items), n_new)
             missing["store_rank"] = n_new + 1
+        cooc = None
+        if self.cooc is not None:
+            cooc = (self.decayed[users] @ self.cooc).toarray()
+            m = cooc.copy()
+            m[m <= 0] = -np.inf
+            m[seen.nonzero()] = -np.inf
+            lists["cooc_rank"] = _top_list(m, np.arange(n_items), n_new)
+            missing["cooc_rank"] = n_new + 1
         del m
         key = np.unique(np.concatenate([r * n_items + c for r, c, _ in lists.values()]))
         row_new, item_new = key // n_items, key % n_items
@@ -475,11 +593,36 @@ class _Snapshot:
         out["ease"] = val / np.where(top_ease > 0, top_ease, 1.0)[row]
         top_nbr = nbr.max(axis=1)
         out["nbr"] = nbr[row, itm] / np.where(top_nbr > 0, top_nbr, 1.0)[row]
+        if self.trend is not None:
+            for name, col in zip(TREND_FEATURES, self.trend[out["i"].to_numpy()].T, strict=True):
+                out[name] = col
+        if cooc is not None:
+            top_cooc = cooc.max(axis=1)
+            out["cooc"] = cooc[row, itm] / np.where(top_cooc > 0, top_cooc, 1.0)[row]
         cand_key = row * n_items + itm
         for name, (r, c, rank) in lists.items():
             found = pd.Index(r * n_items + c).get_indexer(cand_key)
             out[name] = np.where(found >= 0, rank[found], missing[name]).astype(np.float32)
         return out
+
+
+def _metric_weights(hist: pd.DataFrame, label: pd.DataFrame, cand: pd.DataFrame) -> np.ndarray:
+    """Per candidate row: ``1 / min(10, n)`` where ``n`` is how many items its user bought in
+    the label window (re-buy rows) or how many it bought for the first time (new rows), at
+    least 1: recall@10 counts a hit of a user with few relevant items more than one of a
+    user with many, and so do these weights."""
+    pairs = label[["user_idx", "item_idx"]].drop_duplicates()
+    old = pd.MultiIndex.from_frame(hist[["user_idx", "item_idx"]].drop_duplicates())
+    first = ~pd.MultiIndex.from_frame(pairs).isin(old)
+    n_all = pairs.groupby("user_idx").size()
+    n_new = pairs[first].groupby("user_idx").size()
+    u = cand["u"].to_numpy()
+    n = np.where(
+        cand["new"].to_numpy(),
+        n_new.reindex(u, fill_value=0).to_numpy(),
+        n_all.reindex(u, fill_value=0).to_numpy(),
+    )
+    return 1.0 / np.clip(n, 1, 10)
 
 
 def _sorted_by_user(users: np.ndarray) -> bool:
@@ -543,6 +686,15 @@ class NextBasketRanker(Recommender):
         with the highest store-weighted share (feature ``store_rank``).
     cycle : add repurchase-cycle features: the item's median gap between re-buys and the
         days since the user last bought it over that gap.
+    basket_neighbours : > 0 adds basket co-occurrence (:func:`basket_neighbours`, this many
+        neighbours per item, from the baskets before each cut): each candidate's score from
+        the user's 60-day-decayed items (feature ``cooc``) and the ``n_new`` best-scored
+        never-bought items as candidates (feature ``cooc_rank``). 0 = off.
+    trend : add the item's recent growth (:func:`item_trend`: buyers in the 14 days before
+        each cut, their rate over that of the 56 days before, new buyers of the last 28).
+    metric_weights : weight each training row by ``1 / min(10, n)``, ``n`` = the items its
+        user bought in the label window (first purchases for the new-item classifier), as
+        recall@10 weighs a user's hits.
     """
 
     name = "ranker"
@@ -574,11 +726,16 @@ class NextBasketRanker(Recommender):
         stores: StoreSales | None = None,
         store_candidates: bool = False,
         cycle: bool = False,
+        basket_neighbours: int = 0,
+        trend: bool = False,
+        metric_weights: bool = False,
     ):
         if batch_users is not None and batch_users < 1:
             raise ParameterError(f"batch_users must be >= 1 or None, got {batch_users!r}.")
         if group_candidates < 0 or items_per_group < 1:
             raise ParameterError("group_candidates must be >= 0 and items_per_group >= 1.")
+        if basket_neighbours < 0:
+            raise ParameterError(f"basket_neighbours must be >= 0, got {basket_neighbours!r}.")
         if n_models < 1:
             raise ParameterError(f"n_models must be >= 1, got {n_models!r}.")
         if store_candidates and stores is None:
@@ -611,6 +768,9 @@ class NextBasketRanker(Recommender):
         self.stores = stores
         self.store_candidates = store_candidates
         self.cycle = cycle
+        self.basket_neighbours = basket_neighbours
+        self.trend = trend
+        self.metric_weights = metric_weights
 
     def _candidates(self, snap: _Snapshot, users: np.ndarray) -> pd.DataFrame:
         return snap.candidates(
@@ -647,6 +807,8 @@ class NextBasketRanker(Recommender):
             *details,
             *stores,
             *CYCLE_FEATURES[: 2 * self.cycle],
+            *COOC_FEATURES[: 2 * bool(self.basket_neighbours)],
+            *TREND_FEATURES[: 3 * self.trend],
         ]
 
     def _params(self) -> dict:
@@ -661,6 +823,8 @@ class NextBasketRanker(Recommender):
             "stores": self.stores,
             "store_candidates": self.store_candidates,
             "cycle": self.cycle,
+            "basket_neighbours": self.basket_neighbours,
+            "trend": self.trend,
         }
 
     def _fit(self, inter: Interactions) -> None:
@@ -690,6 +854,8 @@ class NextBasketRanker(Recommender):
             cand = self._candidates(snap, users)
             bought = pd.MultiIndex.from_frame(label[["user_idx", "item_idx"]].drop_duplicates())
             cand["y"] = pd.MultiIndex.from_arrays([cand["u"], cand["i"]]).isin(bought)
+            if self.metric_weights:
+                cand["w"] = _metric_weights(hist, label, cand)
             parts.append(cand)
             self.windows_.append((cut, cut + window))
             log.info("ranker window %d: %d users, %d candidates", w, len(users), len(cand))
@@ -724,7 +890,8 @@ class NextBasketRanker(Recommender):
                     n_jobs=self.n_jobs,
                     verbose=-1,
                 )
-                models.append(model.fit(x, y))
+                weight = part["w"].to_numpy() if self.metric_weights else None
+                models.append(model.fit(x, y, sample_weight=weight))
             self.models_[kind] = models[0]
             self.ensembles_[kind] = models
             del x, y
