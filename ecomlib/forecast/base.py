@@ -115,6 +115,11 @@ class StatsForecastModel(Forecaster):
     kind : {"AutoETS", "AutoARIMA"} or a statsforecast model instance.
     season : seasonal period (default from ``freq``: 7 for daily).
     name : column name of the forecasts.
+    boxcox : optional Box-Cox exponent ``lam`` of a variance-stabilising transform: the model
+        is fitted to ``((y + 1) ** lam - 1) / lam`` (``log1p(y)`` for ``lam = 0``) and its
+        forecasts are transformed back (clipped at 0). Negative values are read as 0. Such a
+        forecast tracks the median rather than the mean (what MASE rewards) and lets the
+        weekly pattern scale with the level. None (default): no transform.
     **kwargs : passed to the statsforecast model (e.g. ``approximation=True``).
     """
 
@@ -124,9 +129,13 @@ class StatsForecastModel(Forecaster):
         season: int | None = None,
         name: str | None = None,
         freq: str = "D",
+        boxcox: float | None = None,
         **kwargs,
     ):
         self.kind, self.season, self.freq, self.kwargs = kind, season, freq, kwargs
+        if boxcox is not None and not (np.isfinite(boxcox) and 0 <= boxcox <= 2):
+            raise ParameterError(f"boxcox must be None or a number in [0, 2], got {boxcox!r}")
+        self.boxcox = boxcox
         self.name = name or (kind if isinstance(kind, str) else type(kind).__name__)
 
     def _model(self):
@@ -143,6 +152,8 @@ class StatsForecastModel(Forecaster):
     def fit(self, df: pd.DataFrame) -> StatsForecastModel:
         self._remember(df)
         self.df_ = df[["unique_id", "ds", "y"]]
+        if self.boxcox is not None:
+            self.df_ = self.df_.assign(y=boxcox(self.df_["y"].to_numpy(float), self.boxcox))
         return self
 
     def predict(self, h: int) -> pd.DataFrame:
@@ -159,5 +170,20 @@ class StatsForecastModel(Forecaster):
         fc = fc.reset_index() if "unique_id" not in fc.columns else fc
         col = [c for c in fc.columns if c not in ("unique_id", "ds")][0]
         fc = fc.rename(columns={col: self.name})[["unique_id", "ds", self.name]]
+        if self.boxcox is not None:
+            fc[self.name] = inv_boxcox(fc[self.name].to_numpy(float), self.boxcox)
         fc["unique_id"] = fc["unique_id"].astype(str)
         return fc.sort_values(["unique_id", "ds"]).reset_index(drop=True)
+
+
+def boxcox(y: np.ndarray, lam: float) -> np.ndarray:
+    """Box-Cox transform of ``y + 1`` (values below 0 read as 0): ``log1p(y)`` for ``lam = 0``."""
+    y = np.maximum(np.asarray(y, float), 0.0)
+    return np.log1p(y) if lam == 0 else ((y + 1.0) ** lam - 1.0) / lam
+
+
+def inv_boxcox(z: np.ndarray, lam: float) -> np.ndarray:
+    """Inverse of :func:`boxcox`, clipped at 0 (a forecast below the transform's floor is 0)."""
+    z = np.asarray(z, float)
+    y = np.expm1(z) if lam == 0 else np.maximum(z * lam + 1.0, 0.0) ** (1.0 / lam) - 1.0
+    return np.maximum(y, 0.0)

@@ -18,6 +18,7 @@ def test_02_sales_forecasting_smoke(run_notebook):
         "SeasonalNaive",
         "WindowAverage",
         "AutoETS",
+        "AutoETS-sqrt",
         "LightGBM-lags",
         "LightGBM+promo",
         "LightGBM+promo+extra",

@@ -297,3 +297,47 @@ def test_lightgbm_half_life_weights_recent_origins_more():
 def test_lightgbm_half_life_bad_input(half_life):
     with pytest.raises(ParameterError, match="half_life"):
         LightGBMForecaster(half_life=half_life)
+
+
+def test_boxcox_by_hand_and_round_trip():
+    from ecomlib.forecast.base import boxcox, inv_boxcox
+
+    y = np.array([0.0, 3.0, 8.0, 99.0])
+    assert np.allclose(boxcox(y, 0.5), [0.0, 2.0, 4.0, 18.0])  # 2 * (sqrt(y + 1) - 1)
+    assert np.allclose(boxcox(y, 0.0), np.log1p(y))
+    assert np.allclose(boxcox(y, 1.0), y)
+    for lam in (0.0, 0.25, 0.5, 1.0):
+        assert np.allclose(inv_boxcox(boxcox(y, lam), lam), y)
+    assert boxcox(np.array([-5.0]), 0.5)[0] == 0.0  # negative values read as 0
+    assert inv_boxcox(np.array([-3.0, -0.5]), 0.5).tolist() == [0.0, 0.0]  # clipped at 0
+
+
+def test_statsforecast_boxcox_model_fits_the_transformed_series():
+    """AutoETS on sqrt(y + 1): forecasts back on the original scale, weekly pattern kept."""
+    df = _toy(n=60, n_ids=2)
+    m = StatsForecastModel("AutoETS", boxcox=0.5, name="AutoETS-sqrt").fit(df)
+    assert np.allclose(m.df_["y"], 2 * (np.sqrt(df["y"].to_numpy() + 1) - 1))
+    pred = m.predict(7)
+    _check(pred, "AutoETS-sqrt", df, 7)
+    plain = StatsForecastModel("AutoETS").fit(df).predict(7)
+    # same level as the untransformed model (within 10%), yet not the same forecast
+    ratio = pred["AutoETS-sqrt"].to_numpy() / plain["AutoETS"].to_numpy()
+    assert np.all(np.abs(ratio - 1) < 0.1) and not np.allclose(ratio, 1.0)
+    s0 = pred[pred["unique_id"] == "s0"].set_index("ds")["AutoETS-sqrt"]
+    assert s0[s0.index.dayofweek == 5].mean() > s0[s0.index.dayofweek == 0].mean()
+
+
+@pytest.mark.parametrize("lam", [-0.5, 3.0, float("nan")])
+def test_statsforecast_boxcox_bad_input(lam):
+    with pytest.raises(ParameterError, match="boxcox"):
+        StatsForecastModel("AutoETS", boxcox=lam)
+
+
+def test_zoo_sqrt_ets_replaces_autoets_in_the_ensemble():
+    from ecomlib.forecast.zoo import ETS_BOXCOX, make_models
+
+    zoo = make_models(["AutoETS", "AutoETS-sqrt", "LightGBM", "LightGBM-lags", "Ensemble"])
+    assert zoo[1].name == "AutoETS-sqrt" and zoo[1].boxcox == ETS_BOXCOX == 0.5
+    assert zoo[-1].member_names == ["AutoETS-sqrt", "LightGBM", "LightGBM-lags"]
+    plain = make_models(["AutoETS", "LightGBM", "LightGBM-lags", "Ensemble"])
+    assert plain[-1].member_names == ["AutoETS", "LightGBM", "LightGBM-lags"]
