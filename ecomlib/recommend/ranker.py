@@ -695,6 +695,10 @@ class NextBasketRanker(Recommender):
     metric_weights : weight each training row by ``1 / min(10, n)``, ``n`` = the items its
         user bought in the label window (first purchases for the new-item classifier), as
         recall@10 weighs a user's hits.
+    new_user_features : give the new-item classifier the per-user features too. Off, it
+        sees only what varies between a user's candidates: only their order within each
+        user counts (the new-item lists), and the user features (activity, tenure) took
+        most of its splits to tell active users from quiet ones.
     """
 
     name = "ranker"
@@ -729,6 +733,7 @@ class NextBasketRanker(Recommender):
         basket_neighbours: int = 0,
         trend: bool = False,
         metric_weights: bool = False,
+        new_user_features: bool = True,
     ):
         if batch_users is not None and batch_users < 1:
             raise ParameterError(f"batch_users must be >= 1 or None, got {batch_users!r}.")
@@ -771,6 +776,7 @@ class NextBasketRanker(Recommender):
         self.basket_neighbours = basket_neighbours
         self.trend = trend
         self.metric_weights = metric_weights
+        self.new_user_features = new_user_features
 
     def _candidates(self, snap: _Snapshot, users: np.ndarray) -> pd.DataFrame:
         return snap.candidates(
@@ -810,6 +816,12 @@ class NextBasketRanker(Recommender):
             *COOC_FEATURES[: 2 * bool(self.basket_neighbours)],
             *TREND_FEATURES[: 3 * self.trend],
         ]
+
+    def _features(self, kind: str) -> list[str]:
+        """Features of the ``kind`` ("repeat" or "new") classifier."""
+        if kind == "new" and not self.new_user_features:
+            return [f for f in self.feature_names if f not in USER_FEATURES]
+        return self.feature_names
 
     def _params(self) -> dict:
         return {
@@ -874,7 +886,7 @@ class NextBasketRanker(Recommender):
                 self.models_[kind] = None
                 self.ensembles_[kind] = []
                 continue
-            x, y = part[self.feature_names], part["y"].astype(int)
+            x, y = part[self._features(kind)], part["y"].astype(int)
             models = []
             for j in range(self.n_models):
                 model = lgb.LGBMClassifier(
@@ -910,7 +922,7 @@ class NextBasketRanker(Recommender):
             model = self.models_[kind]
             if part.empty or model is None:
                 continue
-            x = part[self.feature_names]
+            x = part[self._features(kind)]
             members = self.ensembles_[kind]
             prob = sum(m.predict_proba(x)[:, 1] for m in members) / len(members)
             out[part["row"].to_numpy(), part["i"].to_numpy()] = prob

@@ -156,3 +156,33 @@ def test_ranker_metric_weights_fit(tiny_ranker):
     # the staple still tops every list
     recs = weighted.recommend(train["user_id"].unique(), k=1, exclude_seen=False)
     assert (recs["item_id"].to_numpy() == recs["user_id"].to_numpy() % 3).all()
+
+
+def test_ranker_new_classifier_without_user_features(tiny_ranker):
+    from ecomlib.recommend.ranker import USER_FEATURES
+
+    train = _weekly(seed=5)
+    model = tiny_ranker(**SMALL_TREES, new_user_features=False).fit(train)
+    new_names = model.models_["new"].booster_.feature_name()
+    assert not set(USER_FEATURES) & set(new_names)
+    assert set(USER_FEATURES) <= set(model.models_["repeat"].booster_.feature_name())
+    assert len(new_names) == len(model.feature_names) - len(USER_FEATURES)
+    users = np.sort(model.interactions_.user_index(train["user_id"].unique()))
+    scores = model.score(users)  # predicts with the same reduced columns
+    assert np.isfinite(scores).all() and scores.shape == (len(users), model.interactions_.n_items)
+    with_users = tiny_ranker(**SMALL_TREES).fit(train)
+    assert set(USER_FEATURES) <= set(with_users.models_["new"].booster_.feature_name())
+
+
+def test_zoo_ranker_within_settings(monkeypatch):
+    import ecomlib.recommend.interactions as interactions
+    from ecomlib.recommend.ranker import USER_FEATURES
+
+    groups = pd.Series({1: "a", 2: "b"})
+    monkeypatch.setattr(interactions, "product_groups", lambda level: groups.rename(level))
+    zoo = rec.model_zoo("completejourney", ["ranker_stores", "ranker_within"], ranker_trees=30)
+    model, base = zoo["ranker_within"], zoo["ranker_stores"]
+    assert not model.new_user_features and base.new_user_features
+    assert model.feature_names == base.feature_names
+    assert not set(USER_FEATURES) & set(model._features("new"))
+    assert model._features("repeat") == model.feature_names
