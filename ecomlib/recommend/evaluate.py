@@ -258,14 +258,14 @@ def model_zoo(
                 item_groups=product_groups(level="product_type"),
                 basket_neighbours=50,
             ),
-            # ranker_stores whose first-purchase classifier sees no per-user features: only
-            # the order of a household's never-bought candidates counts, and without them
-            # its splits go to what separates those candidates (chosen on validation)
+            # ranker_stores whose classifiers see no per-user features: only the order of a
+            # household's candidates counts, and without them their splits go to what
+            # separates those candidates (chosen on validation)
             "ranker_within": lambda: _deals(
                 stores=StoreSales(),
                 cycle=True,
                 item_groups=product_groups(level="product_type"),
-                new_user_features=False,
+                user_features=(),
             ),
             # never-bought products: recent popularity x planned promotion at the household's
             # stores + EASE (weights chosen on the validation window)

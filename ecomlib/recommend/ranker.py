@@ -695,10 +695,10 @@ class NextBasketRanker(Recommender):
     metric_weights : weight each training row by ``1 / min(10, n)``, ``n`` = the items its
         user bought in the label window (first purchases for the new-item classifier), as
         recall@10 weighs a user's hits.
-    new_user_features : give the new-item classifier the per-user features too. Off, it
-        sees only what varies between a user's candidates: only their order within each
-        user counts (the new-item lists), and the user features (activity, tenure) took
-        most of its splits to tell active users from quiet ones.
+    user_features : the classifiers ("repeat", "new") that also see the per-user features
+        (activity, tenure: :data:`USER_FEATURES`). A list only needs its candidates' order
+        *within* each user; without these features a classifier's splits go to what
+        separates one user's candidates instead of telling active users from quiet ones.
     """
 
     name = "ranker"
@@ -733,7 +733,7 @@ class NextBasketRanker(Recommender):
         basket_neighbours: int = 0,
         trend: bool = False,
         metric_weights: bool = False,
-        new_user_features: bool = True,
+        user_features: tuple[str, ...] = ("repeat", "new"),
     ):
         if batch_users is not None and batch_users < 1:
             raise ParameterError(f"batch_users must be >= 1 or None, got {batch_users!r}.")
@@ -741,6 +741,10 @@ class NextBasketRanker(Recommender):
             raise ParameterError("group_candidates must be >= 0 and items_per_group >= 1.")
         if basket_neighbours < 0:
             raise ParameterError(f"basket_neighbours must be >= 0, got {basket_neighbours!r}.")
+        if not set(user_features) <= {"repeat", "new"}:
+            raise ParameterError(
+                f"user_features must name 'repeat' and/or 'new', got {user_features!r}."
+            )
         if n_models < 1:
             raise ParameterError(f"n_models must be >= 1, got {n_models!r}.")
         if store_candidates and stores is None:
@@ -776,7 +780,7 @@ class NextBasketRanker(Recommender):
         self.basket_neighbours = basket_neighbours
         self.trend = trend
         self.metric_weights = metric_weights
-        self.new_user_features = new_user_features
+        self.user_features = tuple(user_features)
 
     def _candidates(self, snap: _Snapshot, users: np.ndarray) -> pd.DataFrame:
         return snap.candidates(
@@ -819,7 +823,7 @@ class NextBasketRanker(Recommender):
 
     def _features(self, kind: str) -> list[str]:
         """Features of the ``kind`` ("repeat" or "new") classifier."""
-        if kind == "new" and not self.new_user_features:
+        if kind not in self.user_features:
             return [f for f in self.feature_names if f not in USER_FEATURES]
         return self.feature_names
 

@@ -158,11 +158,11 @@ def test_ranker_metric_weights_fit(tiny_ranker):
     assert (recs["item_id"].to_numpy() == recs["user_id"].to_numpy() % 3).all()
 
 
-def test_ranker_new_classifier_without_user_features(tiny_ranker):
+def test_ranker_classifiers_without_user_features(tiny_ranker):
     from ecomlib.recommend.ranker import USER_FEATURES
 
     train = _weekly(seed=5)
-    model = tiny_ranker(**SMALL_TREES, new_user_features=False).fit(train)
+    model = tiny_ranker(**SMALL_TREES, user_features=("repeat",)).fit(train)
     new_names = model.models_["new"].booster_.feature_name()
     assert not set(USER_FEATURES) & set(new_names)
     assert set(USER_FEATURES) <= set(model.models_["repeat"].booster_.feature_name())
@@ -172,6 +172,13 @@ def test_ranker_new_classifier_without_user_features(tiny_ranker):
     assert np.isfinite(scores).all() and scores.shape == (len(users), model.interactions_.n_items)
     with_users = tiny_ranker(**SMALL_TREES).fit(train)
     assert set(USER_FEATURES) <= set(with_users.models_["new"].booster_.feature_name())
+    none = tiny_ranker(**SMALL_TREES, user_features=()).fit(train)
+    for kind in ("repeat", "new"):
+        assert not set(USER_FEATURES) & set(none.models_[kind].booster_.feature_name())
+    recs = none.recommend(train["user_id"].unique(), k=1, exclude_seen=False)
+    assert (recs["item_id"].to_numpy() == recs["user_id"].to_numpy() % 3).all()
+    with pytest.raises(ParameterError, match="user_features"):
+        rec.NextBasketRanker(user_features=("users",))
 
 
 def test_zoo_ranker_within_settings(monkeypatch):
@@ -182,7 +189,8 @@ def test_zoo_ranker_within_settings(monkeypatch):
     monkeypatch.setattr(interactions, "product_groups", lambda level: groups.rename(level))
     zoo = rec.model_zoo("completejourney", ["ranker_stores", "ranker_within"], ranker_trees=30)
     model, base = zoo["ranker_within"], zoo["ranker_stores"]
-    assert not model.new_user_features and base.new_user_features
+    assert model.user_features == () and base.user_features == ("repeat", "new")
     assert model.feature_names == base.feature_names
-    assert not set(USER_FEATURES) & set(model._features("new"))
-    assert model._features("repeat") == model.feature_names
+    for kind in ("repeat", "new"):
+        assert not set(USER_FEATURES) & set(model._features(kind))
+        assert base._features(kind) == base.feature_names
