@@ -338,6 +338,9 @@ def test_zoo_sqrt_ets_replaces_autoets_in_the_ensemble():
 
     zoo = make_models(["AutoETS", "AutoETS-sqrt", "LightGBM", "LightGBM-lags", "Ensemble"])
     assert zoo[1].name == "AutoETS-sqrt" and zoo[1].boxcox == ETS_BOXCOX == 0.5
+    assert zoo[1].kwargs == {"model": "AZA"}
+    weekly = make_models(["AutoETS-sqrt"], freq="W")[0]  # no season in weekly data
+    assert weekly.kwargs == {"model": "AZN"}
     assert zoo[-1].member_names == ["AutoETS-sqrt", "LightGBM", "LightGBM-lags"]
     plain = make_models(["AutoETS", "LightGBM", "LightGBM-lags", "Ensemble"])
     assert plain[-1].member_names == ["AutoETS", "LightGBM", "LightGBM-lags"]
