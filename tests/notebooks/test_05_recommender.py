@@ -24,10 +24,10 @@ def test_05_recommender_smoke(run_notebook):
     # repurchase cycles, product types) re-buy like buy-again, and the ranker's never-bought
     # list beats popularity's
     board = m["r2_leaderboard"]
-    for name in ("tifu_knn", "ranker_stores"):
+    for name in ("tifu_knn", "ranker_within"):
         assert board[name]["recall@10"] > m["r2_popularity_recall10"] + 0.15, name
-    assert board["ranker_stores"]["recall@10"] >= board["buy_again_decay"]["recall@10"] - 0.02
-    assert board["ranker_stores"]["new-item recall@10"] > m["r2_popularity_new_item_recall10"]
+    assert board["ranker_within"]["recall@10"] >= board["buy_again_decay"]["recall@10"] - 0.02
+    assert board["ranker_within"]["new-item recall@10"] > m["r2_popularity_new_item_recall10"]
     # the first-purchase scorer (recent popularity x planned promotion + EASE) beats popularity
     # on first purchases
     assert board["new_items"]["new-item recall@10"] > m["r2_popularity_new_item_recall10"]
