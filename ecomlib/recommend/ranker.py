@@ -96,7 +96,7 @@ def _neighbour_matrix(profiles: sp.csr_matrix, k: int, block: int = 2048) -> sp.
 
 
 def basket_neighbours(
-    frame: pd.DataFrame, n_items: int, k: int = 50, shrink: float = 10.0, block: int = 1024
+    frame: pd.DataFrame, n_items: int, k: int = 50, shrink: float = 10.0, block: int = 256
 ) -> sp.csr_matrix:
     """Item x item basket co-occurrence: for each item i its ``k`` items j with the highest
     shrunk confidence ``P(j | i) = |baskets with i and j| / (|baskets with i| + shrink)``.
