@@ -535,18 +535,14 @@ class _Snapshot:
             missing["grp_rank"] = group_candidates * items_per_group + 1
         if self.stores is not None and self.store_candidates:
             # what most of the shoppers of the user's stores bought lately
-            m = StoreSales.user_scores(self.stores, users).astype(np.float32)
-            m[m <= 0] = -np.inf
-            m[seen.nonzero()] = -np.inf
-            lists["store_rank"] = _top_list(m, np.arange(n_items), n_new)
+            store = StoreSales.user_scores(self.stores, users).astype(np.float32)
+            lists["store_rank"] = _unbought_list(store, seen, n_new)
+            del store
             missing["store_rank"] = n_new + 1
         cooc = None
         if self.cooc is not None:
             cooc = (self.decayed[users] @ self.cooc).toarray()
-            m = cooc.copy()
-            m[m <= 0] = -np.inf
-            m[seen.nonzero()] = -np.inf
-            lists["cooc_rank"] = _top_list(m, np.arange(n_items), n_new)
+            lists["cooc_rank"] = _unbought_list(cooc, seen, n_new)
             missing["cooc_rank"] = n_new + 1
         del m
         key = np.unique(np.concatenate([r * n_items + c for r, c, _ in lists.values()]))
@@ -587,18 +583,15 @@ class _Snapshot:
             out["overdue_i"] = out["age_last"] / out["i_gap"]
         kept_pos = np.full(n_items, -1)
         kept_pos[kept] = np.arange(len(kept))
-        top_ease = np.abs(ease).max(axis=1)
         col = kept_pos[itm]
         val = np.where(col >= 0, ease[row, np.maximum(col, 0)], 0.0)
-        out["ease"] = val / np.where(top_ease > 0, top_ease, 1.0)[row]
-        top_nbr = nbr.max(axis=1)
-        out["nbr"] = nbr[row, itm] / np.where(top_nbr > 0, top_nbr, 1.0)[row]
+        out["ease"] = _over_user_best(val, np.abs(ease).max(axis=1), row)
+        out["nbr"] = _over_user_best(nbr[row, itm], nbr.max(axis=1), row)
         if self.trend is not None:
             for name, col in zip(TREND_FEATURES, self.trend[out["i"].to_numpy()].T, strict=True):
                 out[name] = col
         if cooc is not None:
-            top_cooc = cooc.max(axis=1)
-            out["cooc"] = cooc[row, itm] / np.where(top_cooc > 0, top_cooc, 1.0)[row]
+            out["cooc"] = _over_user_best(cooc[row, itm], cooc.max(axis=1), row)
         cand_key = row * n_items + itm
         for name, (r, c, rank) in lists.items():
             found = pd.Index(r * n_items + c).get_indexer(cand_key)
@@ -623,6 +616,20 @@ def _metric_weights(hist: pd.DataFrame, label: pd.DataFrame, cand: pd.DataFrame)
         n_all.reindex(u, fill_value=0).to_numpy(),
     )
     return 1.0 / np.clip(n, 1, 10)
+
+
+def _unbought_list(scores: np.ndarray, seen: sp.csr_matrix, k: int):
+    """:func:`_top_list` of the ``k`` best items per user among those with a positive score
+    that the user has not bought (``scores``: users x all items)."""
+    m = np.where(scores > 0, scores, -np.inf)
+    m[seen.nonzero()] = -np.inf
+    return _top_list(m, np.arange(scores.shape[1]), k)
+
+
+def _over_user_best(values: np.ndarray, best: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """Candidate scores ``values`` over their user's best score (``best[row]``; 1 where the
+    best is not positive)."""
+    return values / np.where(best > 0, best, 1.0)[row]
 
 
 def _sorted_by_user(users: np.ndarray) -> bool:
