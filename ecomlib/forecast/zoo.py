@@ -79,8 +79,8 @@ def make_models(
 ) -> list[Forecaster]:
     """Forecasters for ``names`` (see :data:`MODEL_NAMES`), in the order given.
 
-    ``Ensemble`` is the mean of AutoETS (AutoETS-sqrt instead when listed), the direct LightGBMs (``LightGBM+promo`` and
-    ``LightGBM+promo+extra`` when listed, else ``LightGBM``), ``LightGBM-lags`` and the
+    ``Ensemble`` is the mean of AutoETS (AutoETS-sqrt instead when listed), the direct
+    LightGBMs (``LightGBM+promo`` and ``LightGBM+promo+extra`` when listed, else ``LightGBM``), ``LightGBM-lags`` and the
     :data:`DIVERSE_MEMBERS`, as far as they are listed; it is combined from their backtest
     columns. When LightGBM+promo+extra and both diverse members are listed, LightGBM+promo
     is left out (redundant next to them, see below).
@@ -124,8 +124,8 @@ def make_models(
     same 0.001 with the LightGBMs' seeds changed to 43 and 44), so it replaces AutoETS there.
     Restricted to additive errors and season it scores 0.738 alone and 0.7050 in the
     Ensemble (AutoETS's full search on the sqrt scale: 0.7048) for a quarter of the fit time,
-    which keeps notebook 02 within its 3 minutes: that speed is why "AZA" was kept. Tried on the validation windows
-    and not used: recency-weighted LightGBM rows (``half_life`` 60 / 120 / 240 days:
+    which keeps notebook 02 within its 3 minutes: that speed is why "AZA" was kept. Tried on
+    the validation windows and not used: recency-weighted LightGBM rows (``half_life`` 60 / 120 / 240 days:
     LightGBM+promo 0.719 / 0.719 / 0.714 vs 0.714, no gain as a further member), hierarchical
     reconciliation (department and store totals from AutoETS or a LightGBM trained on all
     levels, WLS or MinT-shrink: the bottom-up sums of the Ensemble were already the better
