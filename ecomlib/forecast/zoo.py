@@ -79,11 +79,11 @@ def make_models(
 ) -> list[Forecaster]:
     """Forecasters for ``names`` (see :data:`MODEL_NAMES`), in the order given.
 
-    ``Ensemble`` is the mean of AutoETS (AutoETS-sqrt instead when listed), the direct
-    LightGBMs (``LightGBM+promo`` and ``LightGBM+promo+extra`` when listed, else ``LightGBM``), ``LightGBM-lags`` and the
-    :data:`DIVERSE_MEMBERS`, as far as they are listed; it is combined from their backtest
-    columns. When LightGBM+promo+extra and both diverse members are listed, LightGBM+promo
-    is left out (redundant next to them, see below).
+    ``Ensemble`` is the mean of AutoETS (AutoETS-sqrt instead when listed), the direct LightGBMs
+    (``LightGBM+promo`` and ``LightGBM+promo+extra`` when listed, else ``LightGBM``),
+    ``LightGBM-lags`` and the :data:`DIVERSE_MEMBERS`, as far as they are listed; it is combined
+    from their backtest columns. When LightGBM+promo+extra and both diverse members are listed,
+    LightGBM+promo is left out (redundant next to them, see below).
     ``LightGBM+promo`` is the direct LightGBM that also reads the retailer's promotion plan at
     the target date: ``exog`` (from :func:`ecomlib.forecast.promotion_features`) must be given,
     and its :data:`PROMO_COLUMNS` are used. On the validation windows the display/mailer
@@ -117,20 +117,20 @@ def make_models(
     LightGBM+promo+extra instead (0.7055, for twice the cost), and the median instead of the
     mean of the members.
     ``AutoETS-sqrt`` is AutoETS fitted to the square root of the sales (Box-Cox exponent
-    :data:`ETS_BOXCOX` on ``y + 1``, forecasts squared back) with additive errors and season
-    (trend chosen automatically, model ``"AZA"``). On the validation windows the transform
-    beat AutoETS alone (MASE 0.737 with AutoETS's full model search vs 0.744; log: 0.742,
-    exponent 0.25: 0.739) and as the Ensemble's statistical member (0.7048 vs 0.7058; the
-    same 0.001 with the LightGBMs' seeds changed to 43 and 44), so it replaces AutoETS there.
-    Restricted to additive errors and season it scores 0.738 alone and 0.7050 in the
-    Ensemble (AutoETS's full search on the sqrt scale: 0.7048) for a quarter of the fit time,
-    which keeps notebook 02 within its 3 minutes: that speed is why "AZA" was kept. Tried on
-    the validation windows and not used: recency-weighted LightGBM rows (``half_life`` 60 / 120 / 240 days:
-    LightGBM+promo 0.719 / 0.719 / 0.714 vs 0.714, no gain as a further member), hierarchical
-    reconciliation (department and store totals from AutoETS or a LightGBM trained on all
-    levels, WLS or MinT-shrink: the bottom-up sums of the Ensemble were already the better
-    aggregate forecasts; bottom level 0.7049-0.7154 vs 0.7048), temporal reconciliation with
-    weekly AutoETS / AutoTheta (lost) and trimmed or geometric means of the members (lost).
+    :data:`ETS_BOXCOX` on ``y + 1``, forecasts squared back) with additive errors and season (trend
+    chosen automatically, model ``"AZA"``). On the validation windows the transform beat AutoETS
+    alone (MASE 0.737 with AutoETS's full model search vs 0.744; log: 0.742, exponent 0.25: 0.739)
+    and as the Ensemble's statistical member (0.7048 vs 0.7058; the same 0.001 with the LightGBMs'
+    seeds changed to 43 and 44), so it replaces AutoETS there. Restricted to additive errors and
+    season it scores 0.738 alone and 0.7050 in the Ensemble (AutoETS's full search on the sqrt
+    scale: 0.7048) for a quarter of the fit time, which keeps notebook 02 within its 3 minutes: that
+    speed is why "AZA" was kept. Tried on the validation windows and not used: recency-weighted
+    LightGBM rows (``half_life`` 60 / 120 / 240 days: LightGBM+promo 0.719 / 0.719 / 0.714 vs 0.714,
+    no gain as a further member), hierarchical reconciliation (department and store totals from
+    AutoETS or a LightGBM trained on all levels, WLS or MinT-shrink: the bottom-up sums of the
+    Ensemble were already the better aggregate forecasts; bottom level 0.7049-0.7154 vs 0.7048),
+    temporal reconciliation with weekly AutoETS / AutoTheta (lost) and trimmed or geometric means of
+    the members (lost).
     The LightGBM settings (600 trees at learning rate 0.03, every origin used for the direct
     model) and the ensemble members were chosen on the four backtest windows *before* protocol
     F1's test windows (``python -m benchmarks.forecast --validation``), never on the test windows.
