@@ -37,7 +37,12 @@ from ecomlib.recommend.neural import GRUSequence, TwoTower
 from ecomlib.recommend.newitems import NewItemScorer
 from ecomlib.recommend.ranker import TIFUKNN, NextBasketRanker
 from ecomlib.recommend.signals import PlannedSignals, StoreSales, week_of
-from ecomlib.recommend.splits import common_users, per_user_random_split, temporal_split
+from ecomlib.recommend.splits import (
+    common_users,
+    per_user_random_split,
+    temporal_split,
+    validation_frames,
+)
 
 __all__ = [
     "ALS",
@@ -82,5 +87,6 @@ __all__ = [
     "text_embeddings",
     "TIFUKNN",
     "TwoTower",
+    "validation_frames",
     "week_of",
 ]

@@ -29,7 +29,14 @@ from ecomlib.recommend.signals import PlannedSignals, PurchaseDetails, StoreSale
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NextBasketRanker", "TIFUKNN", "basket_neighbours", "basket_order", "item_trend"]
+__all__ = [
+    "NextBasketRanker",
+    "TIFUKNN",
+    "basket_neighbours",
+    "basket_order",
+    "embedding_similarity",
+    "item_trend",
+]
 
 DAY = 86400.0
 
@@ -285,6 +292,91 @@ TREND_FEATURES = ("i_users14", "i_growth", "i_new28")
 #: repurchase cycle: the item's median gap between a household's purchases of it (over its
 #: re-buyers) and the days since the household last bought it over that gap
 CYCLE_FEATURES = ("i_gap", "overdue_i")
+#: text-embedding similarity: the candidate's cosine to the user's decayed embedding profile
+#: and its highest cosine to the other items the user bought in the last ``embedding_days``
+EMBEDDING_FEATURES = ("emb_profile", "emb_recent")
+#: rank in the embedding candidate list (never-bought items closest to the user's profile
+#: among those bought by >= 2 households in the 28 days before the cut), when asked for
+EMBEDDING_CANDIDATE_FEATURES = ("emb_rank",)
+
+
+def item_vectors(item_ids, vectors, catalogue_ids) -> np.ndarray:
+    """Unit-length float32 vectors aligned with ``catalogue_ids`` (e.g. a model's item index);
+    rows of catalogue items without a vector are zero.
+
+    Parameters
+    ----------
+    item_ids : IDs of the items that have a vector (unique), aligned with ``vectors``.
+    vectors : (n, dim) array, e.g. MiniLM vectors of the product texts.
+    catalogue_ids : the item IDs to align to.
+    """
+    vectors = np.asarray(vectors, dtype=np.float32)
+    item_ids = np.asarray(item_ids)
+    if vectors.ndim != 2 or len(item_ids) != len(vectors) or vectors.shape[1] < 1:
+        raise ParameterError(
+            "embeddings must be (item_ids, vectors) with one row of vectors per item ID, got "
+            f"{len(item_ids)} IDs and vectors of shape {vectors.shape}."
+        )
+    if not np.isfinite(vectors).all():
+        raise DataError("embeddings: the vectors hold NaN or infinite values.")
+    index = pd.Index(item_ids)
+    if not index.is_unique:
+        raise ParameterError("embeddings: the item IDs must be unique.")
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit = np.where(norms > 0, vectors / np.maximum(norms, 1e-12), 0.0).astype(np.float32)
+    pos = index.get_indexer(np.asarray(catalogue_ids))
+    out = np.zeros((len(pos), vectors.shape[1]), np.float32)
+    out[pos >= 0] = unit[pos[pos >= 0]]
+    return out
+
+
+def embedding_similarity(
+    vectors: np.ndarray,
+    profile: np.ndarray,
+    recent: sp.csr_matrix,
+    users: np.ndarray,
+    rows: np.ndarray,
+    items: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine features of (user, item) candidates in embedding space.
+
+    Parameters
+    ----------
+    vectors : (n_items x dim) unit vectors (zero rows = no vector, see :func:`item_vectors`).
+    profile : (n_users x dim) unit profile of each user (zero rows = none).
+    recent : (n_users x n_items) sparse, non-zero where the user bought the item lately.
+    users : the user index of each of the block's rows; ``rows``, ``items`` : per candidate,
+        its row in ``users`` and its item index.
+
+    Returns
+    -------
+    profile_cos : cosine of the item's vector to its user's profile (NaN without either).
+    recent_max : highest cosine of the item's vector to the vectors of the *other* items its
+        user bought lately (NaN when there are none or the item has no vector). Computed one
+        user at a time: memory is bounded by one user's candidates x recent items.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    items = np.asarray(items, dtype=np.int64)
+    has_vec = vectors.any(axis=1)
+    cand_u = np.asarray(users)[rows]
+    prof = profile[cand_u]
+    cos = np.einsum("ij,ij->i", prof, vectors[items])
+    profile_cos = np.where(has_vec[items] & prof.any(axis=1), cos, np.nan).astype(np.float32)
+    recent_max = np.full(len(rows), np.nan, np.float32)
+    order = np.argsort(rows, kind="stable")
+    bounds = np.searchsorted(rows[order], np.arange(len(users) + 1))
+    for r in range(len(users)):
+        sel = order[bounds[r] : bounds[r + 1]]
+        lo, hi = recent.indptr[users[r]], recent.indptr[users[r] + 1]
+        mine = recent.indices[lo:hi]
+        mine = mine[has_vec[mine]]
+        if len(sel) == 0 or len(mine) == 0:
+            continue
+        sim = vectors[items[sel]] @ vectors[mine].T
+        sim[items[sel][:, None] == mine[None, :]] = -np.inf  # not the item itself
+        best = sim.max(axis=1)
+        recent_max[sel] = np.where(np.isfinite(best) & has_vec[items[sel]], best, np.nan)
+    return profile_cos, recent_max
 
 
 class _Snapshot:
@@ -401,6 +493,19 @@ class _Snapshot:
         self.cooc = None
         if params.get("basket_neighbours"):
             self.cooc = basket_neighbours(frame, n_items, params["basket_neighbours"])
+        # text-embedding profile (60-day decayed mean of the user's item vectors) and the items
+        # bought in the last ``embedding_days`` days (purchases up to ``end`` only)
+        self.vectors = params.get("vectors")
+        self.embedding_candidates = bool(params.get("embedding_candidates"))
+        if self.vectors is not None:
+            prof = (self.decayed @ self.vectors).astype(np.float32)
+            norms = np.linalg.norm(prof, axis=1, keepdims=True)
+            self.emb_profile = np.where(norms > 0, prof / np.maximum(norms, 1e-12), 0.0)
+            lately = ui[ui["age_last"] < params["embedding_days"]]
+            self.emb_recent = sp.csr_matrix(
+                (np.ones(len(lately), np.float32), (lately["u"], lately["i"])),
+                shape=(n_users, n_items),
+            )
         self.cycle = bool(params.get("cycle"))
         if self.cycle:
             gaps = ui.loc[ui["n"] > 1].groupby("i")["interval"].median()
@@ -539,6 +644,18 @@ class _Snapshot:
             lists["store_rank"] = _unbought_list(store, seen, n_new)
             del store
             missing["store_rank"] = n_new + 1
+        if self.vectors is not None and self.embedding_candidates:
+            # never-bought items closest in text to the user's profile, among recent sellers
+            sellers = np.flatnonzero(self.item[:, 2] >= 2)
+            close = self.emb_profile[users] @ self.vectors[sellers].T
+            close[:, ~self.vectors[sellers].any(axis=1)] = 0.0
+            lists["emb_rank"] = _top_list(
+                np.where(np.asarray(seen[:, sellers].todense()) > 0, -np.inf, close),
+                sellers,
+                n_new,
+            )
+            del close
+            missing["emb_rank"] = n_new + 1
         cooc = None
         if self.cooc is not None:
             cooc = (self.decayed[users] @ self.cooc).toarray()
@@ -592,6 +709,10 @@ class _Snapshot:
                 out[name] = col
         if cooc is not None:
             out["cooc"] = _over_user_best(cooc[row, itm], cooc.max(axis=1), row)
+        if self.vectors is not None:
+            out["emb_profile"], out["emb_recent"] = embedding_similarity(
+                self.vectors, self.emb_profile, self.emb_recent, users, row, itm
+            )
         cand_key = row * n_items + itm
         for name, (r, c, rank) in lists.items():
             found = pd.Index(r * n_items + c).get_indexer(cand_key)
@@ -706,6 +827,15 @@ class NextBasketRanker(Recommender):
         (activity, tenure: :data:`USER_FEATURES`). A list only needs its candidates' order
         *within* each user; without these features a classifier's splits go to what
         separates one user's candidates instead of telling active users from quiet ones.
+    embeddings : optional ``(item_ids, vectors)``, e.g. MiniLM vectors of the product texts
+        (:func:`~ecomlib.recommend.content.text_embeddings`): adds each candidate's cosine to
+        the user's 60-day-decayed embedding profile and its highest cosine to the other items
+        the user bought in the ``embedding_days`` before the cut (:func:`embedding_similarity`,
+        purchases up to each cut only). Items without a vector get NaN.
+    embedding_days : the "bought lately" window of ``embeddings``.
+    embedding_candidates : with ``embeddings``, also offer each user the ``n_new``
+        never-bought items closest to its embedding profile among those bought by at least
+        two households in the 28 days before the cut (feature ``emb_rank``).
     """
 
     name = "ranker"
@@ -741,6 +871,9 @@ class NextBasketRanker(Recommender):
         trend: bool = False,
         metric_weights: bool = False,
         user_features: tuple[str, ...] = ("repeat", "new"),
+        embeddings: tuple | None = None,
+        embedding_days: float = 60.0,
+        embedding_candidates: bool = False,
     ):
         if batch_users is not None and batch_users < 1:
             raise ParameterError(f"batch_users must be >= 1 or None, got {batch_users!r}.")
@@ -754,6 +887,12 @@ class NextBasketRanker(Recommender):
             )
         if n_models < 1:
             raise ParameterError(f"n_models must be >= 1, got {n_models!r}.")
+        if embeddings is not None and (not isinstance(embeddings, tuple) or len(embeddings) != 2):
+            raise ParameterError("embeddings must be a tuple (item_ids, vectors) or None.")
+        if embedding_candidates and embeddings is None:
+            raise ParameterError("embedding_candidates needs embeddings=(item_ids, vectors).")
+        if embedding_days <= 0:
+            raise ParameterError(f"embedding_days must be > 0, got {embedding_days!r}.")
         if store_candidates and stores is None:
             raise ParameterError("store_candidates needs stores=StoreSales(...).")
         if group_candidates and item_groups is None:
@@ -788,6 +927,9 @@ class NextBasketRanker(Recommender):
         self.trend = trend
         self.metric_weights = metric_weights
         self.user_features = tuple(user_features)
+        self.embeddings = embeddings
+        self.embedding_days = embedding_days
+        self.embedding_candidates = embedding_candidates
 
     def _candidates(self, snap: _Snapshot, users: np.ndarray) -> pd.DataFrame:
         return snap.candidates(
@@ -826,6 +968,8 @@ class NextBasketRanker(Recommender):
             *CYCLE_FEATURES[: 2 * self.cycle],
             *COOC_FEATURES[: 2 * bool(self.basket_neighbours)],
             *TREND_FEATURES[: 3 * self.trend],
+            *EMBEDDING_FEATURES[: 2 * (self.embeddings is not None)],
+            *EMBEDDING_CANDIDATE_FEATURES[: self.embedding_candidates],
         ]
 
     def _features(self, kind: str) -> list[str]:
@@ -848,6 +992,9 @@ class NextBasketRanker(Recommender):
             "cycle": self.cycle,
             "basket_neighbours": self.basket_neighbours,
             "trend": self.trend,
+            "vectors": self.vectors_,
+            "embedding_days": self.embedding_days,
+            "embedding_candidates": self.embedding_candidates,
         }
 
     def _fit(self, inter: Interactions) -> None:
@@ -862,6 +1009,9 @@ class NextBasketRanker(Recommender):
             missing = known < 0
             known[missing] = len(uniques) + np.arange(missing.sum())
             self.groups_ = known.astype(np.int64)
+        self.vectors_ = None
+        if self.embeddings is not None:
+            self.vectors_ = item_vectors(*self.embeddings, inter.item_ids)
         frame = inter.frame
         end = ts.max()
         window = pd.Timedelta(days=self.window_days)

@@ -66,3 +66,33 @@ def temporal_split(
 def common_users(train: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
     """The rows of ``test`` whose user also appears in ``train``."""
     return test[test["user_id"].isin(train["user_id"].unique())]
+
+
+def validation_frames(
+    frame: pd.DataFrame, n_windows: int = 2, days: float = 28, time_col: str = "timestamp"
+) -> dict[str, pd.DataFrame]:
+    """Protocol R2 replayed inside the training period, ``n_windows`` times.
+
+    ``V1`` is ``frame`` without its last ``days`` days (the test window): passed to
+    :func:`temporal_split`, its own last ``days`` days are the first validation window and
+    the training data everything before. ``V2`` drops ``days`` more (the window before V1),
+    and so on. Settings are chosen on the mean over these windows, never on the test window.
+
+    Returns
+    -------
+    ``{"V1": frame_1, "V2": frame_2, ...}``, each a row subset of ``frame``.
+    """
+    if time_col not in frame:
+        raise DataError(f"validation_frames needs a {time_col!r} column.")
+    if n_windows < 1 or days <= 0:
+        raise ParameterError(
+            f"validation_frames needs n_windows >= 1 and days > 0, got {n_windows}, {days}."
+        )
+    out, current = {}, frame
+    for w in range(1, n_windows + 1):
+        ts = pd.to_datetime(current[time_col])
+        current = current[(ts <= ts.max() - pd.Timedelta(days=days)).to_numpy()]
+        if current.empty or pd.to_datetime(current[time_col]).nunique() < 2:
+            raise DataError(f"validation_frames: too little data for {n_windows} windows.")
+        out[f"V{w}"] = current
+    return out
