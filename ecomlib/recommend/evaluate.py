@@ -136,6 +136,7 @@ COMPLETE_JOURNEY_MODELS = (
     "ranker_stores",
     "ranker_cooc",
     "ranker_within",
+    "ranker_emb",
     "new_items",
     "gru",
     "content",
@@ -165,8 +166,8 @@ def model_zoo(
     names : subset of :data:`MOVIELENS_MODELS` / :data:`COMPLETE_JOURNEY_MODELS` (default all).
     epochs, gru_epochs : training epochs of the two-tower and GRU models.
     max_items : catalogue of the dense/blocked item-item models on Complete Journey.
-    content : ``(item_ids, vectors)`` of product text embeddings (needed by "content" and
-        "hybrid").
+    content : ``(item_ids, vectors)`` of product text embeddings (needed by "content",
+        "hybrid" and "ranker_emb").
     ranker_trees : LightGBM trees of each of the ranker's two classifiers ("ranker_deals"
         uses twice as many at a lower learning rate).
     ease_params : EASE parameters of "ease_tuned" on MovieLens (e.g. chosen by
@@ -195,10 +196,15 @@ def model_zoo(
         }
     elif dataset == "completejourney":
 
-        def _content():
+        def _vectors() -> tuple:
             if content is None:
-                raise ParameterError("'content' and 'hybrid' need content=(item_ids, vectors).")
-            return ContentBased(content[0], content[1], half_life_days=60)
+                raise ParameterError(
+                    "'content', 'hybrid' and 'ranker_emb' need content=(item_ids, vectors)."
+                )
+            return tuple(content)
+
+        def _content():
+            return ContentBased(*_vectors(), half_life_days=60)
 
         def _ranker(signals=None, details=None, **kwargs):
             # one LightGBM thread: small data, and threads thrash on a shared 2-core machine
@@ -266,6 +272,15 @@ def model_zoo(
                 cycle=True,
                 item_groups=product_groups(level="product_type"),
                 user_features=(),
+            ),
+            # ranker_within plus text-embedding similarity (cosine of each candidate to the
+            # household's decayed MiniLM profile and to its other items of the last 60 days)
+            "ranker_emb": lambda: _deals(
+                stores=StoreSales(),
+                cycle=True,
+                item_groups=product_groups(level="product_type"),
+                user_features=(),
+                embeddings=_vectors(),
             ),
             # never-bought products: recent popularity x planned promotion at the household's
             # stores + EASE (weights chosen on the validation window)

@@ -295,6 +295,9 @@ CYCLE_FEATURES = ("i_gap", "overdue_i")
 #: text-embedding similarity: the candidate's cosine to the user's decayed embedding profile
 #: and its highest cosine to the other items the user bought in the last ``embedding_days``
 EMBEDDING_FEATURES = ("emb_profile", "emb_recent")
+#: how much the user explores: the share of the distinct items it bought in the 56 days
+#: before the cut that it bought there for the first time
+EXPLORER_FEATURES = ("u_explore",)
 #: rank in the embedding candidate list (never-bought items closest to the user's profile
 #: among those bought by >= 2 households in the 28 days before the cut), when asked for
 EMBEDDING_CANDIDATE_FEATURES = ("emb_rank",)
@@ -506,6 +509,14 @@ class _Snapshot:
                 (np.ones(len(lately), np.float32), (lately["u"], lately["i"])),
                 shape=(n_users, n_items),
             )
+        self.explore = None
+        if params.get("explorer"):
+            lately = ui["age_last"] < 56
+            first = np.bincount(ui.loc[ui["age_first"] < 56, "u"], minlength=n_users)
+            total = np.bincount(ui.loc[lately, "u"], minlength=n_users)
+            self.explore = np.where(total > 0, first / np.maximum(total, 1), np.nan).astype(
+                np.float32
+            )
         self.cycle = bool(params.get("cycle"))
         if self.cycle:
             gaps = ui.loc[ui["n"] > 1].groupby("i")["interval"].median()
@@ -709,6 +720,8 @@ class _Snapshot:
                 out[name] = col
         if cooc is not None:
             out["cooc"] = _over_user_best(cooc[row, itm], cooc.max(axis=1), row)
+        if self.explore is not None:
+            out["u_explore"] = self.explore[out["u"].to_numpy()]
         if self.vectors is not None:
             out["emb_profile"], out["emb_recent"] = embedding_similarity(
                 self.vectors, self.emb_profile, self.emb_recent, users, row, itm
@@ -836,6 +849,10 @@ class NextBasketRanker(Recommender):
     embedding_candidates : with ``embeddings``, also offer each user the ``n_new``
         never-bought items closest to its embedding profile among those bought by at least
         two households in the 28 days before the cut (feature ``emb_rank``).
+    explorer : add how much the user explores (:data:`EXPLORER_FEATURES`: the share of the
+        distinct items it bought in the 56 days before the cut that were first purchases), to
+        both classifiers whatever ``user_features`` says: it sets how a user's first-purchase
+        candidates compare with its re-buys.
     """
 
     name = "ranker"
@@ -874,6 +891,7 @@ class NextBasketRanker(Recommender):
         embeddings: tuple | None = None,
         embedding_days: float = 60.0,
         embedding_candidates: bool = False,
+        explorer: bool = False,
     ):
         if batch_users is not None and batch_users < 1:
             raise ParameterError(f"batch_users must be >= 1 or None, got {batch_users!r}.")
@@ -930,6 +948,7 @@ class NextBasketRanker(Recommender):
         self.embeddings = embeddings
         self.embedding_days = embedding_days
         self.embedding_candidates = embedding_candidates
+        self.explorer = explorer
 
     def _candidates(self, snap: _Snapshot, users: np.ndarray) -> pd.DataFrame:
         return snap.candidates(
@@ -970,6 +989,7 @@ class NextBasketRanker(Recommender):
             *TREND_FEATURES[: 3 * self.trend],
             *EMBEDDING_FEATURES[: 2 * (self.embeddings is not None)],
             *EMBEDDING_CANDIDATE_FEATURES[: self.embedding_candidates],
+            *EXPLORER_FEATURES[: self.explorer],
         ]
 
     def _features(self, kind: str) -> list[str]:
@@ -995,6 +1015,7 @@ class NextBasketRanker(Recommender):
             "vectors": self.vectors_,
             "embedding_days": self.embedding_days,
             "embedding_candidates": self.embedding_candidates,
+            "explorer": self.explorer,
         }
 
     def _fit(self, inter: Interactions) -> None:

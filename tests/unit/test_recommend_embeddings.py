@@ -164,3 +164,36 @@ def test_ranker_embedding_candidates(tiny_ranker):
     assert np.isfinite(model.score(users)).all()
     with pytest.raises(ParameterError, match="embedding_candidates"):
         rec.NextBasketRanker(embedding_candidates=True)
+
+
+def test_zoo_ranker_emb_settings(monkeypatch):
+    import ecomlib.recommend.interactions as interactions
+
+    groups = pd.Series({1: "a", 2: "b"})
+    monkeypatch.setattr(interactions, "product_groups", lambda level: groups.rename(level))
+    content = _vectors(np.arange(0, 10))
+    zoo = rec.model_zoo(
+        "completejourney", ["ranker_within", "ranker_emb"], ranker_trees=30, content=content
+    )
+    model, base = zoo["ranker_emb"], zoo["ranker_within"]
+    assert model.user_features == () and model.embeddings is not None
+    assert model.feature_names == [*base.feature_names, *EMBEDDING_FEATURES]
+    with pytest.raises(ParameterError, match="ranker_emb"):
+        rec.model_zoo("completejourney", ["ranker_emb"])  # needs the text vectors
+
+
+def test_ranker_explorer_share(tiny_ranker):
+    train = _weekly(weeks=14, seed=7)
+    model = tiny_ranker(**SMALL_TREES, explorer=True, user_features=()).fit(train)
+    assert "u_explore" in model._features("new") and "u_explore" in model._features("repeat")
+    snap, inter = model.snapshot_, model.interactions_
+    frame = inter.frame
+    age = (model.snapshot_end_ - pd.to_datetime(frame["timestamp"])).dt.total_seconds() / 86400
+    pairs = pd.DataFrame({"u": frame["user_idx"], "i": frame["item_idx"], "age": age})
+    first = pairs.groupby(["u", "i"])["age"].max()
+    last = pairs.groupby(["u", "i"])["age"].min()
+    u = 0
+    expected = (first.loc[u] < 56).sum() / (last.loc[u] < 56).sum()
+    assert 0 < expected < 1
+    np.testing.assert_allclose(snap.explore[u], expected, rtol=1e-6)
+    assert np.isfinite(model.score(np.array([u]))).all()
