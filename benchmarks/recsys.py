@@ -81,8 +81,14 @@ VALIDATION_MODELS = (
     "ranker_stores",
     "ranker_cooc",
     "ranker_within",
+    "ranker_emb",
     "new_items",
 )
+
+
+#: the short list compared on two validation windows (V1 = the 28 days before the test window,
+#: V2 = the 28 days before V1); the one with the best mean is notebook 05's model
+CONTENDERS = ("ranker_emb", "ranker_within", "ranker_stores", "ranker_cooc", "ranker_deals")
 
 
 #: tried and not adopted: on the validation window only (each extra ranker raises the
@@ -91,13 +97,39 @@ VALIDATION_MODELS = (
 VALIDATION_ONLY = ("ranker_cooc",)
 
 
-def run_r2_validation(frame: pd.DataFrame, max_items: int = 3000) -> pd.DataFrame:
-    """The R2 protocol replayed inside the training period: the 28 days before the test
-    window are the validation window. Parameters of the R2 models are chosen here."""
-    ts = pd.to_datetime(frame["timestamp"])
-    before = frame[(ts <= ts.max() - pd.Timedelta(days=28)).to_numpy()]
-    models = rec.model_zoo("completejourney", VALIDATION_MODELS, max_items=max_items)
-    return _r2_board(models, before)
+def run_r2_validation(
+    frame: pd.DataFrame, max_items: int = 3000, contenders=CONTENDERS, **zoo
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The R2 protocol replayed inside the training period, on two windows: V1 = the 28 days
+    before the test window (every model of :data:`VALIDATION_MODELS`), V2 = the 28 days before
+    V1 (the ``contenders``). Parameters of the R2 models are chosen here.
+
+    Returns
+    -------
+    v1 : the V1 board (best recall first).
+    selection : per contender recall@10 and new-item recall@10 on V1, V2 and their mean,
+        best mean recall@10 + new-item recall@10 first.
+    """
+    windows = rec.validation_frames(frame, n_windows=2, days=28)
+    names = list(dict.fromkeys([*VALIDATION_MODELS, *contenders]))
+    models = rec.model_zoo("completejourney", names, max_items=max_items, **zoo)
+    v1 = _r2_board(models, windows["V1"])
+    models = rec.model_zoo("completejourney", contenders, max_items=max_items, **zoo)
+    v2 = _r2_board(models, windows["V2"])
+    return v1, selection_table({"V1": v1.loc[list(contenders)], "V2": v2})
+
+
+def selection_table(boards: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """recall@10 and new-item recall@10 of each model on every validation window and their
+    mean; sorted by ``score`` = mean recall@10 + mean new-item recall@10 (both R2 targets)."""
+    cols = {}
+    for metric, short in (("recall@10", "recall"), ("new-item recall@10", "new")):
+        for window, board in boards.items():
+            cols[f"{window} {short}"] = board[metric]
+        cols[f"mean {short}"] = pd.concat([b[metric] for b in boards.values()], axis=1).mean(1)
+    table = pd.DataFrame(cols)
+    table["score"] = table["mean recall"] + table["mean new"]
+    return table.sort_values("score", ascending=False)
 
 
 def _r2_board(models: dict, frame: pd.DataFrame, **kwargs) -> pd.DataFrame:
@@ -130,9 +162,9 @@ def _r2_board(models: dict, frame: pd.DataFrame, **kwargs) -> pd.DataFrame:
 
 def run_r2(max_items: int = 6000, gru_epochs: int = 5, gru_vocab: int = 5000):
     frame = rec.complete_journey()
-    validation = run_r2_validation(frame)
     texts = rec.product_texts()
     vectors = rec.text_embeddings(texts["text"])
+    validation, selection = run_r2_validation(frame, content=(texts["item_id"].to_numpy(), vectors))
     names = [n for n in COMPLETE_JOURNEY_MODELS if n not in VALIDATION_ONLY]
     models = rec.model_zoo(
         "completejourney",
@@ -142,13 +174,13 @@ def run_r2(max_items: int = 6000, gru_epochs: int = 5, gru_vocab: int = 5000):
         gru_vocab=gru_vocab,
         content=(texts["item_id"].to_numpy(), vectors),
     )
-    return _r2_board(models, frame, trace_memory=True), validation
+    return _r2_board(models, frame, trace_memory=True), validation, selection
 
 
 def main() -> None:
     t0 = time.perf_counter()
     r1, spread, chosen = run_r1()
-    r2, r2_val = run_r2()
+    r2, r2_val, r2_sel = run_r2()
     peak = rec.peak_rss_mb()
     lines = [
         "# Recommender benchmarks (protocols R1 and R2)",
@@ -252,17 +284,35 @@ def main() -> None:
         "last 28 days), training rows weighted like recall@10 (1 / min(10, items bought)), "
         "the first-purchase classifier trained only on households with a first purchase "
         "among their candidates, "
-        "and 15 or 63 leaves (15 leaves x 800 trees: recall +0.001, new-item -0.0015).",
+        "and 15 or 63 leaves (15 leaves x 800 trees: recall +0.001, new-item -0.0015). "
+        "`ranker_emb` is ranker_within plus two features from the MiniLM vectors of the "
+        "product texts: each candidate's cosine to the household's 60-day-decayed embedding "
+        "profile and its highest cosine to the other products the household bought in the 60 "
+        "days before the cut. Chosen on the mean of the two validation windows below over "
+        "seeds 42-44 (recall@10 0.3947 -> 0.3942, new-item recall@10 0.0517 -> 0.0528; "
+        "recall@10 + new-item recall@10 higher on every seed): notebook 05's model. Not "
+        "adopted on the same windows (seed 42): never-bought candidates closest to the "
+        "embedding profile (ranker_emb 0.3949 / 0.0531 -> 0.3942 / 0.0532) and the "
+        "household's share of first purchases among its items of the last 56 days as a "
+        "feature of both classifiers (ranker_within 0.3954 / 0.0523 -> 0.3958 / 0.0516).",
         "",
         "Validation window (the 28 days before the test window; training = everything before "
         "it): the parameters of buy_again_decay, tifu_knn, ranker, ranker_deals, ranker_stores, "
-        "ranker_within and new_items were chosen here, not on the test window.",
+        "ranker_within, ranker_emb and new_items were chosen here, not on the test window.",
         "",
         *_table(
             r2_val,
             ["recall@10", "ndcg@10", "new-item recall@10", "fit_s"],
             {"fit_s": ".1f"},
         ),
+        "",
+        "Two validation windows (seed 42): V1 as above, V2 = the 28 days before V1 (training = "
+        "everything before V2). One 28-day window did not predict the test window at this scale "
+        "(over seeds 42-44 ranker_within's new-item gain on V1 was reversed on the test "
+        "window), so the short list is chosen on the mean of V1 and V2 (score = mean recall@10 "
+        f"+ mean new-item recall@10): **{r2_sel.index[0]}** is chosen.",
+        "",
+        *_table(r2_sel, list(r2_sel.columns), dict.fromkeys(r2_sel.columns, ".4f")),
         "",
     ]
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -844,15 +844,22 @@ class NextBasketRanker(Recommender):
         (:func:`~ecomlib.recommend.content.text_embeddings`): adds each candidate's cosine to
         the user's 60-day-decayed embedding profile and its highest cosine to the other items
         the user bought in the ``embedding_days`` before the cut (:func:`embedding_similarity`,
-        purchases up to each cut only). Items without a vector get NaN.
+        purchases up to each cut only). Items without a vector get NaN. On top of zoo
+        ``ranker_within``, mean of validation windows V1 and V2 (the 28 days before the test
+        window and the 28 before those), seeds 42-44: new-item recall@10 0.0517 -> 0.0528,
+        recall@10 0.3947 -> 0.3942 (zoo ``ranker_emb``, notebook 05's model).
     embedding_days : the "bought lately" window of ``embeddings``.
     embedding_candidates : with ``embeddings``, also offer each user the ``n_new``
         never-bought items closest to its embedding profile among those bought by at least
-        two households in the 28 days before the cut (feature ``emb_rank``).
+        two households in the 28 days before the cut (feature ``emb_rank``). Not adopted:
+        on top of ranker_emb (seed 42, mean of V1 and V2) recall@10 0.3949 -> 0.3942, new-item
+        recall@10 0.0531 -> 0.0532.
     explorer : add how much the user explores (:data:`EXPLORER_FEATURES`: the share of the
         distinct items it bought in the 56 days before the cut that were first purchases), to
         both classifiers whatever ``user_features`` says: it sets how a user's first-purchase
-        candidates compare with its re-buys.
+        candidates compare with its re-buys. Not adopted (seed 42, mean of V1 and V2): on
+        ranker_within recall@10 0.3954 -> 0.3958, new-item 0.0523 -> 0.0516; on ranker_emb
+        0.3949 -> 0.3944, 0.0531 -> 0.0530.
     """
 
     name = "ranker"
