@@ -25,7 +25,7 @@ from ecomlib.forecast.calendar import apply_closed_days, calendar_features, clos
 from ecomlib.forecast.exog import promotion_features
 from ecomlib.forecast.gbm import LightGBMForecaster, make_features
 from ecomlib.forecast.metrics import bias, evaluate, leaderboard, mase, rmsse, smape
-from ecomlib.forecast.neural import ConvForecaster, RNNForecaster, SeedConv1D
+from ecomlib.forecast.neural import ConvForecaster, LinearForecaster, RNNForecaster, SeedConv1D
 from ecomlib.forecast.series import (
     build_series,
     fill_gaps,
@@ -40,6 +40,7 @@ __all__ = [
     "Ensemble",
     "Forecaster",
     "LightGBMForecaster",
+    "LinearForecaster",
     "Naive",
     "RNNForecaster",
     "SeasonalNaive",

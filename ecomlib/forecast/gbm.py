@@ -37,6 +37,18 @@ N_LAST = 14  # last values before the origin
 N_SAME = 8  # same-weekday values before the origin
 SCALE_WINDOW = 28
 RATIO_FLOOR = 0.1  # smallest same-weekday base (in units of the scale) for target="ratio"
+# calendar columns of the target date (see ecomlib.forecast.calendar_features) per ``calendar=``.
+# "full" (default): all of them. "weekly": only what one year of history can teach (weekday,
+# ordinary holidays), i.e. no month, day of month or major-holiday features, which a model
+# trained on one year meets in November/December only in months never seen as targets.
+# "no_month": "weekly" plus the day of month. On the validation windows (LightGBM+promo,
+# benchmarks/forecast.py --validation) "weekly" lost (MASE 0.737 vs 0.714: the day of month
+# matters) and "no_month" tied (0.7142 vs 0.7144), so "full" stays the default.
+CALENDAR_COLUMNS = {
+    "full": None,
+    "weekly": ("dow", "is_holiday", "days_to_holiday", "days_since_holiday"),
+    "no_month": ("dow", "dom", "is_holiday", "days_to_holiday", "days_since_holiday"),
+}
 
 
 def lookback(season: int = 7) -> int:
@@ -53,6 +65,7 @@ def make_features(
     step: pd.Timedelta | None = None,
     exog: pd.DataFrame | None = None,
     context: pd.DataFrame | None = None,
+    calendar: str = "full",
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Features of rows (origin index ``o``, horizon ``k``) of one series ``x``.
 
@@ -74,11 +87,17 @@ def make_features(
         over the 28-period mean: store-wide traffic swings), ``ctx_<c>_same4`` (the target
         weekday's last 4 values over that mean) and ``ctx_<c>_share`` (the series' 7-period
         share of ``c`` over its 28-period share).
+    calendar : which calendar facts of the target date become ``target_<c>`` features, a key
+        of :data:`CALENDAR_COLUMNS`: "full" (default) every column of
+        :func:`ecomlib.forecast.calendar_features`; "weekly" only the day of week and the
+        holiday flag and distances (no month, day of month or major-holiday features);
+        "no_month" those and the day of month.
 
     Returns
     -------
     (features, scale): a DataFrame of features and the per-row scale the values were divided by.
     """
+    _check_calendar(calendar)
     x = np.asarray(x, float)
     o = np.asarray(origins, int)
     k = np.asarray(horizons, int)
@@ -113,7 +132,8 @@ def make_features(
     step = step or pd.Timedelta(days=1)
     target_dates = pd.DatetimeIndex(dates[o]) + pd.to_timedelta(k * step.days, unit="D")
     cal = calendar_features(target_dates)
-    for c in cal.columns:
+    keep = CALENDAR_COLUMNS[calendar]
+    for c in cal.columns if keep is None else keep:
         feats[f"target_{c}"] = cal[c].to_numpy()
     feats["origin_dow"] = pd.DatetimeIndex(dates[o]).dayofweek.to_numpy().astype(np.float32)
     if exog is not None:
@@ -129,6 +149,13 @@ def make_features(
             feats.update(_context_features(str(c), context[c].to_numpy(float), x, o, k, season))
     frame = pd.DataFrame(feats)
     return frame.astype(np.float32), scale
+
+
+def _check_calendar(calendar: str) -> None:
+    if calendar not in CALENDAR_COLUMNS:
+        raise ParameterError(
+            f"calendar must be one of {sorted(CALENDAR_COLUMNS)}, got {calendar!r}"
+        )
 
 
 def _cumsum0(x: np.ndarray) -> np.ndarray:
@@ -215,6 +242,8 @@ class LightGBMForecaster(Forecaster):
     half_life : optional recency weighting of the training rows: a row whose origin lies
         ``a`` periods before the last period of ``df`` weighs ``0.5 ** (a / half_life)`` times
         as much (multiplied into the other weights). None (default): every origin alike.
+    calendar : calendar features of the target date: "full" (default), "weekly" or
+        "no_month" (see :data:`CALENDAR_COLUMNS` and :func:`make_features`).
     params : further ``lightgbm.LGBMRegressor`` keyword arguments (e.g.
         ``{"extra_trees": True}``); they override the knobs above.
     """
@@ -245,9 +274,12 @@ class LightGBMForecaster(Forecaster):
         n_seeds: int = 1,
         context: str = "none",
         half_life: float | None = None,
+        calendar: str = "full",
         params: dict | None = None,
     ):
         self.params = dict(params or {})
+        _check_calendar(calendar)
+        self.calendar = calendar
         if half_life is not None and not (np.isfinite(half_life) and half_life > 0):
             raise ParameterError(f"half_life must be None or a number > 0, got {half_life!r}")
         self.half_life = half_life
@@ -402,6 +434,7 @@ class LightGBMForecaster(Forecaster):
             self._step(),
             self._exog_of(uid),
             self._context_at(dates),
+            self.calendar,
         )
         X.append(feats)
         base = self._base(feats)
@@ -468,6 +501,7 @@ class LightGBMForecaster(Forecaster):
                 self._step(),
                 self._exog_of(uid),
                 self._context_at(dates),
+                self.calendar,
             )
             X.append(feats)
             S.append(scale)
