@@ -21,13 +21,13 @@ def test_05_recommender_smoke(run_notebook):
     assert m["r2_best_new_item_recall10"] > m["r2_popularity_new_item_recall10"]
     assert m["r2_leaderboard"]["gru"]["recall@10"] > 0.05
     # next-basket models: TIFU-KNN and the learned ranker (purchase details, store sales,
-    # repurchase cycles, product types) re-buy like buy-again, and the ranker's never-bought
-    # list beats popularity's
+    # repurchase cycles, product types, text embeddings) re-buy like buy-again, and the ranker's
+    # never-bought list beats popularity's
     board = m["r2_leaderboard"]
-    for name in ("tifu_knn", "ranker_within"):
+    for name in ("tifu_knn", "ranker_emb"):
         assert board[name]["recall@10"] > m["r2_popularity_recall10"] + 0.15, name
-    assert board["ranker_within"]["recall@10"] >= board["buy_again_decay"]["recall@10"] - 0.02
-    assert board["ranker_within"]["new-item recall@10"] > m["r2_popularity_new_item_recall10"]
+    assert board["ranker_emb"]["recall@10"] >= board["buy_again_decay"]["recall@10"] - 0.02
+    assert board["ranker_emb"]["new-item recall@10"] > m["r2_popularity_new_item_recall10"]
     # the first-purchase scorer (recent popularity x planned promotion + EASE) beats popularity
     # on first purchases
     assert board["new_items"]["new-item recall@10"] > m["r2_popularity_new_item_recall10"]
