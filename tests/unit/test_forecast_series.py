@@ -84,6 +84,32 @@ def test_build_series_rejects_bad_parameters():
         build_series("total", start="2021-02-01", end="2021-01-01", con=_FakeCon(pd.DataFrame()))
 
 
+def _tz_con():
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE transactions AS SELECT * FROM (VALUES "
+        "(TIMESTAMP '2021-01-01 03:00', 1.0), (TIMESTAMP '2021-01-01 12:00', 10.0), "
+        "(TIMESTAMP '2021-01-02 04:30', 100.0), (TIMESTAMP '2021-01-02 15:00', 1000.0)) "
+        "t(transaction_timestamp, sales_value)"
+    )
+    return con
+
+
+def test_build_series_sums_utc_days_or_the_local_days_of_a_time_zone():
+    con = _tz_con()
+    kw = {"n_series": None, "start": "2021-01-01", "end": "2021-01-02", "con": con}
+    utc = build_series("total", "D", **kw)
+    assert utc["y"].tolist() == [11.0, 1100.0]  # as stored: UTC calendar days
+    # 03:00 UTC is 22:00 on 31 Dec in New York (outside the range), 04:30 UTC is 23:30 on 1 Jan
+    local = build_series("total", "D", timezone="America/New_York", **kw)
+    assert local["ds"].tolist() == list(pd.date_range("2021-01-01", "2021-01-02"))
+    assert local["y"].tolist() == [110.0, 1000.0]
+    with pytest.raises(ParameterError, match="Unknown time zone 'Mars/Olympus'"):
+        build_series("total", "D", timezone="Mars/Olympus", **kw)
+
+
 def test_validate_accepts_clean_frame_and_coerces_types():
     df = _long()
     df["ds"] = df["ds"].dt.strftime("%Y-%m-%d")
