@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -203,9 +204,12 @@ def _describe_failure(executed: Path, exc: Exception) -> str:
 def _local_kernel_manager():
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.paths import jupyter_runtime_dir
+    from jupyter_core.utils import ensure_dir_exists
+    from traitlets import default
 
+    runtime = jupyter_runtime_dir()
     # socket paths are "<runtime dir>/kernel-<uuid>-ipc-<n>"; Unix limits them to ~107 bytes
-    if len(os.fsencode(jupyter_runtime_dir())) + len("/kernel-") + 36 + len("-ipc-99999") > 100:
+    if len(os.fsencode(runtime)) + len("/kernel-") + 36 + len("-ipc-99999") > 100:
         return AsyncKernelManager
 
     class LocalKernelManager(AsyncKernelManager):
@@ -214,6 +218,15 @@ def _local_kernel_manager():
         port while a report runs, and ipykernel has no reason to warn about plain-text TCP."""
 
         transport = "ipc"
+
+        @default("ip")
+        def _ip_default(self) -> str:
+            # Every kernel gets its own socket paths. jupyter_client's default, "kernel-ipc"
+            # relative to the working directory, is shared by all kernels started there: two
+            # started at once (pytest-xdist workers, parallel runs) could bind the same sockets
+            # and read each other's messages ("Invalid Signature", "Kernel didn't respond").
+            ensure_dir_exists(runtime, mode=0o700)
+            return os.path.join(runtime, f"kernel-{uuid.uuid4()}-ipc")
 
     return LocalKernelManager
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -329,6 +330,38 @@ def test_kernel_talks_over_local_ipc_not_tcp(project, capfd):
     runner.run(["01"], profile="smoke", run_name="ipc", progress=False)
     err = capfd.readouterr().err
     assert "over TCP without encryption" not in err
+
+
+def test_each_kernel_gets_its_own_ipc_sockets(monkeypatch, tmp_path):
+    """Kernels started from the same folder (two pytest-xdist workers, parallel runs) must not
+    share socket paths, or one reads the other's messages ("Invalid Signature")."""
+    import asyncio
+    import glob
+
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    monkeypatch.chdir(tmp_path)
+    manager = runner._local_kernel_manager()
+    if manager.__name__ == "AsyncKernelManager":
+        pytest.skip("runtime directory too long for IPC sockets here")
+    a, b = manager(kernel_name="python3"), manager(kernel_name="python3")
+    assert a.ip != b.ip
+    assert os.path.dirname(a.ip) == jupyter_runtime_dir()
+
+    async def start_and_stop():
+        await a.start_kernel()
+        client = a.client()
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=60)  # the kernel has bound its sockets
+            sockets = glob.glob(a.ip + "-*")
+            assert sockets and not list(tmp_path.iterdir())  # nothing in the working folder
+        finally:
+            client.stop_channels()
+            await a.shutdown_kernel(now=True)
+
+    asyncio.run(start_and_stop())
+    assert not glob.glob(a.ip + "-*")  # cleaned up
 
 
 def test_kernel_falls_back_to_tcp_where_socket_paths_would_be_too_long(monkeypatch, tmp_path):
