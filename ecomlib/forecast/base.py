@@ -57,8 +57,19 @@ class Forecaster:
 
     def __repr__(self) -> str:
         params = {k: v for k, v in vars(self).items() if not k.endswith("_") and k != "name"}
-        inner = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        inner = ", ".join(f"{k}={_short_repr(v)}" for k, v in params.items())
         return f"{type(self).__name__}({inner})"
+
+
+def _short_repr(value) -> str:
+    """A parameter in a model's repr; frames (a promotion plan, extra training series) are
+    summarised instead of printed row by row."""
+    if not isinstance(value, pd.DataFrame):
+        return repr(value)
+    if list(value.columns) == ["unique_id", "ds", "y"]:
+        return f"<{value['unique_id'].nunique()} series>"
+    n = sum(c not in ("unique_id", "ds") for c in value.columns)
+    return f"<{len(value)} rows x {n} features>"
 
 
 class Naive(Forecaster):

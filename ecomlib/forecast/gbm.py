@@ -335,17 +335,6 @@ class LightGBMForecaster(Forecaster):
         )
         self.name = name or ("LightGBM" if strategy == "direct" else "LightGBM-lags")
 
-    def __repr__(self) -> str:
-        shown, extra = self.exog, self.extra_series
-        if shown is not None:
-            self.exog = f"<{len(shown)} rows x {shown.shape[1] - 2} features>"
-        if extra is not None:
-            self.extra_series = f"<{extra['unique_id'].nunique()} series>"
-        try:
-            return super().__repr__()
-        finally:
-            self.exog, self.extra_series = shown, extra
-
     def _exog_of(self, uid) -> pd.DataFrame | None:
         if self.exog is None:
             return None

@@ -412,15 +412,6 @@ class LinearForecaster(_DirectForecaster):
         if exog is not None:
             split_exog(exog)  # fail early on a malformed frame
 
-    def __repr__(self) -> str:
-        shown = self.exog
-        if shown is not None:
-            self.exog = f"<{len(shown)} rows x {shown.shape[1] - 2} features>"
-        try:
-            return super().__repr__()
-        finally:
-            self.exog = shown
-
     def _n_exog(self) -> int:
         return 0 if self.exog is None else self.exog.shape[1] - 2
 
