@@ -29,7 +29,7 @@ from ecomlib.errors import ParameterError
 from ecomlib.forecast.base import Forecaster
 from ecomlib.forecast.calendar import calendar_features
 from ecomlib.forecast.exog import split_exog
-from ecomlib.forecast.series import future_dates
+from ecomlib.forecast.series import future_dates, period_days
 
 log = logging.getLogger(__name__)
 
@@ -351,7 +351,7 @@ class LightGBMForecaster(Forecaster):
         return np.maximum(feats["same_mean4"].to_numpy(float), RATIO_FLOOR)
 
     def _step(self) -> pd.Timedelta:
-        return pd.Timedelta(days=7 if self.freq.upper().startswith("W") else 1)
+        return pd.Timedelta(days=period_days(self.freq))
 
     def _rows(self, n: int, stride: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         first = lookback(self.season) - 1

@@ -29,7 +29,7 @@ from ecomlib.errors import ParameterError
 from ecomlib.forecast.base import Forecaster
 from ecomlib.forecast.calendar import calendar_features
 from ecomlib.forecast.exog import split_exog
-from ecomlib.forecast.series import future_dates
+from ecomlib.forecast.series import future_dates, period_days
 
 log = logging.getLogger(__name__)
 
@@ -426,7 +426,7 @@ class LinearForecaster(_DirectForecaster):
         days = ends.astype("datetime64[D]").astype(np.int64)
         dow = np.eye(7, dtype=np.float32)[(days + 3) % 7]  # 1970-01-01 was a Thursday
         parts = [windows / scale[:, None], dow]
-        step = 7 if self.freq.upper().startswith("W") else 1
+        step = period_days(self.freq)
         targets = ends.astype("datetime64[D]")[:, None] + step * np.arange(1, self.h + 1)
         if self.exog is not None:
             parts.append(self._exog_inputs(ends, targets, ids))

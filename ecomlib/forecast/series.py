@@ -37,6 +37,11 @@ def season_length(freq: str) -> int:
     return 7 if _norm_freq(freq) == "D" else 1
 
 
+def period_days(freq: str) -> int:
+    """Days between consecutive periods: 1 for daily, 7 for weekly data."""
+    return 7 if _norm_freq(freq) == "W" else 1
+
+
 def _norm_freq(freq: str) -> str:
     f = str(freq).upper()
     if f in ("D", "DAY", "DAILY"):
@@ -329,7 +334,7 @@ def split_at(df: pd.DataFrame, cutoff) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def future_dates(df: pd.DataFrame, h: int, freq: str = "D") -> pd.DataFrame:
     """The ``h`` periods after each series' last date, as ``unique_id, ds``."""
-    step = pd.Timedelta(days=7 if _norm_freq(freq) == "W" else 1)
+    step = pd.Timedelta(days=period_days(freq))
     last = df.groupby("unique_id", sort=True)["ds"].max()
     ids = np.repeat(last.index.to_numpy(), h)
     ds = np.repeat(last.to_numpy(), h) + np.tile(np.arange(1, h + 1), len(last)) * step

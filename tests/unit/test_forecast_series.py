@@ -8,7 +8,7 @@ import pytest
 
 from ecomlib.errors import DataError, ParameterError
 from ecomlib.forecast import fill_gaps, read_series, validate_series
-from ecomlib.forecast.series import build_series, future_dates, season_length
+from ecomlib.forecast.series import build_series, future_dates, period_days, season_length
 
 
 def _long(n_ids: int = 2, n: int = 30, start: str = "2021-01-01") -> pd.DataFrame:
@@ -168,3 +168,8 @@ def test_future_dates_and_season():
     assert len(fd) == 6
     assert fd["ds"].iloc[0] == pd.Timestamp("2021-01-31")
     assert season_length("D") == 7 and season_length("W") == 1
+    assert period_days("D") == 1 and period_days("weekly") == 7 and period_days("W-MON") == 7
+    weekly = future_dates(_long(), 2, freq="W")
+    assert (weekly.groupby("unique_id")["ds"].diff().dropna() == pd.Timedelta(days=7)).all()
+    with pytest.raises(ParameterError, match="Unknown frequency 'M'"):
+        period_days("M")
