@@ -100,7 +100,8 @@ def run_cmd(
         notebooks, profile=profile, overrides=overrides, out=out, run_name=run_name
     )
     for r in results:
-        typer.echo(f"{r.name:28s} {r.status:6s} {r.seconds:7.1f} s")
+        peak = f"{r.peak_mb / 1024:6.1f} GB peak" if r.peak_mb else ""
+        typer.echo(f"{r.name:28s} {r.status:6s} {r.seconds:7.1f} s {peak}".rstrip())
     typer.echo(f"report: {final}  (index: {final.parent / 'index.html'})")
 
 

@@ -1,4 +1,5 @@
-"""``reports/index.html``: every run, its notebooks, status, duration and headline metrics."""
+"""``reports/index.html``: every run, its notebooks, status, duration, peak memory and headline
+metrics."""
 
 from __future__ import annotations
 
@@ -86,6 +87,12 @@ def write_index(reports: Path) -> Path:
             secs_txt = (
                 f"{secs:.0f} s" if isinstance(secs, (int, float)) and secs == secs else "&ndash;"
             )
+            peak = nb.get("peak_mb")
+            peak_txt = (
+                f"{peak / 1024:.1f} GB"
+                if isinstance(peak, (int, float)) and peak > 0
+                else "&ndash;"
+            )
             detail = (
                 html.escape(nb.get("error") or "")
                 if status != "ok"
@@ -93,13 +100,14 @@ def write_index(reports: Path) -> Path:
             )
             rows.append(
                 f"<tr><td>{link}</td><td class='{status}'>{status}</td>"
-                f"<td>{secs_txt}</td><td>{detail}</td></tr>"
+                f"<td>{secs_txt}</td><td>{peak_txt}</td><td>{detail}</td></tr>"
             )
         sections.append(
             f"<h2>{html.escape(run_dir.name)}</h2><p class='sub'>profile "
             f"<code>{html.escape(str(info.get('profile')))}</code>, started "
             f"{html.escape(str(info.get('started')))}</p><table><tr><th>notebook</th><th>status</th>"
-            f"<th>duration</th><th>headline metrics</th></tr>{''.join(rows)}</table>"
+            f"<th>duration</th><th title='peak resident memory of the notebook&#39;s kernel'>"
+            f"peak memory</th><th>headline metrics</th></tr>{''.join(rows)}</table>"
         )
     body = "".join(sections) or "<p>No runs yet: <code>make report</code> creates one.</p>"
     page = (

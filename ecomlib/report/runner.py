@@ -174,6 +174,7 @@ class NotebookResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     headline: list[str] = field(default_factory=list)
+    peak_mb: float | None = None  # peak resident memory of the kernel process (Linux)
 
 
 class NotebookFailed(EcomError):
@@ -201,18 +202,44 @@ def _describe_failure(executed: Path, exc: Exception) -> str:
     return f"{executed.stem}: cell {cell_no} raised {ename}: {evalue[0]}"
 
 
+def process_peak_mb(pid: int) -> float | None:
+    """Peak resident memory (``VmHWM``) of a running process in MB, read from ``/proc``;
+    None where that is not available (not Linux, process gone)."""
+    try:
+        with open(f"/proc/{int(pid)}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def _local_kernel_manager():
+    """A new kernel manager class for one notebook run. Its ``peak_mb`` (a class attribute,
+    so the caller can read it after papermill has dropped the manager) is the kernel's peak
+    resident memory, read just before the kernel is shut down."""
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.paths import jupyter_runtime_dir
     from jupyter_core.utils import ensure_dir_exists
     from traitlets import default
 
+    class MeasuredKernelManager(AsyncKernelManager):
+        peak_mb: float | None = None
+
+        async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+            pid = getattr(self.provisioner, "pid", None)
+            peak = process_peak_mb(pid) if pid else None
+            if peak is not None:
+                type(self).peak_mb = max(type(self).peak_mb or 0.0, peak)
+            await super().shutdown_kernel(now=now, restart=restart)
+
     runtime = jupyter_runtime_dir()
     # socket paths are "<runtime dir>/kernel-<uuid>-ipc-<n>"; Unix limits them to ~107 bytes
     if len(os.fsencode(runtime)) + len("/kernel-") + 36 + len("-ipc-99999") > 100:
-        return AsyncKernelManager
+        return MeasuredKernelManager
 
-    class LocalKernelManager(AsyncKernelManager):
+    class LocalKernelManager(MeasuredKernelManager):
         """A kernel manager whose kernel talks over local IPC sockets (files in the Jupyter
         runtime directory, readable by this user only) instead of TCP: nothing listens on a
         port while a report runs, and ipykernel has no reason to warn about plain-text TCP."""
@@ -258,6 +285,7 @@ def execute_notebook(
     os.environ.pop("MPLBACKEND", None)
     t0 = time.perf_counter()
     error = None
+    manager = _local_kernel_manager()
     try:
         pm.execute_notebook(
             str(path),
@@ -269,7 +297,7 @@ def execute_notebook(
             execution_timeout=timeout,
             log_output=False,
             request_save_on_cell_execute=False,
-            kernel_manager_class=_local_kernel_manager(),
+            kernel_manager_class=manager,
         )
     except Exception as exc:  # papermill raises PapermillExecutionError and others
         error = _describe_failure(executed, exc) if executed.exists() else str(exc)
@@ -282,7 +310,14 @@ def execute_notebook(
     seconds = time.perf_counter() - t0
     metrics, headline = read_metrics_file(metrics_file) if metrics_file.exists() else ({}, [])
     result = NotebookResult(
-        path.stem, "failed" if error else "ok", seconds, parameters, metrics, error, headline
+        path.stem,
+        "failed" if error else "ok",
+        seconds,
+        parameters,
+        metrics,
+        error,
+        headline,
+        manager.peak_mb,
     )
     if executed.exists():
         export_html(executed, out_dir / f"{path.stem}.html")
@@ -385,6 +420,7 @@ def _write_run_summary(
             r.name: {
                 "status": r.status,
                 "seconds": r.seconds,
+                "peak_mb": r.peak_mb,
                 "parameters": r.parameters,
                 "metrics": r.metrics,
                 "headline": r.headline,

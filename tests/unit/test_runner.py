@@ -139,6 +139,23 @@ def test_run_writes_report_metrics_and_index(project):
     index = (project / "reports" / "index.html").read_text()
     assert "r1/01_ok.html" in index and "total" in index
     assert not [p for p in (project / "reports").iterdir() if p.name.startswith(".")]
+    # the kernel's peak resident memory, read from /proc before it shut down: a Python
+    # kernel that imported ecomlib holds tens of MB, far below this machine's memory
+    peak = summary["notebooks"]["01_ok"]["peak_mb"]
+    if sys.platform.startswith("linux"):
+        assert results[0].peak_mb == peak and 20 < peak < 8192
+        assert "peak memory" in index and f"{peak / 1024:.1f} GB" in index
+
+
+def test_process_peak_memory_is_read_from_proc():
+    if not sys.platform.startswith("linux"):
+        pytest.skip("VmHWM is read from /proc (Linux)")
+    before = runner.process_peak_mb(os.getpid())
+    block = bytearray(200 * 2**20)  # touch 200 MB: the high-water mark must follow
+    block[::4096] = b"x" * len(block[::4096])
+    assert runner.process_peak_mb(os.getpid()) >= max(before, 200)
+    del block
+    assert runner.process_peak_mb(2**22 + 12345) is None  # no such process
 
 
 def test_failing_notebook_keeps_previous_reports_intact(project):
@@ -366,6 +383,8 @@ def test_each_kernel_gets_its_own_ipc_sockets(monkeypatch, tmp_path):
 
 def test_kernel_falls_back_to_tcp_where_socket_paths_would_be_too_long(monkeypatch, tmp_path):
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / ("x" * 80)))
-    assert runner._local_kernel_manager().__name__ == "AsyncKernelManager"
+    fallback = runner._local_kernel_manager()
+    assert fallback.__name__ == "MeasuredKernelManager"  # still reports the peak memory
+    assert fallback().transport == "tcp"
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", "/tmp/rt")
-    assert runner._local_kernel_manager().transport == "ipc"
+    assert runner._local_kernel_manager()().transport == "ipc"
