@@ -177,7 +177,7 @@ def test_zoo_ranker_emb_settings(monkeypatch):
     )
     model, base = zoo["ranker_emb"], zoo["ranker_within"]
     assert model.user_features == () and model.embeddings is not None
-    assert model.n_windows == 3 and base.n_windows == 2  # 3 training windows: chosen on V1+V2
+    assert model.n_windows == base.n_windows == 2  # 3 windows: a tie for 40% more fit time
     assert model.feature_names == [*base.feature_names, *EMBEDDING_FEATURES]
     with pytest.raises(ParameterError, match="ranker_emb"):
         rec.model_zoo("completejourney", ["ranker_emb"])  # needs the text vectors
