@@ -316,3 +316,30 @@ def test_predict_max_length_survives_save_load(tiny_model_dir, tmp_path):
     ).fit(POS + NEG, [1] * 6 + [0] * 6)
     again = TransformerClassifier.load(clf.save(tmp_path / "m"), device="cpu")
     assert again.predict_max_length == 48 and again.inference_length == 48
+
+
+def test_bf16_autocast_only_where_the_cpu_has_amx(fitted, monkeypatch):
+    from ecomlib.text import transformer
+
+    # default (None): bf16 follows the hardware probe; True / False force it
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert transformer.cpu_bf16_is_fast() and TransformerClassifier().uses_bf16
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert not transformer.cpu_bf16_is_fast() and not TransformerClassifier().uses_bf16
+    assert TransformerClassifier(bf16=True).uses_bf16
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported", raising=False)
+    assert not transformer.cpu_bf16_is_fast()  # a torch without the probe: float32
+
+    # the choice reaches inference: float32 and bf16 autocast agree closely on the
+    # same weights, and neither path is broken
+    texts = POS + NEG
+    was = fitted.bf16
+    try:
+        fitted.bf16 = False
+        p32 = fitted.predict_proba(texts)[:, 1]
+        fitted.bf16 = True
+        p16 = fitted.predict_proba(texts)[:, 1]
+    finally:
+        fitted.bf16 = was
+    assert not np.array_equal(p32, p16)  # bf16 rounding shows: the switch took effect
+    np.testing.assert_allclose(p32, p16, atol=0.05)
