@@ -57,3 +57,28 @@ def tiny_ranker():
         return rec.NextBasketRanker(**{**settings, **kwargs})
 
     return make
+
+
+@pytest.fixture
+def weekly_baskets():
+    """Factory of small weekly basket data for the next-basket rankers: each user buys a staple
+    (item ``user % 3``) every week, its look-alike (``user % 3 + 3``) every other week, plus two
+    random items; columns ``user_id, item_id, timestamp, basket_id``."""
+    import numpy as np
+    import pandas as pd
+
+    start = pd.Timestamp("2017-01-02 06:00")
+
+    def make(n_users: int = 16, weeks: int = 8, seed: int = 3) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        rows = []
+        for u in range(n_users):
+            for w in range(weeks):
+                ts = start + pd.Timedelta(days=7 * w + u % 4, hours=10)
+                items = [u % 3, *rng.choice(np.arange(10, 40), size=2, replace=False)]
+                if w % 2:
+                    items.append(u % 3 + 3)
+                rows += [(u, int(i), ts, u * 1000 + w) for i in items]
+        return pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp", "basket_id"])
+
+    return make

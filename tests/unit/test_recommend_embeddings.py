@@ -13,23 +13,7 @@ from ecomlib.errors import DataError, ParameterError
 from ecomlib.recommend import ranker as ranker_mod
 from ecomlib.recommend.ranker import EMBEDDING_FEATURES, embedding_similarity, item_vectors
 
-T0 = pd.Timestamp("2017-01-02 06:00")
 SMALL_TREES = {"min_child_samples": 5, "reg_lambda": 1.0}
-
-
-def _weekly(n_users=16, weeks=8, seed=3) -> pd.DataFrame:
-    """Weekly baskets: a staple per user (user % 3), every other week a look-alike of it
-    (staple + 3), plus two random items."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for u in range(n_users):
-        for w in range(weeks):
-            ts = T0 + pd.Timedelta(days=7 * w + u % 4, hours=10)
-            items = [u % 3, *rng.choice(np.arange(10, 40), size=2, replace=False)]
-            if w % 2:
-                items.append(u % 3 + 3)
-            rows += [(u, int(i), ts, u * 1000 + w) for i in items]
-    return pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp", "basket_id"])
 
 
 def _vectors(item_ids, dim=8, seed=0):
@@ -74,8 +58,8 @@ def test_embedding_similarity_values():
     np.testing.assert_allclose(near, [0.0, 0.8, np.nan, np.nan, 0.6, np.nan], atol=1e-6)
 
 
-def test_ranker_embeddings_read_no_future(tiny_ranker, monkeypatch):
-    train = _weekly()
+def test_ranker_embeddings_read_no_future(tiny_ranker, weekly_baskets, monkeypatch):
+    train = weekly_baskets()
     emb = _vectors(np.arange(0, 40))
     snaps = []
     original = ranker_mod._Snapshot.__init__
@@ -124,8 +108,8 @@ def test_ranker_embeddings_read_no_future(tiny_ranker, monkeypatch):
     assert not set(EMBEDDING_FEATURES) & set(off.feature_names)
 
 
-def test_ranker_embeddings_bad_input(tiny_ranker):
-    train = _weekly(n_users=8, weeks=6)
+def test_ranker_embeddings_bad_input(tiny_ranker, weekly_baskets):
+    train = weekly_baskets(n_users=8, weeks=6)
     with pytest.raises(ParameterError, match="tuple"):
         rec.NextBasketRanker(embeddings=np.zeros((3, 2)))
     with pytest.raises(ParameterError, match="embedding_days"):
@@ -146,8 +130,8 @@ def test_ranker_embeddings_bad_input(tiny_ranker):
     assert cand.loc[~no_vec, "emb_profile"].notna().all()
 
 
-def test_ranker_embedding_candidates(tiny_ranker):
-    train = _weekly(seed=6)
+def test_ranker_embedding_candidates(tiny_ranker, weekly_baskets):
+    train = weekly_baskets(seed=6)
     emb = _vectors(np.arange(0, 40))
     model = tiny_ranker(**SMALL_TREES, embeddings=emb, embedding_candidates=True).fit(train)
     assert "emb_rank" in model.feature_names
@@ -183,8 +167,8 @@ def test_zoo_ranker_emb_settings(monkeypatch):
         rec.model_zoo("completejourney", ["ranker_emb"])  # needs the text vectors
 
 
-def test_ranker_explorer_share(tiny_ranker):
-    train = _weekly(weeks=14, seed=7)
+def test_ranker_explorer_share(tiny_ranker, weekly_baskets):
+    train = weekly_baskets(weeks=14, seed=7)
     model = tiny_ranker(**SMALL_TREES, explorer=True, user_features=()).fit(train)
     assert "u_explore" in model._features("new") and "u_explore" in model._features("repeat")
     snap, inter = model.snapshot_, model.interactions_

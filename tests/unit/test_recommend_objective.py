@@ -13,23 +13,7 @@ from ecomlib.errors import ParameterError
 from ecomlib.recommend import ranker as ranker_mod
 from ecomlib.recommend.ranker import _reorder
 
-T0 = pd.Timestamp("2017-01-02 06:00")
 SMALL_TREES = {"min_child_samples": 5, "reg_lambda": 1.0}
-
-
-def _weekly(n_users=16, weeks=10, seed=3) -> pd.DataFrame:
-    """Weekly baskets: a staple per user (user % 3), every other week a second item
-    (user % 3 + 3), plus two random items."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for u in range(n_users):
-        for w in range(weeks):
-            ts = T0 + pd.Timedelta(days=7 * w + u % 4, hours=10)
-            items = [u % 3, *rng.choice(np.arange(10, 40), size=2, replace=False)]
-            if w % 2:
-                items.append(u % 3 + 3)
-            rows += [(u, int(i), ts, u * 1000 + w) for i in items]
-    return pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp", "basket_id"])
 
 
 def _spy_snapshots(monkeypatch) -> list:
@@ -44,8 +28,8 @@ def _spy_snapshots(monkeypatch) -> list:
     return snaps
 
 
-def test_window_stride_overlapping_windows_no_future(tiny_ranker, monkeypatch):
-    train = _weekly()
+def test_window_stride_overlapping_windows_no_future(tiny_ranker, weekly_baskets, monkeypatch):
+    train = weekly_baskets(weeks=10)
     snaps = _spy_snapshots(monkeypatch)
     model = tiny_ranker(**SMALL_TREES, n_windows=3, window_stride=7).fit(train)
     end = pd.to_datetime(train["timestamp"]).max()
@@ -61,8 +45,8 @@ def test_window_stride_overlapping_windows_no_future(tiny_ranker, monkeypatch):
         rec.NextBasketRanker(window_stride=0)
 
 
-def test_lambdarank_queries_are_users_and_lists_respect_k(tiny_ranker, monkeypatch):
-    train = _weekly()
+def test_lambdarank_queries_are_users_and_lists_respect_k(tiny_ranker, weekly_baskets, monkeypatch):
+    train = weekly_baskets(weeks=10)
     calls = []
     original = lgb.LGBMRanker.fit
 
@@ -97,8 +81,8 @@ def test_lambdarank_queries_are_users_and_lists_respect_k(tiny_ranker, monkeypat
 
 
 @pytest.mark.parametrize("part", ["repeat", "new"])
-def test_lambdarank_part_keeps_the_classifier_probabilities(tiny_ranker, part):
-    train = _weekly(seed=5)
+def test_lambdarank_part_keeps_the_classifier_probabilities(tiny_ranker, weekly_baskets, part):
+    train = weekly_baskets(weeks=10, seed=5)
     binary = tiny_ranker(**SMALL_TREES).fit(train)
     ranked = tiny_ranker(**SMALL_TREES, objective=f"lambdarank_{part}").fit(train)
     assert isinstance(ranked.models_[f"{part}_rank"], lgb.LGBMRanker)
