@@ -1048,7 +1048,9 @@ class NextBasketRanker(Recommender):
         model: a part's ranker sees that part's classifier's; the joint ranker sees the per-user
         features when ``user_features`` names any classifier, and the flag ``new``."""
         if kind == "joint":
-            names = self.feature_names if self.user_features else self._features("_")
+            names = self.feature_names
+            if not self.user_features:
+                names = [f for f in names if f not in USER_FEATURES]
             return [*names, "new"]
         if kind in ("repeat_rank", "new_rank"):
             kind = kind[:-5]
@@ -1126,7 +1128,8 @@ class NextBasketRanker(Recommender):
         if self.objective == "lambdarank":
             kinds = (("joint", None),)
         elif self.objective in ("lambdarank_repeat", "lambdarank_new"):
-            kinds = (*kinds, (f"{self.objective[11:]}_rank", self.objective.endswith("new")))
+            part_name = self.objective.removeprefix("lambdarank_")  # "repeat" or "new"
+            kinds = (*kinds, (f"{part_name}_rank", part_name == "new"))
         for kind, is_new in kinds:
             part = data if is_new is None else data[data["new"] == is_new]
             ranking = kind in ("joint", "repeat_rank", "new_rank")
