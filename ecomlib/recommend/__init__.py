@@ -20,7 +20,15 @@ from ecomlib.recommend.interactions import (
     product_texts,
     read_interactions,
 )
-from ecomlib.recommend.metrics import coverage, new_items_only, novelty, ranking_metrics
+from ecomlib.recommend.metrics import (
+    bootstrap_ci,
+    coverage,
+    new_items_only,
+    novelty,
+    paired_differences,
+    per_user_metrics,
+    ranking_metrics,
+)
 from ecomlib.recommend.models import (
     ALS,
     EASE,
@@ -47,6 +55,7 @@ from ecomlib.recommend.splits import (
 __all__ = [
     "ALS",
     "Blend",
+    "bootstrap_ci",
     "BuyAgain",
     "canonical",
     "common_users",
@@ -69,7 +78,9 @@ __all__ = [
     "NextBasketRanker",
     "NotFittedError",
     "novelty",
+    "paired_differences",
     "peak_rss_mb",
+    "per_user_metrics",
     "per_user_random_split",
     "PlannedSignals",
     "StoreSales",

@@ -14,7 +14,13 @@ import pandas as pd
 from ecomlib.config import progress
 from ecomlib.errors import ParameterError
 from ecomlib.recommend.interactions import Interactions
-from ecomlib.recommend.metrics import coverage, novelty, ranking_metrics
+from ecomlib.recommend.metrics import (
+    bootstrap_ci,
+    coverage,
+    novelty,
+    per_user_metrics,
+    ranking_metrics,
+)
 from ecomlib.recommend.models import Recommender
 
 log = logging.getLogger(__name__)
@@ -34,6 +40,7 @@ def evaluate_models(
     recall_denominator: str = "relevant",
     extra_tests: Mapping[str, tuple[pd.DataFrame, bool]] | None = None,
     trace_memory: bool = False,
+    ci: float | None = None,
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Fit every model on ``train`` and score its top-``k`` lists against ``test``.
 
@@ -48,6 +55,10 @@ def evaluate_models(
         reported as ``<name> recall@k`` and ``<name> ndcg@k``.
     trace_memory : record the peak of traced (numpy/scipy/Python) allocations during
         fit + recommend, in MB (tracemalloc slows Python code a little).
+    ci : e.g. 0.95: add a household (user) bootstrap interval of recall@k and NDCG@k (and of
+        each extra test's recall@k) as ``<metric> low`` / ``<metric> high`` columns
+        (:func:`~ecomlib.recommend.metrics.bootstrap_ci`; the same resamples for every model
+        scored on the same users). None = no intervals.
 
     Returns
     -------
@@ -66,12 +77,15 @@ def evaluate_models(
         t0 = time.perf_counter()
         recs = model.recommend(users, k=k, exclude_seen=exclude_seen)
         predict_s = time.perf_counter() - t0
-        row = {"model": name, **ranking_metrics(recs, test, k, recall_denominator)}
+        per_user = per_user_metrics(recs, test, k, recall_denominator)
+        row = {"model": name, **per_user.mean().to_dict(), "users": len(per_user)}
+        _add_ci(row, per_user, [f"recall@{k}", f"ndcg@{k}"], "", ci)
         for extra, (frame, excl) in (extra_tests or {}).items():
             extra_recs = model.recommend(frame["user_id"].unique(), k=k, exclude_seen=excl)
-            m = ranking_metrics(extra_recs, frame, k, recall_denominator)
-            row[f"{extra} recall@{k}"] = m[f"recall@{k}"]
-            row[f"{extra} ndcg@{k}"] = m[f"ndcg@{k}"]
+            m = per_user_metrics(extra_recs, frame, k, recall_denominator)
+            row[f"{extra} recall@{k}"] = m[f"recall@{k}"].mean()
+            row[f"{extra} ndcg@{k}"] = m[f"ndcg@{k}"].mean()
+            _add_ci(row, m, [f"recall@{k}"], f"{extra} ", ci)
         if trace_memory:
             row["peak_traced_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
             tracemalloc.stop()
@@ -84,6 +98,15 @@ def evaluate_models(
         log.info("%s: %s", name, row)
     board = pd.DataFrame(rows).set_index("model")
     return board, all_recs
+
+
+def _add_ci(row: dict, per_user: pd.DataFrame, metrics: list[str], prefix: str, ci) -> None:
+    """``row[prefix + metric + " low" / " high"]``: bootstrap interval of each metric's mean."""
+    if ci is None:
+        return
+    for metric in metrics:
+        low, high = bootstrap_ci(per_user[metric].to_numpy(), level=ci)
+        row[f"{prefix}{metric} low"], row[f"{prefix}{metric} high"] = low, high
 
 
 def grid_search(

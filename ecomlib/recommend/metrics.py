@@ -11,9 +11,15 @@ Definitions (binary relevance, per user, then averaged over users with >= 1 rele
 * hit rate@k = share of users with at least one hit
 * coverage = distinct items recommended / catalogue size
 * novelty = mean over recommended items of -log2(share of training users who have the item)
+
+Uncertainty: :func:`per_user_metrics` keeps one value per user, :func:`bootstrap_ci` resamples
+users for an interval of the mean, and :func:`paired_differences` compares models on the same
+resampled users.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -21,8 +27,9 @@ import pandas as pd
 from ecomlib.errors import DataError, ParameterError
 
 
-def _hit_matrix(recs: pd.DataFrame, test: pd.DataFrame, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per evaluated user: a (n_users, k) 0/1 hit matrix and the number of relevant items."""
+def _hit_matrix(recs: pd.DataFrame, test: pd.DataFrame, k: int):
+    """Per evaluated user: a (n_users, k) 0/1 hit matrix, the number of relevant items and the
+    user IDs (rows' order)."""
     for name, frame, cols in (
         ("recs", recs, ("user_id", "item_id", "rank")),
         ("test", test, ("user_id", "item_id")),
@@ -39,7 +46,40 @@ def _hit_matrix(recs: pd.DataFrame, test: pd.DataFrame, k: int) -> tuple[np.ndar
     hits = np.zeros((len(users), k), dtype=np.float64)
     rows = users.get_indexer(hit["user_id"])
     hits[rows, hit["rank"].to_numpy(int) - 1] = hit["_rel"].fillna(0).to_numpy()
-    return hits, n_rel
+    return hits, n_rel, users.to_numpy()
+
+
+def per_user_metrics(
+    recs: pd.DataFrame,
+    test: pd.DataFrame,
+    k: int = 10,
+    recall_denominator: str = "relevant",
+) -> pd.DataFrame:
+    """Precision, recall, NDCG, AP and hit at ``k`` of every user of ``test`` (one row each,
+    index ``user_id``); :func:`ranking_metrics` is their mean. Parameters as there."""
+    if k < 1:
+        raise ParameterError(f"k must be >= 1, got {k}.")
+    if recall_denominator not in ("relevant", "min_k"):
+        raise ParameterError("recall_denominator must be 'relevant' or 'min_k'.")
+    hits, n_rel, users = _hit_matrix(recs, test, k)
+    if len(n_rel) == 0:
+        raise DataError("test holds no relevant items: nothing to evaluate.")
+    n_hits = hits.sum(axis=1)
+    ranks = np.arange(1, k + 1)
+    discount = 1.0 / np.log2(ranks + 1)
+    ideal = np.cumsum(discount)[np.minimum(n_rel, k) - 1]
+    prec_at = np.cumsum(hits, axis=1) / ranks
+    denom = n_rel if recall_denominator == "relevant" else np.minimum(n_rel, k)
+    return pd.DataFrame(
+        {
+            f"precision@{k}": n_hits / k,
+            f"recall@{k}": n_hits / denom,
+            f"ndcg@{k}": (hits @ discount) / ideal,
+            "map": (prec_at * hits).sum(axis=1) / n_rel,
+            f"hit_rate@{k}": (n_hits > 0).astype(np.float64),
+        },
+        index=pd.Index(users, name="user_id"),
+    )
 
 
 def ranking_metrics(
@@ -57,29 +97,90 @@ def ranking_metrics(
         test without recommendations count as zero.
     recall_denominator : ``"relevant"`` (R1) or ``"min_k"`` (R2).
     """
-    if k < 1:
-        raise ParameterError(f"k must be >= 1, got {k}.")
-    if recall_denominator not in ("relevant", "min_k"):
-        raise ParameterError("recall_denominator must be 'relevant' or 'min_k'.")
-    hits, n_rel = _hit_matrix(recs, test, k)
-    if len(n_rel) == 0:
-        raise DataError("test holds no relevant items: nothing to evaluate.")
-    n_hits = hits.sum(axis=1)
-    ranks = np.arange(1, k + 1)
-    discount = 1.0 / np.log2(ranks + 1)
-    dcg = hits @ discount
-    ideal = np.cumsum(discount)[np.minimum(n_rel, k) - 1]
-    prec_at = np.cumsum(hits, axis=1) / ranks
-    ap = (prec_at * hits).sum(axis=1) / n_rel
-    denom = n_rel if recall_denominator == "relevant" else np.minimum(n_rel, k)
-    return {
-        f"precision@{k}": float(np.mean(n_hits / k)),
-        f"recall@{k}": float(np.mean(n_hits / denom)),
-        f"ndcg@{k}": float(np.mean(dcg / ideal)),
-        "map": float(np.mean(ap)),
-        f"hit_rate@{k}": float(np.mean(n_hits > 0)),
-        "users": int(len(n_rel)),
-    }
+    per_user = per_user_metrics(recs, test, k, recall_denominator)
+    return {**{c: float(v) for c, v in per_user.mean().items()}, "users": len(per_user)}
+
+
+def bootstrap_ci(
+    values,
+    level: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of per-user ``values`` (users resampled with
+    replacement): how far the average could move with another draw of the same number of
+    users. It does not cover other test periods.
+
+    Parameters
+    ----------
+    values : one number per user (e.g. a column of :func:`per_user_metrics`), or a 2-D array
+        (users x models) for intervals of several models from the *same* resamples (pass
+        per-user differences for a paired comparison).
+    level : coverage of the interval (0.95 = 2.5th to 97.5th percentile).
+    n_boot : resamples; the seed fixes them.
+
+    Returns
+    -------
+    (low, high), or two arrays with one bound per column for 2-D ``values``.
+    """
+    if not 0.0 < level < 1.0 or n_boot < 1:
+        raise ParameterError(
+            f"bootstrap_ci needs 0 < level < 1 and n_boot >= 1, got {level}, {n_boot}."
+        )
+    x = np.asarray(values, dtype=np.float64)
+    if len(x) == 0 or not np.isfinite(x).all():
+        raise DataError("bootstrap_ci needs at least one user and finite values.")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(x), size=(n_boot, len(x)))
+    means = np.stack([x[row].mean(axis=0) for row in idx])
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(means, [tail, 1.0 - tail], axis=0)
+    if x.ndim == 1:
+        return float(low), float(high)
+    return low, high
+
+
+def paired_differences(
+    recs: Mapping[str, pd.DataFrame],
+    test: pd.DataFrame,
+    reference: str,
+    k: int = 10,
+    recall_denominator: str = "relevant",
+    metric: str = "recall",
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Each model's ``metric@k`` minus the ``reference`` model's on the same users, averaged,
+    with a bootstrap interval of that difference (users resampled together for both models:
+    a paired comparison, much tighter than comparing two separate intervals).
+
+    Parameters
+    ----------
+    recs : model name -> its top-k lists (``user_id, item_id, rank``), e.g. the second value
+        :func:`~ecomlib.recommend.evaluate.evaluate_models` returns; must hold ``reference``.
+    metric : "precision", "recall", "ndcg", "hit_rate" or "map" (per :func:`per_user_metrics`).
+
+    Returns
+    -------
+    DataFrame indexed by model (reference left out): ``gap, low, high``, largest gap first.
+    """
+    if reference not in recs:
+        raise ParameterError(f"reference {reference!r} is not among the models {list(recs)}.")
+    column = metric if metric == "map" else f"{metric}@{k}"
+    per_user = {}
+    for name, r in recs.items():
+        scores = per_user_metrics(r, test, k, recall_denominator)
+        if column not in scores:
+            raise ParameterError(
+                f"metric must be one of precision, recall, ndcg, hit_rate, map; got {metric!r}."
+            )
+        per_user[name] = scores[column]
+    table = pd.DataFrame(per_user)
+    gaps = table.sub(table[reference], axis=0).drop(columns=reference)
+    if gaps.shape[1] == 0:
+        raise ParameterError("paired_differences needs at least one model besides the reference.")
+    low, high = bootstrap_ci(gaps.to_numpy(), level=level)
+    out = pd.DataFrame({"gap": gaps.mean(), "low": low, "high": high}, index=gaps.columns)
+    return out.sort_values("gap", ascending=False)
 
 
 def coverage(recs: pd.DataFrame, n_items: int, k: int | None = None) -> float:

@@ -255,6 +255,15 @@ def test_evaluate_models(tiny):
     ):
         assert col in board
     assert set(recs) == {"pop", "ease"}
+    assert not any(c.endswith((" low", " high")) for c in board)  # no intervals unless asked
+    with_ci, _ = rec.evaluate_models(
+        {"ease": rec.EASE(lam=1)}, inter, test, k=3, extra_tests={"again": (test, False)}, ci=0.9
+    )
+    for metric in ("recall@3", "ndcg@3", "again recall@3"):
+        low, mid, high = with_ci.loc["ease", [f"{metric} low", metric, f"{metric} high"]]
+        assert low <= mid <= high
+    assert with_ci.loc["ease", "recall@3 low"] < with_ci.loc["ease", "recall@3 high"]
+    assert with_ci.loc["ease", "ndcg@3"] == pytest.approx(board.loc["ease", "ndcg@3"])
 
 
 # ---------------------------------------------------------------------- user data
@@ -436,3 +445,45 @@ def test_ease_inplace_weights_match_reference():
     assert out.dtype == np.float32 and out.shape == (40, 40)
     np.testing.assert_allclose(out, ref, atol=1e-5)
     assert np.all(np.diag(out) == 0.0)
+
+
+def test_per_user_metrics_and_bootstrap_ci():
+    test = pd.DataFrame({"user_id": ["a", "a", "a", "b"], "item_id": [1, 2, 3, 5]})
+    recs = _recs([("a", 1, 1), ("a", 9, 2), ("a", 2, 3), ("b", 7, 1), ("b", 5, 2), ("b", 8, 3)])
+    per_user = rec.per_user_metrics(recs, test, k=3)
+    assert per_user.loc["a", "recall@3"] == pytest.approx(2 / 3)
+    assert per_user.loc["b", "recall@3"] == pytest.approx(1.0)
+    assert per_user.loc["b", "map"] == pytest.approx(0.5)
+    mean = rec.ranking_metrics(recs, test, k=3)
+    assert per_user.mean().to_dict() == pytest.approx({c: mean[c] for c in per_user.columns})
+    # bootstrap of the mean: inside the values' range, around the mean, narrower with more users
+    rng = np.random.default_rng(1)
+    values = rng.binomial(1, 0.4, size=2000).astype(float)
+    low, high = rec.bootstrap_ci(values)
+    assert 0.0 <= low < values.mean() < high <= 1.0
+    se = values.std() / np.sqrt(len(values))
+    assert high - low == pytest.approx(2 * 1.96 * se, rel=0.15)
+    small_low, small_high = rec.bootstrap_ci(values[:200])
+    assert small_high - small_low > 2 * (high - low)
+    assert rec.bootstrap_ci(values, seed=3) == rec.bootstrap_ci(values, seed=3)
+    # 2-D: one interval per column from the same resamples (paired: a constant shift keeps
+    # its interval width at zero in the difference)
+    two = np.c_[values, values + 0.1]
+    lows, highs = rec.bootstrap_ci(two)
+    assert lows[1] - lows[0] == pytest.approx(0.1) and highs[1] - highs[0] == pytest.approx(0.1)
+    assert rec.bootstrap_ci(two[:, 1] - two[:, 0]) == pytest.approx((0.1, 0.1))
+    with pytest.raises(ParameterError, match="level"):
+        rec.bootstrap_ci(values, level=1.5)
+    # paired differences: b beats a by one hit (of 2 relevant) for user "a" only
+    better = _recs([("a", 1, 1), ("a", 3, 2), ("a", 2, 3), ("b", 7, 1), ("b", 5, 2), ("b", 8, 3)])
+    gaps = rec.paired_differences({"a": recs, "b": better}, test, "a", k=3)
+    assert list(gaps.index) == ["b"]
+    assert gaps.loc["b", "gap"] == pytest.approx((1 / 3 + 0) / 2)
+    low, gap, high = gaps.loc["b", ["low", "gap", "high"]]
+    assert 0.0 <= low <= gap <= high <= 1 / 3 + 1e-12
+    with pytest.raises(ParameterError, match="reference"):
+        rec.paired_differences({"a": recs}, test, "zz")
+    with pytest.raises(ParameterError, match="metric"):
+        rec.paired_differences({"a": recs, "b": better}, test, "a", metric="auc")
+    with pytest.raises(DataError, match="finite"):
+        rec.bootstrap_ci([0.1, float("nan")])
