@@ -36,7 +36,6 @@ __all__ = [
     "basket_neighbours",
     "basket_order",
     "embedding_similarity",
-    "item_trend",
 ]
 
 DAY = 86400.0
@@ -155,51 +154,6 @@ def basket_neighbours(
     return out
 
 
-def item_trend(
-    users,
-    items,
-    age_days,
-    n_items: int,
-    recent: float = 14.0,
-    before: float = 56.0,
-    new_days: float = 28.0,
-) -> np.ndarray:
-    """Per item: distinct buyers in the last ``recent`` days, the growth of that daily rate
-    over the ``before`` days preceding them, ``(b_recent + 1) / (b_before * recent / before +
-    1)``, and the households whose first purchase of the item fell in the last ``new_days``
-    days (how many new buyers it won lately).
-
-    Parameters
-    ----------
-    users, items : user and item index of each purchase row (the whole history: first
-        purchases are read from it).
-    age_days : days between each row and the cut (>= 0; rows after the cut must be dropped
-        by the caller).
-    n_items : size of the item index.
-
-    Returns
-    -------
-    float32 array (n_items x 3): ``[buyers_recent, growth, new_buyers]`` (growth 1 = steady).
-    """
-    if recent <= 0 or before <= 0 or new_days <= 0:
-        raise ParameterError("item_trend needs recent, before and new_days > 0 days.")
-    age = np.asarray(age_days, dtype=np.float64)
-    if (age < 0).any():
-        raise DataError("item_trend got rows after the cut (negative age).")
-    pairs = pd.DataFrame({"u": np.asarray(users), "i": np.asarray(items), "age": age})
-    out = np.zeros((n_items, 3), np.float32)
-    near = pairs[pairs["age"] < recent].drop_duplicates(["u", "i"])
-    far = pairs[(pairs["age"] >= recent) & (pairs["age"] < recent + before)]
-    far = far.drop_duplicates(["u", "i"])
-    b_recent = np.bincount(near["i"], minlength=n_items).astype(np.float64)
-    b_before = np.bincount(far["i"], minlength=n_items).astype(np.float64)
-    out[:, 0] = b_recent
-    out[:, 1] = (b_recent + 1.0) / (b_before * recent / before + 1.0)
-    first = pairs.groupby(["u", "i"], sort=False)["age"].max().reset_index()
-    out[:, 2] = np.bincount(first.loc[first["age"] < new_days, "i"], minlength=n_items)
-    return out
-
-
 class TIFUKNN(Recommender):
     """TIFU-KNN (Hu et al. 2020).
 
@@ -282,26 +236,15 @@ GROUP_FEATURES = (
     "g_rank",
     "g_item_rank",
 )
-GROUP_CANDIDATE_FEATURES = ("grp_rank",)  # rank in the group-candidate list, when asked for
-STORE_CANDIDATE_FEATURES = ("store_rank",)  # rank in the store list, when asked for
 #: basket co-occurrence: the user's decayed items x their basket neighbours (normalised by
 #: the user's best score) and the rank in the co-occurrence candidate list, when asked for
 COOC_FEATURES = ("cooc", "cooc_rank")
-#: recent growth: the item's buyers in the last 14 days before the cut, their daily rate over
-#: that of the 56 days before (add-one smoothed), and its new buyers of the last 28 days
-TREND_FEATURES = ("i_users14", "i_growth", "i_new28")
 #: repurchase cycle: the item's median gap between a household's purchases of it (over its
 #: re-buyers) and the days since the household last bought it over that gap
 CYCLE_FEATURES = ("i_gap", "overdue_i")
 #: text-embedding similarity: the candidate's cosine to the user's decayed embedding profile
 #: and its highest cosine to the other items the user bought in the last ``embedding_days``
 EMBEDDING_FEATURES = ("emb_profile", "emb_recent")
-#: how much the user explores: the share of the distinct items it bought in the 56 days
-#: before the cut that it bought there for the first time
-EXPLORER_FEATURES = ("u_explore",)
-#: rank in the embedding candidate list (never-bought items closest to the user's profile
-#: among those bought by >= 2 households in the 28 days before the cut), when asked for
-EMBEDDING_CANDIDATE_FEATURES = ("emb_rank",)
 
 
 def item_vectors(item_ids, vectors, catalogue_ids) -> np.ndarray:
@@ -460,9 +403,6 @@ class _Snapshot:
         item[:, 7] = item[:, 2] / np.maximum(buyers * 28.0 / span_days, 1e-3)
         self.item = item
         self.recent_pop = item[:, 2] + 1e-3 * buyers
-        self.trend = None
-        if params.get("trend"):
-            self.trend = item_trend(rows["u"], rows["i"], rows["age"], n_items)
         # sparse matrices and collaborative models on this snapshot
         self.seen = sp.csr_matrix(
             (np.ones(len(ui), np.float32), (ui["u"], ui["i"])), shape=(n_users, n_items)
@@ -494,7 +434,6 @@ class _Snapshot:
             self.details = params["details"].stats(end, universe.user_ids, universe.item_ids)
         # what sold lately at the user's stores (lines up to ``end`` only)
         self.stores = None
-        self.store_candidates = bool(params.get("store_candidates"))
         if params.get("stores") is not None:
             self.stores = params["stores"].stats(end, universe.user_ids, universe.item_ids)
         # items bought in the same baskets as the user's items (baskets up to ``end`` only)
@@ -504,7 +443,6 @@ class _Snapshot:
         # text-embedding profile (60-day decayed mean of the user's item vectors) and the items
         # bought in the last ``embedding_days`` days (purchases up to ``end`` only)
         self.vectors = params.get("vectors")
-        self.embedding_candidates = bool(params.get("embedding_candidates"))
         if self.vectors is not None:
             prof = (self.decayed @ self.vectors).astype(np.float32)
             norms = np.linalg.norm(prof, axis=1, keepdims=True)
@@ -513,14 +451,6 @@ class _Snapshot:
             self.emb_recent = sp.csr_matrix(
                 (np.ones(len(lately), np.float32), (lately["u"], lately["i"])),
                 shape=(n_users, n_items),
-            )
-        self.explore = None
-        if params.get("explorer"):
-            lately = ui["age_last"] < 56
-            first = np.bincount(ui.loc[ui["age_first"] < 56, "u"], minlength=n_users)
-            total = np.bincount(ui.loc[lately, "u"], minlength=n_users)
-            self.explore = np.where(total > 0, first / np.maximum(total, 1), np.nan).astype(
-                np.float32
             )
         self.cycle = bool(params.get("cycle"))
         if self.cycle:
@@ -553,39 +483,12 @@ class _Snapshot:
             rank = np.empty(n_items, np.float32)
             rank[order] = np.arange(n_items) - first[self.groups[order]] + 1
             self.item_group_rank = rank
-            self.group_items_ = {
-                "order": order,
-                "first": first,
-                "size": np.bincount(self.groups, minlength=n_groups),
-            }
-
-    def _group_list(self, users: np.ndarray, seen: sp.csr_matrix, n_groups: int, per_group: int):
-        """Never-bought candidates from the user's ``n_groups`` favourite groups: the
-        ``per_group`` most recently popular items of each, ranked by group rank then item
-        rank (rows, item indices, ranks like :func:`_top_list`)."""
-        ug = self.ug[self.ug["u"].isin(users) & (self.ug["g_rank"] <= n_groups)]
-        g = ug["g"].to_numpy()
-        take = np.minimum(self.group_items_["size"][g], per_group)
-        rep = np.repeat(np.arange(len(ug)), take)
-        within = np.arange(len(rep)) - np.repeat(np.cumsum(take) - take, take)
-        items = self.group_items_["order"][self.group_items_["first"][g[rep]] + within]
-        row = pd.Index(users).get_indexer(ug["u"].to_numpy()[rep])
-        score = ug["g_rank"].to_numpy()[rep] * (per_group + 1) + within
-        unseen = np.asarray(seen[row, items]).ravel() == 0
-        row, items, score = row[unseen], items[unseen], score[unseen]
-        order = np.lexsort((score, row))
-        row, items = row[order], items[order]
-        start = np.searchsorted(row, np.arange(len(users)))
-        rank = (np.arange(len(row)) - start[row] + 1).astype(np.float32)
-        return row, items, rank
 
     def candidates(
         self,
         users: np.ndarray,
         n_repeat: int,
         n_new: int,
-        group_candidates: int = 0,
-        items_per_group: int = 10,
         batch_users: int | None = 256,
     ) -> pd.DataFrame:
         """Candidate (user, item) pairs with features for the users (indices) given.
@@ -599,12 +502,10 @@ class _Snapshot:
             raise ParameterError(f"batch_users must be >= 1 or None, got {batch_users!r}.")
         step = len(users) if batch_users is None else int(batch_users)
         if len(users) <= step:
-            return self._candidate_block(users, n_repeat, n_new, group_candidates, items_per_group)
+            return self._candidate_block(users, n_repeat, n_new)
         blocks = []
         for start in range(0, len(users), step):
-            block = self._candidate_block(
-                users[start : start + step], n_repeat, n_new, group_candidates, items_per_group
-            )
+            block = self._candidate_block(users[start : start + step], n_repeat, n_new)
             block["row"] += start
             blocks.append(block)
         out = pd.concat(blocks, ignore_index=True)
@@ -616,14 +517,7 @@ class _Snapshot:
         order = np.lexsort((out["i"].to_numpy(), out["u"].to_numpy(), out["new"].to_numpy()))
         return out.take(order).reset_index(drop=True)
 
-    def _candidate_block(
-        self,
-        users: np.ndarray,
-        n_repeat: int,
-        n_new: int,
-        group_candidates: int,
-        items_per_group: int,
-    ) -> pd.DataFrame:
+    def _candidate_block(self, users: np.ndarray, n_repeat: int, n_new: int) -> pd.DataFrame:
         """:meth:`candidates` for one batch of users."""
         n_items = self.n_items
         # repeat candidates: the user's own items, best n_repeat by decayed count
@@ -651,27 +545,6 @@ class _Snapshot:
         m[seen[:, popular].nonzero()] = -np.inf
         lists["pop_rank"] = _top_list(m, popular, n_new)
         missing = dict.fromkeys(lists, n_new + 1)
-        if self.groups is not None and group_candidates > 0:
-            lists["grp_rank"] = self._group_list(users, seen, group_candidates, items_per_group)
-            missing["grp_rank"] = group_candidates * items_per_group + 1
-        if self.stores is not None and self.store_candidates:
-            # what most of the shoppers of the user's stores bought lately
-            store = StoreSales.user_scores(self.stores, users).astype(np.float32)
-            lists["store_rank"] = _unbought_list(store, seen, n_new)
-            del store
-            missing["store_rank"] = n_new + 1
-        if self.vectors is not None and self.embedding_candidates:
-            # never-bought items closest in text to the user's profile, among recent sellers
-            sellers = np.flatnonzero(self.item[:, 2] >= 2)
-            close = self.emb_profile[users] @ self.vectors[sellers].T
-            close[:, ~self.vectors[sellers].any(axis=1)] = 0.0
-            lists["emb_rank"] = _top_list(
-                np.where(np.asarray(seen[:, sellers].todense()) > 0, -np.inf, close),
-                sellers,
-                n_new,
-            )
-            del close
-            missing["emb_rank"] = n_new + 1
         cooc = None
         if self.cooc is not None:
             cooc = (self.decayed[users] @ self.cooc).toarray()
@@ -720,13 +593,8 @@ class _Snapshot:
         val = np.where(col >= 0, ease[row, np.maximum(col, 0)], 0.0)
         out["ease"] = _over_user_best(val, np.abs(ease).max(axis=1), row)
         out["nbr"] = _over_user_best(nbr[row, itm], nbr.max(axis=1), row)
-        if self.trend is not None:
-            for name, col in zip(TREND_FEATURES, self.trend[out["i"].to_numpy()].T, strict=True):
-                out[name] = col
         if cooc is not None:
             out["cooc"] = _over_user_best(cooc[row, itm], cooc.max(axis=1), row)
-        if self.explore is not None:
-            out["u_explore"] = self.explore[out["u"].to_numpy()]
         if self.vectors is not None:
             out["emb_profile"], out["emb_recent"] = embedding_similarity(
                 self.vectors, self.emb_profile, self.emb_recent, users, row, itm
@@ -736,25 +604,6 @@ class _Snapshot:
             found = pd.Index(r * n_items + c).get_indexer(cand_key)
             out[name] = np.where(found >= 0, rank[found], missing[name]).astype(np.float32)
         return out
-
-
-def _metric_weights(hist: pd.DataFrame, label: pd.DataFrame, cand: pd.DataFrame) -> np.ndarray:
-    """Per candidate row: ``1 / min(10, n)`` where ``n`` is how many items its user bought in
-    the label window (re-buy rows) or how many it bought for the first time (new rows), at
-    least 1: recall@10 counts a hit of a user with few relevant items more than one of a
-    user with many, and so do these weights."""
-    pairs = label[["user_idx", "item_idx"]].drop_duplicates()
-    old = pd.MultiIndex.from_frame(hist[["user_idx", "item_idx"]].drop_duplicates())
-    first = ~pd.MultiIndex.from_frame(pairs).isin(old)
-    n_all = pairs.groupby("user_idx").size()
-    n_new = pairs[first].groupby("user_idx").size()
-    u = cand["u"].to_numpy()
-    n = np.where(
-        cand["new"].to_numpy(),
-        n_new.reindex(u, fill_value=0).to_numpy(),
-        n_all.reindex(u, fill_value=0).to_numpy(),
-    )
-    return 1.0 / np.clip(n, 1, 10)
 
 
 def _unbought_list(scores: np.ndarray, seen: sp.csr_matrix, k: int):
@@ -813,11 +662,6 @@ class NextBasketRanker(Recommender):
     item_groups : optional Series item ID -> group (e.g. product type): adds features on how
         much and how recently the user bought the item's group, which also informs the
         never-bought candidates.
-    group_candidates, items_per_group : with ``item_groups``, also offer each user the
-        ``items_per_group`` most recently popular never-bought items of each of its
-        ``group_candidates`` favourite groups (by decayed purchases): brand / size switches
-        inside a kind the user already buys, the commonest first purchase in groceries.
-        0 = off.
     batch_users : users whose candidates (dense users x items score blocks) are built at
         once; bounds peak memory without changing any score (None = all users at once).
     signals : optional :class:`~ecomlib.recommend.signals.PlannedSignals`: the promotion
@@ -834,19 +678,12 @@ class NextBasketRanker(Recommender):
     stores : optional :class:`~ecomlib.recommend.signals.StoreSales`: what sold lately at
         the user's stores (store-weighted share of their shoppers who bought the item in the
         28 days before each cut, and whether it sold there at all) as features.
-    store_candidates : with ``stores``, also offer each user the ``n_new`` never-bought items
-        with the highest store-weighted share (feature ``store_rank``).
     cycle : add repurchase-cycle features: the item's median gap between re-buys and the
         days since the user last bought it over that gap.
     basket_neighbours : > 0 adds basket co-occurrence (:func:`basket_neighbours`, this many
         neighbours per item, from the baskets before each cut): each candidate's score from
         the user's 60-day-decayed items (feature ``cooc``) and the ``n_new`` best-scored
         never-bought items as candidates (feature ``cooc_rank``). 0 = off.
-    trend : add the item's recent growth (:func:`item_trend`: buyers in the 14 days before
-        each cut, their rate over that of the 56 days before, new buyers of the last 28).
-    metric_weights : weight each training row by ``1 / min(10, n)``, ``n`` = the items its
-        user bought in the label window (first purchases for the new-item classifier), as
-        recall@10 weighs a user's hits.
     user_features : the classifiers ("repeat", "new") that also see the per-user features
         (activity, tenure: :data:`USER_FEATURES`). A list only needs its candidates' order
         *within* each user; without these features a classifier's splits go to what
@@ -860,38 +697,11 @@ class NextBasketRanker(Recommender):
         window and the 28 before those), seeds 42-44: new-item recall@10 0.0517 -> 0.0528,
         recall@10 0.3947 -> 0.3942 (zoo ``ranker_emb``, notebook 05's model).
     embedding_days : the "bought lately" window of ``embeddings``.
-    embedding_candidates : with ``embeddings``, also offer each user the ``n_new``
-        never-bought items closest to its embedding profile among those bought by at least
-        two households in the 28 days before the cut (feature ``emb_rank``). Not adopted:
-        on top of ranker_emb (seed 42, mean of V1 and V2) recall@10 0.3949 -> 0.3942, new-item
-        recall@10 0.0531 -> 0.0532.
-    explorer : add how much the user explores (:data:`EXPLORER_FEATURES`: the share of the
-        distinct items it bought in the 56 days before the cut that were first purchases), to
-        both classifiers whatever ``user_features`` says: it sets how a user's first-purchase
-        candidates compare with its re-buys. Not adopted (seed 42, mean of V1 and V2): on
-        ranker_within recall@10 0.3954 -> 0.3958, new-item 0.0523 -> 0.0516; on ranker_emb
-        0.3949 -> 0.3944, 0.0531 -> 0.0530.
-    window_stride : days between the cuts of the training windows (default ``window_days``:
-        back-to-back label windows). Shorter strides give overlapping label windows, i.e.
-        more training windows from the same history. Not adopted: on ranker_emb (seed 42, mean
-        of V1 and V2) 4 windows 14 days apart: recall@10 0.3949 -> 0.3947, new-item recall@10
-        0.0531 -> 0.0520 (4 back-to-back windows: 0.3947, 0.0514).
-    objective : ``"binary"`` (two LightGBM classifiers, re-buys and first purchases, whose
-        probabilities are merged on one scale), ``"lambdarank"`` (one ``LGBMRanker`` over
-        all of a user's candidates, re-buys and first purchases together, with the flag
-        ``new`` as a feature; a query = one user's candidates in one training window; scores
-        are passed through a sigmoid), ``"lambdarank_repeat"`` (the two classifiers, plus an
-        ``LGBMRanker`` over the re-buy candidates: each user's re-buy probabilities are
-        handed out in the ranker's order, so how many re-buys reach the list stays the
-        classifiers' call and which ones the ranker's) or ``"lambdarank_new"`` (the same for
-        the first-purchase candidates, which alone make the new-item list). Not adopted: on
-        ranker_emb, seed 42, V1 (recall@10 / new-item recall@10 0.3976 / 0.0551):
-        "lambdarank" 0.3961 / 0.0522 (truncation level 10: 0.3948 / 0.0533),
-        "lambdarank_repeat" 0.3951 / 0.0551, "lambdarank_new" 0.3976 / 0.0519 (mean of V1
-        and V2: 0.3950 / 0.0510 against 0.3949 / 0.0531); the classifiers' order beats the
-        rankers' in both parts (rankers without the classifiers' regularisation did worse).
-    truncation_level : ``lambdarank_truncation_level`` of the rankers (list positions whose
-        swaps are weighed).
+
+    Options measured and not adopted (lambdarank objectives, overlapping training windows,
+    an explorer share feature, embedding / product-group / store candidate lists, item trend
+    features, recall-weighted training rows) were removed; their figures are in
+    ``benchmarks/recsys.py`` and their code in git history at commit 39af717.
     """
 
     name = "ranker"
@@ -916,29 +726,17 @@ class NextBasketRanker(Recommender):
         item_groups: pd.Series | None = None,
         signals: PlannedSignals | None = None,
         details: PurchaseDetails | None = None,
-        group_candidates: int = 0,
-        items_per_group: int = 10,
         batch_users: int | None = 256,
         n_models: int = 1,
         stores: StoreSales | None = None,
-        store_candidates: bool = False,
         cycle: bool = False,
         basket_neighbours: int = 0,
-        trend: bool = False,
-        metric_weights: bool = False,
         user_features: tuple[str, ...] = ("repeat", "new"),
         embeddings: tuple | None = None,
         embedding_days: float = 60.0,
-        embedding_candidates: bool = False,
-        explorer: bool = False,
-        window_stride: float | None = None,
-        objective: str = "binary",
-        truncation_level: int = 20,
     ):
         if batch_users is not None and batch_users < 1:
             raise ParameterError(f"batch_users must be >= 1 or None, got {batch_users!r}.")
-        if group_candidates < 0 or items_per_group < 1:
-            raise ParameterError("group_candidates must be >= 0 and items_per_group >= 1.")
         if basket_neighbours < 0:
             raise ParameterError(f"basket_neighbours must be >= 0, got {basket_neighbours!r}.")
         if not set(user_features) <= {"repeat", "new"}:
@@ -949,22 +747,10 @@ class NextBasketRanker(Recommender):
             raise ParameterError(f"n_models must be >= 1, got {n_models!r}.")
         if embeddings is not None and (not isinstance(embeddings, tuple) or len(embeddings) != 2):
             raise ParameterError("embeddings must be a tuple (item_ids, vectors) or None.")
-        if embedding_candidates and embeddings is None:
-            raise ParameterError("embedding_candidates needs embeddings=(item_ids, vectors).")
         if embedding_days <= 0:
             raise ParameterError(f"embedding_days must be > 0, got {embedding_days!r}.")
-        if store_candidates and stores is None:
-            raise ParameterError("store_candidates needs stores=StoreSales(...).")
-        if group_candidates and item_groups is None:
-            raise ParameterError("group_candidates > 0 needs item_groups (item ID -> group).")
         if n_windows < 1 or window_days <= 0 or n_repeat < 1 or n_new < 1:
             raise ParameterError("n_windows, window_days, n_repeat and n_new must be positive.")
-        if window_stride is not None and window_stride <= 0:
-            raise ParameterError(f"window_stride must be > 0 days or None, got {window_stride!r}.")
-        if objective not in OBJECTIVES:
-            raise ParameterError(f"objective must be one of {OBJECTIVES}, got {objective!r}.")
-        if truncation_level < 1:
-            raise ParameterError(f"truncation_level must be >= 1, got {truncation_level!r}.")
         self.window_days = window_days
         self.n_windows = n_windows
         self.n_repeat = n_repeat
@@ -982,50 +768,26 @@ class NextBasketRanker(Recommender):
         self.item_groups = item_groups
         self.signals = signals
         self.details = details
-        self.group_candidates = group_candidates
-        self.items_per_group = items_per_group
         self.batch_users = batch_users
         self.n_models = n_models
         self.stores = stores
-        self.store_candidates = store_candidates
         self.cycle = cycle
         self.basket_neighbours = basket_neighbours
-        self.trend = trend
-        self.metric_weights = metric_weights
         self.user_features = tuple(user_features)
         self.embeddings = embeddings
         self.embedding_days = embedding_days
-        self.embedding_candidates = embedding_candidates
-        self.explorer = explorer
-        self.window_stride = window_stride
-        self.objective = objective
-        self.truncation_level = truncation_level
 
     def _candidates(self, snap: _Snapshot, users: np.ndarray) -> pd.DataFrame:
-        return snap.candidates(
-            users,
-            self.n_repeat,
-            self.n_new,
-            self.group_candidates,
-            self.items_per_group,
-            batch_users=self.batch_users,
-        )
+        return snap.candidates(users, self.n_repeat, self.n_new, batch_users=self.batch_users)
 
     @property
     def feature_names(self) -> list[str]:
         groups = GROUP_FEATURES if self.item_groups is not None else ()
-        if self.group_candidates:
-            groups = (*groups, *GROUP_CANDIDATE_FEATURES)
         planned = self.signals.feature_names if self.signals is not None else ()
         details = ()
         if self.details is not None:
             details = (*self.details.feature_names, *DEAL_PROMO[: int(self.signals is not None)])
-        stores = ()
-        if self.stores is not None:
-            stores = (
-                *self.stores.feature_names,
-                *STORE_CANDIDATE_FEATURES[: self.store_candidates],
-            )
+        stores = self.stores.feature_names if self.stores is not None else ()
         return [
             *UI_FEATURES,
             *USER_FEATURES,
@@ -1037,23 +799,12 @@ class NextBasketRanker(Recommender):
             *stores,
             *CYCLE_FEATURES[: 2 * self.cycle],
             *COOC_FEATURES[: 2 * bool(self.basket_neighbours)],
-            *TREND_FEATURES[: 3 * self.trend],
             *EMBEDDING_FEATURES[: 2 * (self.embeddings is not None)],
-            *EMBEDDING_CANDIDATE_FEATURES[: self.embedding_candidates],
-            *EXPLORER_FEATURES[: self.explorer],
         ]
 
     def _features(self, kind: str) -> list[str]:
-        """Features of the ``kind`` ("repeat", "new", "repeat_rank", "new_rank" or "joint")
-        model: a part's ranker sees that part's classifier's; the joint ranker sees the per-user
-        features when ``user_features`` names any classifier, and the flag ``new``."""
-        if kind == "joint":
-            names = self.feature_names
-            if not self.user_features:
-                names = [f for f in names if f not in USER_FEATURES]
-            return [*names, "new"]
-        if kind in ("repeat_rank", "new_rank"):
-            kind = kind[:-5]
+        """Features of the ``kind`` ("repeat" or "new") classifier: the per-user features only
+        when ``user_features`` names it."""
         if kind not in self.user_features:
             return [f for f in self.feature_names if f not in USER_FEATURES]
         return self.feature_names
@@ -1068,14 +819,10 @@ class NextBasketRanker(Recommender):
             "details": self.details,
             "window_days": self.window_days,
             "stores": self.stores,
-            "store_candidates": self.store_candidates,
             "cycle": self.cycle,
             "basket_neighbours": self.basket_neighbours,
-            "trend": self.trend,
             "vectors": self.vectors_,
             "embedding_days": self.embedding_days,
-            "embedding_candidates": self.embedding_candidates,
-            "explorer": self.explorer,
         }
 
     def _fit(self, inter: Interactions) -> None:
@@ -1096,10 +843,9 @@ class NextBasketRanker(Recommender):
         frame = inter.frame
         end = ts.max()
         window = pd.Timedelta(days=self.window_days)
-        stride = pd.Timedelta(days=self.window_stride or self.window_days)
         parts, self.windows_ = [], []
         for w in range(1, self.n_windows + 1):
-            cut = end - window - (w - 1) * stride
+            cut = end - window * w  # back-to-back label windows, the latest ending at ``end``
             hist = frame[(ts <= cut).to_numpy()]
             label = frame[((ts > cut) & (ts <= cut + window)).to_numpy()]
             users = np.intersect1d(hist["user_idx"].unique(), label["user_idx"].unique())
@@ -1109,9 +855,6 @@ class NextBasketRanker(Recommender):
             cand = self._candidates(snap, users)
             bought = pd.MultiIndex.from_frame(label[["user_idx", "item_idx"]].drop_duplicates())
             cand["y"] = pd.MultiIndex.from_arrays([cand["u"], cand["i"]]).isin(bought)
-            if self.metric_weights:
-                cand["w"] = _metric_weights(hist, label, cand)
-            cand["win"] = np.int16(w)
             parts.append(cand)
             self.windows_.append((cut, cut + window))
             log.info("ranker window %d: %d users, %d candidates", w, len(users), len(cand))
@@ -1124,54 +867,29 @@ class NextBasketRanker(Recommender):
         data = pd.concat(parts, ignore_index=True)
         parts.clear()
         self.models_, self.ensembles_ = {}, {}
-        kinds = (("repeat", False), ("new", True))
-        if self.objective == "lambdarank":
-            kinds = (("joint", None),)
-        elif self.objective in ("lambdarank_repeat", "lambdarank_new"):
-            part_name = self.objective.removeprefix("lambdarank_")  # "repeat" or "new"
-            kinds = (*kinds, (f"{part_name}_rank", part_name == "new"))
-        for kind, is_new in kinds:
-            part = data if is_new is None else data[data["new"] == is_new]
-            ranking = kind in ("joint", "repeat_rank", "new_rank")
+        for kind, is_new in (("repeat", False), ("new", True)):
+            part = data[data["new"] == is_new]
             if part["y"].nunique() < 2:
                 self.models_[kind] = None
                 self.ensembles_[kind] = []
                 continue
-            if ranking:  # a query = one user's candidates in one window, contiguous
-                part = part.sort_values(["win", "u"], kind="stable")
-                key = (
-                    part["win"].to_numpy().astype(np.int64) * (part["u"].max() + 1)
-                    + part["u"].to_numpy()
-                )
-                starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-                group = np.diff(np.r_[starts, len(key)])  # query sizes in row order
             x, y = part[self._features(kind)], part["y"].astype(int)
             models = []
             for j in range(self.n_models):
-                common = {
-                    "n_estimators": self.n_estimators,
-                    "learning_rate": self.learning_rate,
-                    "num_leaves": self.num_leaves,
-                    "min_child_samples": self.min_child_samples,
-                    "reg_lambda": self.reg_lambda,
-                    "subsample": 0.8,
-                    "subsample_freq": 1,
-                    "colsample_bytree": 0.8,
-                    "random_state": self.seed + j,
-                    "n_jobs": self.n_jobs,
-                    "verbose": -1,
-                }
-                weight = part["w"].to_numpy() if self.metric_weights else None
-                if ranking:
-                    model = lgb.LGBMRanker(
-                        objective="lambdarank",
-                        lambdarank_truncation_level=self.truncation_level,
-                        **common,
-                    )
-                    models.append(model.fit(x, y, group=group, sample_weight=weight))
-                else:
-                    model = lgb.LGBMClassifier(**common)
-                    models.append(model.fit(x, y, sample_weight=weight))
+                model = lgb.LGBMClassifier(
+                    n_estimators=self.n_estimators,
+                    learning_rate=self.learning_rate,
+                    num_leaves=self.num_leaves,
+                    min_child_samples=self.min_child_samples,
+                    reg_lambda=self.reg_lambda,
+                    subsample=0.8,
+                    subsample_freq=1,
+                    colsample_bytree=0.8,
+                    random_state=self.seed + j,
+                    n_jobs=self.n_jobs,
+                    verbose=-1,
+                )
+                models.append(model.fit(x, y))
             self.models_[kind] = models[0]
             self.ensembles_[kind] = models
             del x, y
@@ -1182,46 +900,19 @@ class NextBasketRanker(Recommender):
         self.base_ = (-1.0 + 1e-3 * pop / (pop.max() + 1.0)).astype(np.float32)
 
     def _predict(self, kind: str, part: pd.DataFrame) -> np.ndarray:
-        """Mean output of the ``kind`` ensemble on ``part``: probabilities of a classifier,
-        sigmoid of the ranker's scores for the joint ranker, raw scores for a part's ranker."""
+        """Mean probability of the ``kind`` ensemble's classifiers on ``part``."""
         x = part[self._features(kind)]
         members = self.ensembles_[kind]
-        if kind == "joint":
-            raw = sum(m.predict(x) for m in members) / len(members)
-            return 1.0 / (1.0 + np.exp(-raw))
-        if kind in ("repeat_rank", "new_rank"):
-            return sum(m.predict(x) for m in members) / len(members)
         return sum(m.predict_proba(x)[:, 1] for m in members) / len(members)
 
     def score(self, user_idx: np.ndarray) -> np.ndarray:
         user_idx = np.asarray(user_idx)
         out = np.tile(self.base_, (len(user_idx), 1))
         cand = self._candidates(self.snapshot_, user_idx)
-        if self.objective == "lambdarank":
-            if self.models_["joint"] is not None and not cand.empty:
-                prob = self._predict("joint", cand)
-                out[cand["row"].to_numpy(), cand["i"].to_numpy()] = prob
-            return out
         for kind, is_new in (("repeat", False), ("new", True)):
             part = cand[cand["new"] == is_new]
             model = self.models_[kind]
             if part.empty or model is None:
                 continue
-            prob = self._predict(kind, part)
-            if self.models_.get(f"{kind}_rank") is not None:
-                prob = _reorder(part["row"].to_numpy(), prob, self._predict(f"{kind}_rank", part))
-            out[part["row"].to_numpy(), part["i"].to_numpy()] = prob
+            out[part["row"].to_numpy(), part["i"].to_numpy()] = self._predict(kind, part)
         return out
-
-
-OBJECTIVES = ("binary", "lambdarank", "lambdarank_repeat", "lambdarank_new")
-
-
-def _reorder(row: np.ndarray, prob: np.ndarray, rank_score: np.ndarray) -> np.ndarray:
-    """Per ``row`` (user): the same multiset of ``prob`` values, handed out so that the
-    highest goes to the candidate with the highest ``rank_score``, and so on."""
-    by_rank = np.lexsort((-rank_score, row))
-    by_prob = np.lexsort((-prob, row))
-    out = np.empty_like(prob)
-    out[by_rank] = prob[by_prob]  # both orders group rows identically (row is the first key)
-    return out

@@ -389,6 +389,31 @@ def test_ranker_learns_staples_and_uses_only_training_data():
         rec.NextBasketRanker(n_windows=0)
 
 
+def test_ranker_windows_back_to_back_and_snapshots_read_no_future(
+    tiny_ranker, weekly_baskets, monkeypatch
+):
+    from ecomlib.recommend import ranker as ranker_mod
+
+    train = weekly_baskets(weeks=10)
+    snaps = []
+    original = ranker_mod._Snapshot.__init__
+
+    def spy(self, frame, universe, end, params):
+        original(self, frame, universe, end, params)
+        snaps.append((frame, end))
+
+    monkeypatch.setattr(ranker_mod._Snapshot, "__init__", spy)
+    model = tiny_ranker(min_child_samples=5, reg_lambda=1.0, n_windows=3).fit(train)
+    end = pd.to_datetime(train["timestamp"]).max()
+    day = pd.Timedelta(days=1)
+    # label windows of window_days, back to back, the latest ending at the end of training
+    assert model.training_windows_ == 3
+    assert model.windows_ == [(end - 14 * (w + 1) * day, end - 14 * w * day) for w in range(3)]
+    # each window's snapshot reads the purchases up to its cut only; the final one up to the end
+    assert [cut for _, cut in snaps] == [start for start, _ in model.windows_] + [end]
+    assert all(pd.to_datetime(frame["timestamp"]).max() <= cut for frame, cut in snaps)
+
+
 def test_grid_search_on_validation(tiny):
     train, test = rec.per_user_random_split(tiny, 0.75, seed=1)
     inner, val = rec.per_user_random_split(train, 0.75, seed=1)
@@ -424,7 +449,6 @@ def test_ranker_item_groups():
         item_groups=groups,
     ).fit(frame)
     assert {"g_s60", "g_share"} <= set(model.feature_names)
-    assert "grp_rank" not in model.feature_names  # no group candidates asked for
     recs = model.recommend([0, 1, 2], k=1, exclude_seen=False)
     assert recs["item_id"].tolist() == [0, 1, 2]
 

@@ -1,5 +1,5 @@
-"""Basket co-occurrence neighbours and item trend (growth) features of the next-basket ranker,
-each read only from the purchases before every cut."""
+"""Basket co-occurrence neighbours of the next-basket ranker, read only from the purchases
+before every cut, and its classifiers with or without the per-user features."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from ecomlib import recommend as rec
 from ecomlib.errors import DataError, ParameterError
 from ecomlib.recommend import ranker as ranker_mod
-from ecomlib.recommend.ranker import basket_neighbours, item_trend
+from ecomlib.recommend.ranker import basket_neighbours
 
 T0 = pd.Timestamp("2017-01-02 06:00")
 SMALL_TREES = {"min_child_samples": 5, "reg_lambda": 1.0}
@@ -51,23 +51,6 @@ def test_basket_neighbours_timestamp_baskets_and_bad_input():
         basket_neighbours(frame[["item_idx"]], n_items=2)
 
 
-def test_item_trend_values_and_bad_input():
-    # item 0: 2 buyers in the last 14 days, 4 in the 56 before; item 1: only old buyers;
-    # item 2: one buyer twice lately (counted once); rows older than 70 days are ignored
-    users = [0, 1, 2, 3, 4, 5, 6, 7, 8, 8]
-    items = [0, 0, 0, 0, 0, 0, 1, 1, 2, 2]
-    age = [1.0, 13.0, 20.0, 30.0, 40.0, 69.0, 15.0, 100.0, 2.0, 3.0]
-    out = item_trend(users, items, age, n_items=4)
-    np.testing.assert_allclose(out[:, 0], [2, 0, 1, 0])
-    np.testing.assert_allclose(out[:, 1], [3 / 2, 1 / 1.25, 2 / 1, 1.0], rtol=1e-6)
-    # first purchases in the last 28 days: users 0, 1, 2 of item 0, user 6 of item 1, user 8
-    np.testing.assert_allclose(out[:, 2], [3, 1, 1, 0])
-    with pytest.raises(DataError, match="after the cut"):
-        item_trend([0], [0], [-0.5], n_items=1)
-    with pytest.raises(ParameterError):
-        item_trend([0], [0], [1.0], n_items=1, recent=0)
-
-
 def _weekly(n_users=16, weeks=8, seed=3) -> pd.DataFrame:
     """Weekly baskets: a staple per user (user % 3) with its companion (staple + 3) in the
     same basket every other week, plus two random items."""
@@ -84,7 +67,7 @@ def _weekly(n_users=16, weeks=8, seed=3) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp", "basket_id"])
 
 
-def test_ranker_cooc_and_trend_read_no_future(tiny_ranker, monkeypatch):
+def test_ranker_cooc_reads_no_future(tiny_ranker, monkeypatch):
     train = _weekly()
     seen_until = []
 
@@ -93,8 +76,8 @@ def test_ranker_cooc_and_trend_read_no_future(tiny_ranker, monkeypatch):
         return basket_neighbours(frame, n_items, k, **kwargs)
 
     monkeypatch.setattr(ranker_mod, "basket_neighbours", spy)
-    model = tiny_ranker(**SMALL_TREES, basket_neighbours=5, trend=True).fit(train)
-    assert {"cooc", "cooc_rank", "i_users14", "i_growth", "i_new28"} <= set(model.feature_names)
+    model = tiny_ranker(**SMALL_TREES, basket_neighbours=5).fit(train)
+    assert {"cooc", "cooc_rank"} <= set(model.feature_names)
     # each training window's co-occurrence is built from the baskets up to its cut only
     cuts = sorted([cut for cut, _ in model.windows_] + [model.snapshot_end_])
     assert len(seen_until) == len(cuts)
@@ -108,15 +91,8 @@ def test_ranker_cooc_and_trend_read_no_future(tiny_ranker, monkeypatch):
     staples, companions = inter.item_index([0, 1, 2]), inter.item_index([3, 4, 5])
     best = np.asarray(model.snapshot_.cooc[staples].argmax(axis=1)).ravel()
     np.testing.assert_array_equal(best, companions)
-    # purchases after the end of training are not in the data given: the snapshot's trend
-    # equals the one computed from the training rows up to the end
-    frame = inter.frame
-    age = (model.snapshot_end_ - pd.to_datetime(frame["timestamp"])).dt.total_seconds() / 86400
-    expected = item_trend(frame["user_idx"], frame["item_idx"], age, inter.n_items)
-    np.testing.assert_allclose(model.snapshot_.trend, expected)
-    # (a window's trend reads only rows up to its cut: item_trend refuses later rows)
     off = tiny_ranker(**SMALL_TREES).fit(train)
-    assert "cooc" not in off.feature_names and "i_growth" not in off.feature_names
+    assert "cooc" not in off.feature_names and "cooc_rank" not in off.feature_names
     with pytest.raises(ParameterError, match="basket_neighbours"):
         rec.NextBasketRanker(basket_neighbours=-1)
 
@@ -129,33 +105,6 @@ def test_zoo_ranker_cooc_settings(monkeypatch):
     model = rec.model_zoo("completejourney", ["ranker_cooc"], ranker_trees=30)["ranker_cooc"]
     assert model.basket_neighbours == 50 and model.cycle
     assert {"cooc", "cooc_rank", "h_pen", "i_gap"} <= set(model.feature_names)
-
-
-def test_metric_weights_follow_recall_denominator():
-    from ecomlib.recommend.ranker import _metric_weights
-
-    hist = pd.DataFrame({"user_idx": [0, 0, 1], "item_idx": [0, 1, 0]})
-    # user 0 buys 12 items in the window (item 0 again and 11 first purchases); user 1 buys
-    # item 0 again only
-    label = pd.DataFrame({"user_idx": [0] * 12 + [1, 1], "item_idx": list(range(0, 12)) + [0, 0]})
-    cand = pd.DataFrame(
-        {"u": [0, 0, 1, 1, 2], "i": [0, 20, 0, 30, 5], "new": [False, True, False, True, True]}
-    )
-    np.testing.assert_allclose(_metric_weights(hist, label, cand), [0.1, 0.1, 1.0, 1.0, 1.0])
-    hist2 = pd.DataFrame({"user_idx": [0] * 8, "item_idx": range(8)})
-    # user 0 now has 4 first purchases (items 8-11) among its 12
-    np.testing.assert_allclose(_metric_weights(hist2, label, cand[:2]), [0.1, 0.25])
-
-
-def test_ranker_metric_weights_fit(tiny_ranker):
-    train = _weekly(seed=4)
-    plain = tiny_ranker(**SMALL_TREES).fit(train)
-    weighted = tiny_ranker(**SMALL_TREES, metric_weights=True).fit(train)
-    users = np.sort(plain.interactions_.user_index(train["user_id"].unique()))
-    assert not np.allclose(plain.score(users), weighted.score(users))
-    # the staple still tops every list
-    recs = weighted.recommend(train["user_id"].unique(), k=1, exclude_seen=False)
-    assert (recs["item_id"].to_numpy() == recs["user_id"].to_numpy() % 3).all()
 
 
 def test_ranker_classifiers_without_user_features(tiny_ranker):

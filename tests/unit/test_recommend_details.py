@@ -1,5 +1,5 @@
-"""Purchase details (deals, quantity, spend) read by the ranker up to each cut only, and the
-ranker's group candidates."""
+"""Purchase details (deals, quantity, spend) and store sales read by the ranker up to each cut
+only, batched candidates and seed ensembles."""
 
 from __future__ import annotations
 
@@ -159,35 +159,7 @@ def test_ranker_with_purchase_details_reads_no_future(tiny_ranker):
     assert "deal_share" not in tiny_ranker(**SMALL_TREES).feature_names
 
 
-def test_ranker_group_candidates(tiny_ranker):
-    lines = _shopping(n_users=12, weeks=6)
-    train = _interactions(lines)
-    groups = pd.Series({i: ("staple" if i < 3 else f"g{i % 5}") for i in range(80)})
-    model = tiny_ranker(
-        **SMALL_TREES, item_groups=groups, group_candidates=2, items_per_group=3
-    ).fit(train)
-    assert {"g_affinity", "grp_rank", "g_item_rank"} <= set(model.feature_names)
-    users = model.interactions_.user_index(train["user_id"].unique())
-    cand = model._candidates(model.snapshot_, users)
-    from_groups = cand[cand["grp_rank"] <= 2 * 3]
-    assert len(from_groups) > 0
-    # group candidates are never-bought items of one of the user's two favourite groups
-    assert from_groups["new"].all()
-    seen = model.snapshot_.seen
-    assert np.asarray(seen[from_groups["row"], from_groups["i"]]).ravel().sum() == 0
-    assert (from_groups["g_rank"] <= 2).all()
-    new = model.recommend(train["user_id"].unique(), k=3, exclude_seen=True)
-    bought = set(zip(train["user_id"], train["item_id"], strict=False))
-    assert not bought & set(zip(new["user_id"], new["item_id"], strict=False))
-
-
 def test_bad_parameters():
-    with pytest.raises(ParameterError, match="item_groups"):
-        rec.NextBasketRanker(group_candidates=5)
-    with pytest.raises(ParameterError):
-        rec.NextBasketRanker(group_candidates=-1, item_groups=pd.Series({1: "a"}))
-    with pytest.raises(ParameterError):
-        rec.NextBasketRanker(items_per_group=0)
     with pytest.raises(ParameterError, match="level"):
         rec.product_groups(level="colour")
     with pytest.raises(ParameterError, match="Unknown model"):
@@ -212,8 +184,6 @@ def test_ranker_batched_candidates_match_unbatched(tiny_ranker):
         "details": PurchaseDetails(_con(lines)),
         "signals": PlannedSignals(_con(lines)),
         "item_groups": groups,
-        "group_candidates": 2,
-        "items_per_group": 3,
     }
     whole = tiny_ranker(**settings, batch_users=None).fit(train)
     batched = tiny_ranker(**settings, batch_users=3).fit(train)
@@ -270,14 +240,10 @@ def test_ranker_with_store_sales_reads_no_future(tiny_ranker):
     lines = _shopping(n_users=16, weeks=8, seed=5)
     train = _interactions(lines)
     end = train["timestamp"].max()
-    settings = {**SMALL_TREES, "cycle": True, "store_candidates": True}
+    settings = {**SMALL_TREES, "cycle": True}
     model = tiny_ranker(**settings, stores=StoreSales(_con(lines))).fit(train)
-    assert {"h_pen", "h_avail", "store_rank", "i_gap", "overdue_i"} <= set(model.feature_names)
+    assert {"h_pen", "h_avail", "i_gap", "overdue_i"} <= set(model.feature_names)
     users = model.interactions_.user_index(train["user_id"].unique())
-    cand = model._candidates(model.snapshot_, np.sort(users))
-    # store candidates are never-bought items that sold at the user's stores
-    listed = cand[cand["store_rank"] <= model.n_new]
-    assert len(listed) > 0 and listed["new"].all() and (listed["h_avail"] > 0).all()
     # lines after the end of training (new products everywhere) change no score
     later = pd.concat(
         [
@@ -292,8 +258,6 @@ def test_ranker_with_store_sales_reads_no_future(tiny_ranker):
     )
     again = tiny_ranker(**settings, stores=StoreSales(_con(later))).fit(train)
     np.testing.assert_array_equal(model.score(users), again.score(users))
-    with pytest.raises(ParameterError, match="store_candidates"):
-        rec.NextBasketRanker(store_candidates=True)
 
 
 def test_ranker_seed_ensemble_averages_members(tiny_ranker):
@@ -324,5 +288,5 @@ def test_zoo_ranker_stores_settings(monkeypatch):
     model = rec.model_zoo("completejourney", ["ranker_stores"], ranker_trees=30)["ranker_stores"]
     assert model.n_estimators == 60 and model.min_child_samples == 200 and model.cycle
     assert isinstance(model.stores, StoreSales) and isinstance(model.details, PurchaseDetails)
-    assert model.item_groups.name == "product_type" and model.group_candidates == 0
+    assert model.item_groups.name == "product_type"
     assert {"h_pen", "i_gap", "g_affinity", "deal_share"} <= set(model.feature_names)

@@ -130,26 +130,6 @@ def test_ranker_embeddings_bad_input(tiny_ranker, weekly_baskets):
     assert cand.loc[~no_vec, "emb_profile"].notna().all()
 
 
-def test_ranker_embedding_candidates(tiny_ranker, weekly_baskets):
-    train = weekly_baskets(seed=6)
-    emb = _vectors(np.arange(0, 40))
-    model = tiny_ranker(**SMALL_TREES, embeddings=emb, embedding_candidates=True).fit(train)
-    assert "emb_rank" in model.feature_names
-    inter = model.interactions_
-    users = np.sort(inter.user_index(train["user_id"].unique()))
-    cand = model._candidates(model.snapshot_, users)
-    listed = cand[cand["emb_rank"] <= model.n_new]
-    # listed: never bought by the user, among the items sold lately, closest first
-    assert len(listed) > 0 and listed["new"].all()
-    assert (model.snapshot_.item[listed["i"].to_numpy(), 2] >= 2).all()
-    first = listed[listed["emb_rank"] == 1].set_index("u")["emb_profile"]
-    best = listed.groupby("u")["emb_profile"].max()
-    np.testing.assert_allclose(first.sort_index(), best.loc[first.index].sort_index(), atol=1e-6)
-    assert np.isfinite(model.score(users)).all()
-    with pytest.raises(ParameterError, match="embedding_candidates"):
-        rec.NextBasketRanker(embedding_candidates=True)
-
-
 def test_zoo_ranker_emb_settings(monkeypatch):
     import ecomlib.recommend.interactions as interactions
 
@@ -165,20 +145,3 @@ def test_zoo_ranker_emb_settings(monkeypatch):
     assert model.feature_names == [*base.feature_names, *EMBEDDING_FEATURES]
     with pytest.raises(ParameterError, match="ranker_emb"):
         rec.model_zoo("completejourney", ["ranker_emb"])  # needs the text vectors
-
-
-def test_ranker_explorer_share(tiny_ranker, weekly_baskets):
-    train = weekly_baskets(weeks=14, seed=7)
-    model = tiny_ranker(**SMALL_TREES, explorer=True, user_features=()).fit(train)
-    assert "u_explore" in model._features("new") and "u_explore" in model._features("repeat")
-    snap, inter = model.snapshot_, model.interactions_
-    frame = inter.frame
-    age = (model.snapshot_end_ - pd.to_datetime(frame["timestamp"])).dt.total_seconds() / 86400
-    pairs = pd.DataFrame({"u": frame["user_idx"], "i": frame["item_idx"], "age": age})
-    first = pairs.groupby(["u", "i"])["age"].max()
-    last = pairs.groupby(["u", "i"])["age"].min()
-    u = 0
-    expected = (first.loc[u] < 56).sum() / (last.loc[u] < 56).sum()
-    assert 0 < expected < 1
-    np.testing.assert_allclose(snap.explore[u], expected, rtol=1e-6)
-    assert np.isfinite(model.score(np.array([u]))).all()
