@@ -349,7 +349,10 @@ def main() -> None:
         "and 0.3947 / 0.0520 against 0.3949 / 0.0531), and LightGBM lambdarank (queries = a "
         "household's candidates) in place of the classifiers, over both parts or re-ordering "
         "one part's probabilities (seed 42, V1: 0.3961 / 0.0522, re-buys 0.3951 / 0.0551, "
-        "first purchases 0.3976 / 0.0519, against 0.3976 / 0.0551).",
+        "first purchases 0.3976 / 0.0519, against 0.3976 / 0.0551). The options tried and "
+        "not adopted (candidate lists from stores, product groups and embeddings, item trend, "
+        "recall-weighted rows, the explorer share, overlapping windows, lambdarank) were then "
+        "removed from NextBasketRanker; their code is at commit 39af717.",
         "",
         "Validation window (the 28 days before the test window; training = everything before "
         "it): the parameters of buy_again_decay, tifu_knn, ranker, ranker_deals, ranker_stores, "
