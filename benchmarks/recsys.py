@@ -352,7 +352,12 @@ def main() -> None:
         "first purchases 0.3976 / 0.0519, against 0.3976 / 0.0551). The options tried and "
         "not adopted (candidate lists from stores, product groups and embeddings, item trend, "
         "recall-weighted rows, the explorer share, overlapping windows, lambdarank) were then "
-        "removed from NextBasketRanker; their code is at commit 39af717.",
+        "removed from NextBasketRanker; their code is at commit 39af717. Tried on 2026-11-29 "
+        "and not kept: a candidate list of never-bought products the promotion plan puts on "
+        "display / in the mailer at the household's stores in the predicted window (by that "
+        "share x recent buyers): mean of V1 and V2 over seeds 42-44, recall@10 0.3942 -> "
+        "0.3944, new-item recall@10 0.0528 -> 0.0524, score 0.44703 -> 0.44680 (lower on 2 "
+        "of 3 seeds); the same runs reproduced ranker_emb's 0.44703 after the clean-up.",
         "",
         "Validation window (the 28 days before the test window; training = everything before "
         "it): the parameters of buy_again_decay, tifu_knn, ranker, ranker_deals, ranker_stores, "
