@@ -122,9 +122,9 @@ def run_r2_validation(
     windows = rec.validation_frames(frame, n_windows=2, days=28)
     names = list(dict.fromkeys([*VALIDATION_MODELS, *contenders]))
     models = rec.model_zoo("completejourney", names, max_items=max_items, **zoo)
-    v1 = _r2_board(models, windows["V1"])
+    v1 = _r2_board(models, windows["V1"])[0]
     models = rec.model_zoo("completejourney", contenders, max_items=max_items, **zoo)
-    v2 = _r2_board(models, windows["V2"])
+    v2 = _r2_board(models, windows["V2"])[0]
     return v1, selection_table({"V1": v1.loc[list(contenders)], "V2": v2})
 
 
@@ -142,20 +142,23 @@ def selection_table(boards: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def _r2_board(
-    models: dict, frame: pd.DataFrame, recs_out: dict | None = None, **kwargs
-) -> pd.DataFrame:
+    models: dict, frame: pd.DataFrame, **kwargs
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], pd.DataFrame]:
     """Protocol R2 on ``frame``: its last 28 days are the test window; best recall first.
 
     Models are fitted and scored one at a time and each is let go before the next (``models``
     is emptied), so the process holds one fitted model at a time: its peak RSS is that of the
-    largest model, not the sum of all. ``recs_out`` (a dict), when given, receives each
-    model's top-10 lists and, under ``"test"``, the test rows.
+    largest model, not the sum of all.
+
+    Returns
+    -------
+    The board, each model's top-10 lists (name -> frame) and the test rows.
     """
     train, test = rec.temporal_split(frame, test_days=28, min_item_count=5)
     test = rec.common_users(train, test)
     inter = rec.Interactions(train)
     new_items = rec.new_items_only(test, train)
-    boards = []
+    boards, all_recs = [], {}
     for name in list(models):
         board, recs = rec.evaluate_models(
             {name: models.pop(name)},
@@ -168,12 +171,9 @@ def _r2_board(
             **kwargs,
         )
         boards.append(board)
-        if recs_out is not None:
-            recs_out[name] = recs[name]
+        all_recs[name] = recs[name]
         gc.collect()
-    if recs_out is not None:
-        recs_out["test"] = test
-    return pd.concat(boards).sort_values("recall@10", ascending=False)
+    return pd.concat(boards).sort_values("recall@10", ascending=False), all_recs, test
 
 
 def run_r2(max_items: int = 6000, gru_epochs: int = 5, gru_vocab: int = 5000):
@@ -190,9 +190,7 @@ def run_r2(max_items: int = 6000, gru_epochs: int = 5, gru_vocab: int = 5000):
         gru_vocab=gru_vocab,
         content=(texts["item_id"].to_numpy(), vectors),
     )
-    recs: dict = {}
-    board = _r2_board(models, frame, recs_out=recs, trace_memory=True, ci=0.95)
-    test = recs.pop("test")
+    board, recs, test = _r2_board(models, frame, trace_memory=True, ci=0.95)
     gaps = rec.paired_differences(recs, test, "buy_again_decay", k=10, recall_denominator="min_k")
     return board, gaps, validation, selection
 

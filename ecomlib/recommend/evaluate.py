@@ -20,6 +20,7 @@ from ecomlib.recommend.metrics import (
     novelty,
     per_user_metrics,
     ranking_metrics,
+    summarise,
 )
 from ecomlib.recommend.models import Recommender
 
@@ -78,7 +79,7 @@ def evaluate_models(
         recs = model.recommend(users, k=k, exclude_seen=exclude_seen)
         predict_s = time.perf_counter() - t0
         per_user = per_user_metrics(recs, test, k, recall_denominator)
-        row = {"model": name, **per_user.mean().to_dict(), "users": len(per_user)}
+        row = {"model": name, **summarise(per_user)}
         _add_ci(row, per_user, [f"recall@{k}", f"ndcg@{k}"], "", ci)
         for extra, (frame, excl) in (extra_tests or {}).items():
             extra_recs = model.recommend(frame["user_id"].unique(), k=k, exclude_seen=excl)

@@ -97,7 +97,11 @@ def ranking_metrics(
         test without recommendations count as zero.
     recall_denominator : ``"relevant"`` (R1) or ``"min_k"`` (R2).
     """
-    per_user = per_user_metrics(recs, test, k, recall_denominator)
+    return summarise(per_user_metrics(recs, test, k, recall_denominator))
+
+
+def summarise(per_user: pd.DataFrame) -> dict[str, float]:
+    """Each column's mean over the users of :func:`per_user_metrics`, and ``users``."""
     return {**{c: float(v) for c, v in per_user.mean().items()}, "users": len(per_user)}
 
 
