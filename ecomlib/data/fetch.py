@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 from ecomlib.data.catalog import CATALOG, FASHION_FILES, WHEEL_SOURCES, Dataset, get, sha256
+from ecomlib.data.prepare import prepare
 from ecomlib.errors import DataError, DatasetNotFound
 
 log = logging.getLogger(__name__)
@@ -138,5 +139,6 @@ def fetch(names: list[str] | None = None, verify_checksums: bool = True) -> dict
                     + "\n  ".join(problems)
                     + "\nDelete the files and run `ecom data fetch` again."
                 )
+        prepare(ds.name)
         result[ds.name] = "ok"
     return result

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # duckdb is imported where it is used: images and reviews loa
 CJ_TABLES = (
     "transactions",
     "products",
-    "demographics",
+    "customers",
     "promotions",
     "campaigns",
     "campaign_descriptions",
@@ -50,7 +50,10 @@ FASHION_CLASSES = (
 def connect(
     threads: int | None = None, memory_limit: str | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with a view per Complete Journey table.
+    """An in-memory DuckDB connection with the canonical views of the bundled default source
+    (The Complete Journey): ``transactions``, ``products``, ``customers``, ``promotions``, ...
+
+    Use :func:`ecomlib.data.open_source` for any other source.
 
     Examples
     --------
@@ -58,24 +61,14 @@ def connect(
     >>> con.execute("select count(*) from transactions").fetchall()
     [(1469307,)]
     """
-    import duckdb
+    from ecomlib.data.source import DEFAULT_SOURCE, open_source
 
-    loc = get("completejourney").location()
-    con = duckdb.connect()
-    if threads:
-        con.execute(f"SET threads = {int(threads)}")
-    if memory_limit:
-        con.execute(f"SET memory_limit = '{memory_limit}'")
-    for table in CJ_TABLES:
-        path = loc / f"{table}.parquet"
-        if not path.is_file():
-            raise DatasetNotFound(f"Complete Journey file {path} is missing; run `make setup`.")
-        con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{path.as_posix()}')")
-    return con
+    return open_source(DEFAULT_SOURCE).connect(threads=threads, memory_limit=memory_limit)
 
 
 def load_table(name: str, columns: list[str] | None = None) -> pd.DataFrame:
-    """One Complete Journey table as a DataFrame (not for ``promotions``: use :func:`connect`)."""
+    """One table of the default source as a DataFrame (not for ``promotions``: use
+    :func:`connect` and aggregate in SQL)."""
     if name not in CJ_TABLES:
         raise DataError(f"Unknown Complete Journey table {name!r}; tables: {', '.join(CJ_TABLES)}.")
     cols = ", ".join(columns) if columns else "*"
@@ -159,7 +152,13 @@ def load_fashion_mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     ds = get("fashion_mnist")
     if ds.missing_files():
         raise DatasetNotFound(fashion_missing_message())
-    loc = ds.location()
+    return load_fashion_mnist_from(ds.location())
+
+
+def load_fashion_mnist_from(
+    loc: Path,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
+    """The four Fashion-MNIST IDX files of folder ``loc`` (see :func:`load_fashion_mnist`)."""
     x_train = read_idx(loc / "train-images-idx3-ubyte.gz")
     y_train = read_idx(loc / "train-labels-idx1-ubyte.gz").astype(np.int64)
     x_test = read_idx(loc / "t10k-images-idx3-ubyte.gz")

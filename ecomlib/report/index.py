@@ -15,6 +15,7 @@ h1{margin-bottom:.2rem} .sub{color:#666;margin-top:0}
 table{border-collapse:collapse;width:100%;margin:1rem 0 2rem}
 th,td{border-bottom:1px solid #ddd;padding:.45rem .6rem;text-align:left;vertical-align:top;font-size:.92rem}
 th{background:#f4f6f8} .ok{color:#137333;font-weight:600} .failed{color:#c5221f;font-weight:600}
+.skipped{color:#80868b;font-weight:600}
 code{background:#f4f6f8;padding:0 .25rem;border-radius:3px;font-size:.85rem}
 """
 
@@ -102,9 +103,13 @@ def write_index(reports: Path) -> Path:
                 f"<tr><td>{link}</td><td class='{status}'>{status}</td>"
                 f"<td>{secs_txt}</td><td>{peak_txt}</td><td>{detail}</td></tr>"
             )
+        source = info.get("data") or {}
+        source_txt = html.escape(str(source.get("name") or "completejourney (bundled default)"))
+        if source.get("path"):
+            source_txt = f"<span title='{html.escape(source['path'])}'>{source_txt}</span>"
         sections.append(
-            f"<h2>{html.escape(run_dir.name)}</h2><p class='sub'>profile "
-            f"<code>{html.escape(str(info.get('profile')))}</code>, started "
+            f"<h2>{html.escape(run_dir.name)}</h2><p class='sub'>data <code>{source_txt}</code>, "
+            f"profile <code>{html.escape(str(info.get('profile')))}</code>, started "
             f"{html.escape(str(info.get('started')))}</p><table><tr><th>notebook</th><th>status</th>"
             f"<th>duration</th><th title='peak resident memory of the notebook&#39;s kernel'>"
             f"peak memory</th><th>headline metrics</th></tr>{''.join(rows)}</table>"

@@ -88,6 +88,27 @@ def notebook_parameters(path: Path) -> dict[str, Any]:
     raise EcomError(f"{path.name} has no cell tagged 'parameters'.")
 
 
+def notebook_requirements(path: Path) -> dict[str, list[str]]:
+    """Tables (and their columns) a notebook needs from its data source, declared in the
+    notebook's metadata as ``{"ecom": {"requires": {"transactions": ["household_id"]}}}``."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    req = nb.metadata.get("ecom", {}).get("requires", {})
+    return {str(t): list(cols or []) for t, cols in req.items()}
+
+
+def missing_requirement(path: Path, source) -> str | None:
+    """One sentence naming what ``source`` lacks for the notebook, or None when it can run."""
+    for table, columns in notebook_requirements(path).items():
+        if not source.has(table):
+            return f"data source {source.name!r} has no {table!r} table"
+        absent = [c for c in columns if not source.has_column(table, c)]
+        if absent:
+            return f"table {table!r} of {source.name!r} has no {', '.join(absent)} column"
+    return None
+
+
 def coerce_value(text: str) -> Any:
     """``-p KEY VALUE`` values: Python/YAML literals when they parse, else the string."""
     try:
@@ -169,7 +190,7 @@ class NotebookResult:
 
     name: str
     status: str
-    seconds: float
+    seconds: float | None  # None when the notebook failed or was skipped
     parameters: dict[str, Any]
     metrics: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
@@ -354,25 +375,56 @@ def run(
     out: Path | None = None,
     run_name: str | None = None,
     progress: bool = True,
+    data: str | Path | None = None,
+    on_skip=None,
 ) -> tuple[Path, list[NotebookResult]]:
     """Execute notebooks into a new report directory; return its path and the results.
 
-    The directory appears (atomically renamed) only when every notebook succeeded. When one
-    fails, the partial run is kept under ``<out>/failed-<run>/`` for debugging, the previous
-    reports stay intact, and :class:`NotebookFailed` is raised.
+    ``data`` names the data source (a bundled name or a YAML path; default: the bundled one).
+    It is checked (:func:`ecomlib.data.checks.require_ok`) before anything runs and passed to
+    each notebook as ``DATA``; a notebook whose tables the source lacks is skipped, with a
+    ``skipped`` result whose ``error`` says which table, reported through ``on_skip(name,
+    reason)`` when given. The directory appears (atomically renamed) only when every notebook
+    succeeded. When one fails, the partial run is kept under ``<out>/failed-<run>/`` for
+    debugging, the previous reports stay intact, and :class:`NotebookFailed` is raised.
     """
+    from ecomlib.data.source import open_source
+
     if profile not in PROFILES:
         raise ParameterError(f"Unknown profile {profile!r}. Profiles: {', '.join(PROFILES)}.")
     paths = [find_notebook(n) for n in notebooks] if notebooks else list_notebooks()
     if not paths:
         raise EcomError(f"No numbered notebooks found in {notebooks_dir()}.")
     overrides = dict(overrides or {})
-    plans = []
+    if data is not None and "DATA" in overrides:
+        raise ParameterError("give the data source once: --data FILE or -p DATA FILE, not both.")
+    data = data if data is not None else overrides.pop("DATA", None)
+    source = open_source(data)  # the notebook's DATA default ("") is the bundled source
+    if data:
+        from ecomlib.data.checks import require_ok
+
+        require_ok(source)
+    plans, skipped = [], []
     for path in paths:  # validate every parameter before running anything
         params = {**load_profile(profile, path.stem), **overrides}
-        if "PROFILE" in notebook_parameters(path):
+        declared = notebook_parameters(path)
+        if "PROFILE" in declared:
             params.setdefault("PROFILE", profile)
+        if data and "DATA" in declared:
+            params["DATA"] = str(source.path) if source.path else str(data)
+        reason = missing_requirement(path, source)
+        if reason:
+            skipped.append(NotebookResult(path.stem, "skipped", None, {}, error=reason))
+            if on_skip:
+                on_skip(path.stem, reason)
+            continue
         plans.append((path, check_parameters(path, params)))
+    if not plans:
+        raise EcomError(
+            f"nothing to run on data source {source.name!r}: "
+            + "; ".join(f"{r.name}: {r.error}" for r in skipped)
+        )
+    data_info = {"name": source.name, "path": str(source.path) if source.path else None}
 
     out = Path(out) if out else config.reports_dir()
     out.mkdir(parents=True, exist_ok=True)
@@ -389,10 +441,8 @@ def run(
             try:
                 results.append(execute_notebook(path, tmp, params, progress=progress))
             except NotebookFailed as exc:
-                results.append(
-                    NotebookResult(path.stem, "failed", float("nan"), params, error=str(exc))
-                )
-                _write_run_summary(tmp, run_name, profile, started, results)
+                results.append(NotebookResult(path.stem, "failed", None, params, error=str(exc)))
+                _write_run_summary(tmp, run_name, profile, started, results + skipped, data_info)
                 failed_dir = out / f"failed-{run_name}"
                 shutil.rmtree(failed_dir, ignore_errors=True)
                 os.replace(tmp, failed_dir)
@@ -400,22 +450,28 @@ def run(
                 raise NotebookFailed(
                     f"{exc}\nPartially executed notebook kept in {failed_dir}/{path.name}"
                 ) from None
-        _write_run_summary(tmp, run_name, profile, started, results)
+        _write_run_summary(tmp, run_name, profile, started, results + skipped, data_info)
         os.replace(tmp, final)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     write_index(out)
-    return final, results
+    return final, results + skipped
 
 
 def _write_run_summary(
-    run_dir: Path, run_name: str, profile: str, started: str, results: list[NotebookResult]
+    run_dir: Path,
+    run_name: str,
+    profile: str,
+    started: str,
+    results: list[NotebookResult],
+    data: dict[str, Any] | None = None,
 ) -> None:
     payload = {
         "run": run_name,
         "profile": profile,
         "started": started,
+        "data": data,
         "notebooks": {
             r.name: {
                 "status": r.status,

