@@ -9,6 +9,7 @@
 """
 
 from ecomlib.data.catalog import CATALOG, Dataset, get
+from ecomlib.data.checks import CheckReport, check_source
 from ecomlib.data.fetch import fetch, verify
 from ecomlib.data.loaders import (
     CJ_TABLES,
@@ -22,7 +23,6 @@ from ecomlib.data.loaders import (
     load_transactions,
     read_idx,
 )
-from ecomlib.data.checks import CheckReport, check_source
 from ecomlib.data.schemas import SCHEMAS, read_file, read_table, validate
 from ecomlib.data.source import Source, bundled_sources, open_source, write_template
 
