@@ -17,7 +17,14 @@ with warnings.catch_warnings():  # tqdm.auto warns once at import when ipywidget
 
 from ecomlib.text.baseline import embedding_logreg, keyword_summary, tfidf_logreg
 from ecomlib.text.clean import clean_text, clean_texts, length_stats, token_lengths, top_ngrams
-from ecomlib.text.data import read_reviews, validate_reviews
+from ecomlib.text.data import (
+    REVIEW_COLUMNS,
+    canonical_reviews,
+    has_labels,
+    read_reviews,
+    split_reviews,
+    validate_reviews,
+)
 from ecomlib.text.embeddings import (
     bucket_batches,
     default_model_dir,
@@ -43,6 +50,15 @@ from ecomlib.text.explain import (
     render_html,
 )
 from ecomlib.text.search import SemanticIndex
+from ecomlib.text.sentiment import (
+    DEFAULT_ANCHORS,
+    AnchorScorer,
+    VaderScorer,
+    plot_sentiment_trend,
+    sentiment_by_product,
+    sentiment_trend,
+    trend_frequency,
+)
 from ecomlib.text.transformer import (
     HiddenBatches,
     TextClassifierNet,
@@ -53,6 +69,10 @@ from ecomlib.text.transformer import (
 
 __all__ = [
     "ASPECTS",
+    "AnchorScorer",
+    "DEFAULT_ANCHORS",
+    "REVIEW_COLUMNS",
+    "VaderScorer",
     "Explanation",
     "HiddenBatches",
     "SemanticIndex",
@@ -63,6 +83,7 @@ __all__ = [
     "binary_scores",
     "blend_weight",
     "bucket_batches",
+    "canonical_reviews",
     "clean_text",
     "clean_texts",
     "confident_mistakes",
@@ -73,17 +94,23 @@ __all__ = [
     "deletion_check",
     "explain",
     "explanations_html",
+    "has_labels",
     "keyword_summary",
     "length_stats",
     "load_pretrained",
     "mean_pool",
     "plot_reliability",
+    "plot_sentiment_trend",
     "read_reviews",
     "reliability_table",
     "render_html",
+    "sentiment_by_product",
+    "sentiment_trend",
+    "split_reviews",
     "tfidf_logreg",
     "token_lengths",
     "tokenize",
     "top_ngrams",
+    "trend_frequency",
     "validate_reviews",
 ]

@@ -4,6 +4,10 @@
 ``rating`` and ``product``) and raises :class:`~ecomlib.errors.DataError` naming the file,
 the column, the rule and a few offending rows for empty texts, missing or unknown labels and
 a single class.
+
+:func:`canonical_reviews`, :func:`has_labels` and :func:`split_reviews` take the reviews view of
+any data source (``text, label, rating, product, review_date, split``) to what notebook 04
+needs: a train/test split of the labelled reviews, or nothing to train on.
 """
 
 from __future__ import annotations
@@ -14,9 +18,18 @@ import numpy as np
 import pandas as pd
 
 from ecomlib.data.schemas import read_file, validate
-from ecomlib.errors import DataError
+from ecomlib.errors import DataError, ParameterError
 
-__all__ = ["read_reviews", "validate_reviews"]
+__all__ = [
+    "REVIEW_COLUMNS",
+    "canonical_reviews",
+    "has_labels",
+    "read_reviews",
+    "split_reviews",
+    "validate_reviews",
+]
+
+REVIEW_COLUMNS = ("text", "label", "rating", "product", "review_date", "split")
 
 _POSITIVE = {"1", "great", "positive", "pos", "true", "yes", "good"}
 _NEGATIVE = {"0", "other", "negative", "neg", "false", "no", "bad"}
@@ -147,3 +160,99 @@ def read_reviews(
         source=str(path),
         require_both_classes=require_both_classes,
     )
+
+
+def canonical_reviews(frame: pd.DataFrame, source: str = "reviews") -> pd.DataFrame:
+    """The reviews view with every canonical column, typed; optional ones filled with NA.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Needs ``text``; ``label`` (0/1 or NA), ``rating``, ``product``, ``review_date`` and
+        ``split`` ("train"/"test" or None) are optional.
+    source : str
+        Name used in error messages (a file or data source).
+    """
+    if "text" not in frame.columns:
+        raise DataError(
+            f"{source}: the reviews have no 'text' column; columns are {list(frame.columns)}."
+        )
+    if len(frame) == 0:
+        raise DataError(f"{source}: the reviews table has no rows.")
+    text = frame["text"]
+    empty = text.isna().to_numpy() | (text.astype(str).str.strip() == "").to_numpy()
+    if empty.all():
+        raise DataError(f"{source}: every review text is empty or missing.")
+    out = frame.loc[~empty].reset_index(drop=True)
+    result = pd.DataFrame({"text": out["text"].astype(str).to_numpy()})
+    raw = out["label"] if "label" in out else pd.Series(pd.NA, index=out.index, dtype="Int64")
+    numeric = pd.to_numeric(raw, errors="coerce")
+    bad = (raw.notna() & ~numeric.isin([0, 1])).to_numpy()
+    if bad.any():
+        raise DataError(
+            f"{source}: column 'label' must be 1 (positive), 0 or missing; rows "
+            f"{_rows(bad)} hold {raw[bad].head(5).tolist()}."
+        )
+    label = numeric.astype("Int64")
+    result["label"] = label
+    rating = out["rating"] if "rating" in out else pd.Series(np.nan, index=out.index)
+    result["rating"] = pd.to_numeric(rating, errors="coerce").to_numpy(dtype=float)
+    product = out["product"] if "product" in out else pd.Series(None, index=out.index)
+    result["product"] = [None if pd.isna(p) else str(p) for p in product]
+    dates = out["review_date"] if "review_date" in out else pd.Series(pd.NaT, index=out.index)
+    result["review_date"] = pd.to_datetime(dates, errors="coerce").to_numpy()
+    split = out["split"] if "split" in out else pd.Series(None, index=out.index)
+    split = [None if pd.isna(v) else str(v) for v in split]
+    odd = sorted({v for v in split if v not in (None, "train", "test")})
+    if odd:
+        raise DataError(f"{source}: column 'split' holds {odd}; use 'train', 'test' or empty.")
+    result["split"] = split
+    return result
+
+
+def has_labels(reviews: pd.DataFrame) -> bool:
+    """True when the labelled reviews hold both classes (enough to train and evaluate)."""
+    if "label" not in reviews.columns:
+        return False
+    return reviews["label"].dropna().nunique() == 2
+
+
+def split_reviews(
+    reviews: pd.DataFrame, test_size: float = 0.2, seed: int = 42
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train and test frames of the labelled reviews (``label`` as int64, fresh index).
+
+    The source's own ``split`` column is used when it names both a train and a test row;
+    otherwise a seeded split stratified by label. Unlabelled reviews are left out.
+
+    Parameters
+    ----------
+    reviews : DataFrame
+        Output of :func:`canonical_reviews`.
+    test_size : float
+        Share of the labelled reviews held out when the source defines no split.
+    seed : int
+        Seed of that split.
+    """
+    if not has_labels(reviews):
+        raise DataError(
+            "the reviews have no labels of both classes (no ratings or labels): nothing to "
+            "train or evaluate on; score them with VaderScorer or AnchorScorer instead."
+        )
+    if not 0 < test_size < 1:
+        raise ParameterError(f"TEST_SIZE must lie strictly between 0 and 1, got {test_size}.")
+    labelled = reviews[reviews["label"].notna()].copy()
+    labelled["label"] = labelled["label"].astype("int64")
+    split = labelled["split"] if "split" in labelled else pd.Series(None, index=labelled.index)
+    if {"train", "test"} <= set(split.dropna()):
+        train, test = labelled[split == "train"], labelled[split == "test"]
+    else:
+        from sklearn.model_selection import train_test_split
+
+        counts = labelled["label"].value_counts()
+        stratify = labelled["label"] if counts.min() >= 2 else None
+        train, test = train_test_split(
+            labelled, test_size=test_size, random_state=seed, stratify=stratify
+        )
+        train, test = train.sort_index(), test.sort_index()
+    return train.reset_index(drop=True), test.reset_index(drop=True)
