@@ -12,7 +12,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from ecomlib.data.source import CANONICAL, Source, _file_columns, _q, _read_sql, _sources
+from ecomlib.data.source import (
+    CANONICAL,
+    OFFSET_RE,
+    Source,
+    _cast,
+    _file_columns,
+    _q,
+    _sources,
+)
 from ecomlib.errors import DataError
 
 MAX_EXAMPLES = 5
@@ -120,11 +128,8 @@ def _column_checks(con, source: Source, table: str, now: dt.datetime) -> list[Fi
         label = col if src == col else f"{col} (file column {src!r})"
         # values present in the file that the canonical type cannot hold
         if kind in ("number", "double", "int", "timestamp") and raw_types[src] == "VARCHAR":
-            target = "TIMESTAMP" if kind == "timestamp" else "DOUBLE"
-            bad_sql = (
-                f"SELECT {rq} FROM _raw_{table} WHERE {rq} IS NOT NULL "
-                f"AND TRY_CAST({rq} AS {target}) IS NULL"
-            )
+            cast = _cast(rq, "VARCHAR", kind, spec, source.timezone)
+            bad_sql = f"SELECT {rq} FROM _raw_{table} WHERE {rq} IS NOT NULL AND ({cast}) IS NULL"
             bad = con.execute(f"SELECT count(*) FROM ({bad_sql})").fetchone()[0]
             if bad:
                 want = "a date/time" if kind == "timestamp" else "a number"
@@ -187,8 +192,8 @@ def _timestamp_checks(con, source, table, src, col, raw_type, label, now) -> lis
     rq, cq = _q(src), _q(col)
     if raw_type == "VARCHAR":
         with_off, without = con.execute(
-            f"SELECT count(*) FILTER (WHERE regexp_matches({rq}, '([+-]\\d\\d:?\\d\\d|Z)$')), "
-            f"count(*) FILTER (WHERE NOT regexp_matches({rq}, '([+-]\\d\\d:?\\d\\d|Z)$')) "
+            f"SELECT count(*) FILTER (WHERE regexp_matches({rq}, '{OFFSET_RE}')), "
+            f"count(*) FILTER (WHERE NOT regexp_matches({rq}, '{OFFSET_RE}')) "
             f"FROM _raw_{table} WHERE {rq} IS NOT NULL"
         ).fetchone()
         if with_off and without:
@@ -284,4 +289,4 @@ def require_ok(source: Source) -> CheckReport:
     return report
 
 
-__all__ = ["CheckReport", "Finding", "check_source", "require_ok", "_read_sql"]
+__all__ = ["CheckReport", "Finding", "check_source", "require_ok"]

@@ -197,7 +197,7 @@ class Source:
         con.execute("SET TimeZone = 'UTC'")
         for name, spec in self.tables.items():
             if name != "images":
-                con.execute(f"CREATE VIEW _raw_{name} AS {_read_sql(spec)}")
+                con.execute(f"CREATE VIEW _raw_{name} AS {_raw_sql(spec)}")
         encoded = _encode_keys(con, self)
         for name in self.tables:
             if name != "images":
@@ -498,12 +498,26 @@ def _lit(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _read_sql(spec: TableSpec) -> str:
+def _raw_sql(spec: TableSpec) -> str:
+    """The SELECT of a table's file, with its timestamp columns read as text from CSV so that
+    bare local times and times with a UTC offset are told apart (:func:`_cast`)."""
+    cols = {c: "" for c in _file_columns(spec)}
+    stamps = [
+        src
+        for col, src in _sources(spec, spec.name, cols).items()
+        if CANONICAL[spec.name][col][0] == "timestamp"
+    ]
+    return _read_sql(spec, varchar=stamps)
+
+
+def _read_sql(spec: TableSpec, varchar: list[str] | tuple = ()) -> str:
     path = _lit(spec.path)
     lower = spec.path.lower()
     if lower.endswith((".parquet", ".pq")) or spec.path.endswith("*"):
         return f"SELECT * FROM read_parquet({path}, union_by_name = true)"
     opts = {"header": True, **spec.read}
+    if varchar:
+        opts["types"] = {**{c: "VARCHAR" for c in varchar}, **dict(opts.get("types") or {})}
     args = ", ".join(f"{k} = {_opt(v)}" for k, v in opts.items())
     return f"SELECT * FROM read_csv({path}, {args})"
 
@@ -520,6 +534,7 @@ def _opt(value: Any) -> str:
     return _lit(value)
 
 
+OFFSET_RE = r"([+-]\d\d(:?\d\d)?|Z|UTC)$"
 _INT_TYPES = (
     "TINYINT",
     "SMALLINT",
@@ -547,10 +562,19 @@ def _cast(expr: str, raw: str, kind: str, spec: TableSpec, tz: str) -> str:
     if kind == "timestamp":
         if raw.startswith("TIMESTAMP WITH TIME ZONE"):
             return f"timezone('UTC', {expr})"
+        local = spec.timestamps == "local" and tz != "UTC"
+        if raw == "VARCHAR":
+            fmt = spec.read.get("timestampformat") or spec.read.get("dateformat")
+            bare = f"try_strptime({expr}, {_lit(fmt)})" if fmt else f"TRY_CAST({expr} AS TIMESTAMP)"
+            if local:
+                bare = f"timezone('UTC', timezone({_lit(tz)}, {bare}))"
+            # a value with a UTC offset is an instant; a bare one is the shop's wall time
+            return (
+                f"CASE WHEN regexp_matches({expr}, '{OFFSET_RE}') "
+                f"THEN timezone('UTC', TRY_CAST({expr} AS TIMESTAMPTZ)) ELSE {bare} END"
+            )
         ts = expr if raw == "TIMESTAMP" else f"TRY_CAST({expr} AS TIMESTAMP)"
-        if spec.timestamps == "utc" or tz == "UTC":
-            return ts
-        return f"timezone('UTC', timezone({_lit(tz)}, {ts}))"
+        return f"timezone('UTC', timezone({_lit(tz)}, {ts}))" if local else ts
     raise ValueError(kind)
 
 

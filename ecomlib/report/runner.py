@@ -399,7 +399,9 @@ def run(
     if data is not None and "DATA" in overrides:
         raise ParameterError("give the data source once: --data FILE or -p DATA FILE, not both.")
     data = data if data is not None else overrides.pop("DATA", None)
-    source = open_source(data)  # the notebook's DATA default ("") is the bundled source
+    needs = any(notebook_requirements(p) for p in paths)
+    # the notebook's DATA default ("") is the bundled source
+    source = open_source(data) if data or needs else None
     if data:
         from ecomlib.data.checks import require_ok
 
@@ -412,7 +414,7 @@ def run(
             params.setdefault("PROFILE", profile)
         if data and "DATA" in declared:
             params["DATA"] = str(source.path) if source.path else str(data)
-        reason = missing_requirement(path, source)
+        reason = missing_requirement(path, source) if source else None
         if reason:
             skipped.append(NotebookResult(path.stem, "skipped", None, {}, error=reason))
             if on_skip:
@@ -424,7 +426,10 @@ def run(
             f"nothing to run on data source {source.name!r}: "
             + "; ".join(f"{r.name}: {r.error}" for r in skipped)
         )
-    data_info = {"name": source.name, "path": str(source.path) if source.path else None}
+    data_info = {
+        "name": source.name if source else "completejourney",
+        "path": str(source.path) if source and source.path else None,
+    }
 
     out = Path(out) if out else config.reports_dir()
     out.mkdir(parents=True, exist_ok=True)

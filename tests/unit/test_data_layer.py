@@ -36,6 +36,7 @@ def test_catalog_lists_every_embedded_dataset():
         "fashion_mnist",
         "movielens_100k",
         "cdnow",
+        "pizzaplace",
     }
     for ds in data.CATALOG.values():
         assert ds.files and all(len(d) == 64 for d in ds.files.values())
@@ -59,9 +60,11 @@ def test_corrupted_file_fails_verification(tmp_path, monkeypatch):
     monkeypatch.setenv("ECOM_DATA_DIR", str(tmp_path))
     ds = data.get("cdnow")
     ds.location().mkdir(parents=True)
-    (ds.location() / "CDNOW_master.txt").write_text("not the real file\n")
+    for fname in ds.files:
+        (ds.location() / fname).write_text("not the real file\n")
     problems = verify(ds)
-    assert len(problems) == 1 and "checksum mismatch" in problems[0]
+    assert len(problems) == len(ds.files)
+    assert all("checksum mismatch" in p for p in problems)
     with pytest.raises(DataError, match="failed verification"):
         data.fetch(["cdnow"])
 

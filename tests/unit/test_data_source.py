@@ -1,0 +1,200 @@
+"""Data sources: a YAML file per shop -> canonical DuckDB views, checks, and the CLI on them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ecomlib.data import check_source, open_source
+from ecomlib.errors import DataError
+
+ORDERS = """\
+order,customer,sku,created_at,qty,total
+A1,c-1,SKU-1,2024-03-01 09:15:00,2,5.00
+A1,c-1,SKU-2,2024-03-01 09:15:00,1,3.50
+A2,c-2,SKU-1,2024-03-01 23:30:00,1,2.50
+A3,c-1,SKU-3,2024-03-02 10:00:00,3,9.00
+"""
+PRODUCTS = """\
+sku,cat
+SKU-1,bread
+SKU-2,milk
+SKU-3,bread
+"""
+MAPPING = (
+    "{order: basket_id, customer: household_id, sku: product_id, "
+    "created_at: transaction_timestamp, qty: quantity, total: sales_value}"
+)
+
+
+def _shop(tmp_path: Path, orders: str = ORDERS, mapping: str = MAPPING, extra: str = "") -> Path:
+    (tmp_path / "orders.csv").write_text(orders)
+    (tmp_path / "products.csv").write_text(PRODUCTS)
+    src = tmp_path / "shop.yaml"
+    src.write_text(
+        textwrap.dedent(
+            f"""\
+            name: test-shop
+            timezone: Europe/Berlin
+            currency: EUR
+            tables:
+              transactions: {{path: orders.csv, columns: {mapping}}}
+              products: {{path: products.csv, columns: {{sku: product_id, cat: product_category}}}}
+            """
+        )
+        + extra
+    )
+    return src
+
+
+def test_views_have_canonical_names_types_and_utc_times(tmp_path):
+    src = open_source(_shop(tmp_path))
+    assert src.name == "test-shop" and src.timezone == "Europe/Berlin"
+    assert src.has("products") and not src.has("promotions")
+    assert src.has_column("transactions", "household_id")
+    assert not src.has_column("transactions", "store_id")
+    con = src.connect()
+    tx = con.execute("SELECT * FROM transactions ORDER BY transaction_timestamp").df()
+    types = {r[0]: r[1] for r in con.execute("DESCRIBE transactions").fetchall()}
+    assert types["household_id"] == "BIGINT" and types["product_id"] == "BIGINT"
+    assert types["transaction_timestamp"] == "TIMESTAMP"
+    # Berlin is UTC+1 in March: 09:15 local -> 08:15 UTC; 23:30 local -> 22:30 UTC
+    assert tx["transaction_timestamp"].iloc[0] == pd.Timestamp("2024-03-01 08:15")
+    assert tx["transaction_timestamp"].iloc[2] == pd.Timestamp("2024-03-01 22:30")
+    assert tx["store_id"].isna().all()
+    # text ids get one code each, shared by transactions and products
+    joined = con.execute(
+        "SELECT t.sales_value, p.product_category FROM transactions t JOIN products p "
+        "USING (product_id) ORDER BY t.sales_value"
+    ).df()
+    assert joined["product_category"].tolist() == ["bread", "milk", "bread", "bread"]
+    assert tx["basket_id"].nunique() == 3 and tx["household_id"].nunique() == 2
+    assert check_source(src).ok
+
+
+def test_absent_basket_and_quantity_are_derived(tmp_path):
+    mapping = "{customer: household_id, created_at: transaction_timestamp, total: sales_value}"
+    con = open_source(_shop(tmp_path, mapping=mapping)).connect()
+    tx = con.execute("SELECT basket_id, quantity, product_id FROM transactions").df()
+    # one basket per customer and moment; quantity 1; no product column -> NULL
+    assert tx["basket_id"].nunique() == 3
+    assert (tx["quantity"] == 1).all() and tx["product_id"].isna().all()
+
+
+def test_bundled_sources_share_one_path():
+    cj = open_source("")
+    assert cj.name == "completejourney" and cj.has("promotions") and cj.has("reviews")
+    pizza = open_source("pizzaplace")
+    assert not pizza.has_column("transactions", "household_id")
+    assert pizza.has_column("products", "product_category")
+    with pizza.connect() as con:
+        n, baskets = con.execute(
+            "SELECT count(*), count(DISTINCT basket_id) FROM transactions"
+        ).fetchone()
+    assert (n, baskets) == (49574, 21350)
+    with open_source("cdnow").connect() as con:
+        customers = con.execute("SELECT count(DISTINCT household_id) FROM transactions").fetchone()
+    assert customers == (23570,)
+
+
+@pytest.mark.parametrize(
+    ("mapping", "extra", "orders", "message"),
+    [
+        (
+            "{order: basket_id, customer: household_id, created_at: transaction_timestamp}",
+            "",
+            ORDERS,
+            r"tables.transactions: required column\(s\) \['sales_value'\]",
+        ),
+        (
+            "{nope: basket_id, created_at: transaction_timestamp, total: sales_value}",
+            "",
+            ORDERS,
+            r"tables.transactions.columns maps \['nope'\], which the file does not have",
+        ),
+        (MAPPING, "  orders: {path: orders.csv}\n", ORDERS, r"unknown table key\(s\) \['orders'\]"),
+        (
+            MAPPING,
+            "  customers: {path: nowhere.csv}\n",
+            ORDERS,
+            r"tables.customers.path: .* not exist",
+        ),
+    ],
+    ids=["required-column", "mapping-to-absent-column", "unknown-table", "absent-path"],
+)
+def test_bad_source_files_name_file_and_key(tmp_path, mapping, extra, orders, message):
+    path = _shop(tmp_path, orders=orders, mapping=mapping, extra=extra)
+    with pytest.raises(DataError, match=message) as err:
+        open_source(path)
+    assert str(path) in str(err.value)
+
+
+def test_unknown_timezone_and_unknown_source(tmp_path):
+    path = _shop(tmp_path)
+    path.write_text(path.read_text().replace("Europe/Berlin", "Mars/Olympus"))
+    with pytest.raises(DataError, match="'Mars/Olympus' is not a known IANA time zone"):
+        open_source(path)
+    with pytest.raises(DataError, match="Unknown data source 'no-such-shop'"):
+        open_source("no-such-shop")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda s: s.replace("2024-03-02 10:00:00", "2024-03-02 10:00:00+02:00"),
+            "time zones are mixed: 1 value",
+        ),
+        (lambda s: s.replace("SKU-3,2024", "SKU-9,2024"), "name a product that is not in products"),
+        (lambda s: s.replace("2024-03-02", "2099-03-02"), "lie in the future"),
+        (lambda s: s.replace(",9.00", ",inf"), "infinite or NaN"),
+        (lambda s: s.replace(",9.00", ",-9.00"), "negative value"),
+        (lambda s: s.replace(",9.00", ",abc"), "not a number: 'abc'"),
+        (lambda s: s.splitlines()[0] + "\n", "has no rows"),
+    ],
+    ids=["mixed-zones", "foreign-key", "future", "inf", "negative", "not-a-number", "empty"],
+)
+def test_check_finds_bad_rows_and_links(tmp_path, edit, message):
+    report = check_source(open_source(_shop(tmp_path, orders=edit(ORDERS))))
+    assert not report.ok
+    assert message in report.text()
+
+
+def _ecom(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ecomlib.cli", *args], capture_output=True, text=True, cwd=cwd
+    )
+
+
+def test_cli_init_check_and_bad_source(tmp_path):
+    out = _ecom("data", "init", "mine.yaml", cwd=tmp_path)
+    assert out.returncode == 0 and (tmp_path / "mine.yaml").is_file()
+    again = _ecom("data", "init", "mine.yaml", cwd=tmp_path)
+    assert again.returncode == 1 and "already exists" in again.stderr
+    # the template names files the user has not exported yet: one clear line, no traceback
+    bad = _ecom("data", "check", "--data", "mine.yaml", cwd=tmp_path)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert "tables.transactions.path" in bad.stderr and "does not exist" in bad.stderr
+
+    good = _shop(tmp_path)
+    ok = _ecom("data", "check", "--data", str(good), cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "OK: 0 error(s)" in ok.stdout
+    (tmp_path / "b").mkdir()
+    broken = _shop(tmp_path / "b", orders=ORDERS.replace(",9.00", ",-9.00"))
+    failed = _ecom("data", "check", "--data", str(broken), cwd=tmp_path)
+    assert failed.returncode == 1 and "negative value" in failed.stdout
+
+
+def test_cli_run_with_a_bad_source_writes_nothing(tmp_path):
+    reports = tmp_path / "reports"
+    path = _shop(tmp_path, mapping="{created_at: transaction_timestamp}")
+    out = _ecom("run", "01", "--data", str(path), "--out", str(reports), cwd=tmp_path)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "required column(s) ['sales_value']" in out.stderr
+    assert not reports.exists() or not any(reports.iterdir())
