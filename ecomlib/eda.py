@@ -31,6 +31,22 @@ from ecomlib.errors import DataError
 log = logging.getLogger(__name__)
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CNY": "¥", "INR": "₹"}
+_CURRENCY = {"symbol": "$"}
+
+
+def set_currency(code: str) -> str:
+    """Use the currency ``code`` (ISO 4217, e.g. ``"EUR"``) in figures and :func:`money`;
+    returns its symbol (the code and a space when it has none here)."""
+    _CURRENCY["symbol"] = CURRENCY_SYMBOLS.get(str(code).upper(), f"{code} ")
+    return _CURRENCY["symbol"]
+
+
+def money(value: float, decimals: int = 0) -> str:
+    """An amount in the current currency: ``money(1234.5)`` -> ``'$1,234'``."""
+    return f"{_CURRENCY['symbol']}{value:,.{decimals}f}"
+
+
 FUEL_PATTERN = "GASOLINE"
 
 
@@ -58,14 +74,19 @@ def load_transactions(
     Same rows as :func:`ecomlib.data.load_transactions` with ``with_products=True``, but the
     product table is joined in pandas after turning its text columns into categoricals:
     about twice as fast, and the 1.5M-row frame holds small integer codes instead of Python
-    strings. Products missing from the product table get missing attributes.
+    strings. Products missing from the product table get missing attributes; a source without
+    a ``products`` table (or without some of ``product_columns``) gives the lines without them.
     """
-    _check_views(con, ("transactions", "products"))
+    _check_views(con, ("transactions",))
+    tx = con.execute("SELECT * FROM transactions").df()
+    if not _has_view(con, "products"):
+        return tx
+    have = {r[0] for r in con.execute("DESCRIBE products").fetchall()}
+    product_columns = [c for c in product_columns if c in have]
     cols = ", ".join(["product_id", *product_columns])
     products = con.execute(f"SELECT {cols} FROM products").df()
     for col in product_columns:
         products[col] = products[col].astype("category")
-    tx = con.execute("SELECT * FROM transactions").df()
     return tx.merge(products, on="product_id", how="left", validate="many_to_one")
 
 
@@ -195,7 +216,10 @@ def clean_transactions(
     out["is_fuel"] = fuel_mask(out)
     cap = quantity_cap(out, upper_quantile)
     out["quantity_outlier"] = (out["quantity"] > cap) & ~out["is_fuel"]
-    out["units"] = np.where(out["is_fuel"], 1, out["quantity"].clip(upper=cap)).astype("int64")
+    units = np.where(out["is_fuel"], 1, out["quantity"].clip(upper=cap))
+    # whole units stay integers; a shop selling by weight keeps its fractional quantities
+    integral = pd.api.types.is_integer_dtype(out["quantity"]) or bool(np.all(np.mod(units, 1) == 0))
+    out["units"] = units.astype("int64" if integral else "float64")
     for col in ("department", "product_category"):
         if col in out and out[col].isna().any():
             if isinstance(out[col].dtype, pd.CategoricalDtype):
@@ -762,6 +786,14 @@ def coupon_redemption(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return out
 
 
+def _has_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+        ).fetchone()[0]
+    )
+
+
 def _check_views(con: duckdb.DuckDBPyConnection, names: Sequence[str]) -> None:
     have = {
         r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
@@ -825,11 +857,11 @@ def plot_sales_over_time(daily: pd.DataFrame, weekly: pd.DataFrame):
     ax1.plot(daily.index, daily["sales"], lw=0.7, alpha=0.5, label="daily")
     ax1.plot(daily.index, daily["sales"].rolling(7, center=True).mean(), lw=2, label="7-day mean")
     ax1.set_title("Daily sales")
-    ax1.set_ylabel("sales ($)")
+    ax1.set_ylabel(f"sales ({_CURRENCY['symbol'].strip()})")
     ax1.legend(loc="upper left")
     ax2.bar(weekly.index, weekly["sales"], width=5, color="C2")
     ax2.set_title("Weekly sales (weeks starting Monday, complete weeks only)")
-    ax2.set_ylabel("sales ($)")
+    ax2.set_ylabel(f"sales ({_CURRENCY['symbol'].strip()})")
     ax2.set_xlabel("date")
     for ax in (ax1, ax2):
         ax.yaxis.set_major_formatter(_dollar_formatter())
@@ -840,11 +872,12 @@ def _dollar_formatter():
     from matplotlib.ticker import FuncFormatter
 
     def fmt(x, _pos):
+        sym = _CURRENCY["symbol"]
         if abs(x) >= 1e6:
-            return f"${x / 1e6:.1f}M"
+            return f"{sym}{x / 1e6:.1f}M"
         if abs(x) >= 1e3:
-            return f"${x / 1e3:.0f}k"
-        return f"${x:.0f}"
+            return f"{sym}{x / 1e3:.0f}k"
+        return f"{sym}{x:.0f}"
 
     return FuncFormatter(fmt)
 
@@ -871,7 +904,7 @@ def plot_pareto(table: pd.DataFrame, top_n: int, title: str, value: str = "sales
     labels = [str(i)[:22] for i in top.index]
     ax.bar(range(len(top)), top[value], color="C0")
     ax.set_xticks(range(len(top)), labels, rotation=60, ha="right")
-    ax.set_ylabel("sales ($)")
+    ax.set_ylabel(f"sales ({_CURRENCY['symbol'].strip()})")
     ax.yaxis.set_major_formatter(_dollar_formatter())
     ax.set_title(title)
     ax2 = ax.twinx()
@@ -894,7 +927,9 @@ def plot_baskets(baskets: pd.DataFrame, clip_quantile: float = 0.99):
     value = baskets["value"].clip(upper=baskets["value"].quantile(clip_quantile))
     ax2.hist(value, bins=60, color="C1")
     ax2.set_title("Basket value")
-    ax2.set_xlabel(f"sales per basket ($, clipped at q{clip_quantile:g})")
+    ax2.set_xlabel(
+        f"sales per basket ({_CURRENCY['symbol'].strip()}, clipped at q{clip_quantile:g})"
+    )
     ax2.set_ylabel("baskets")
     for ax, s in ((ax1, baskets["lines"]), (ax2, baskets["value"])):
         ax.axvline(s.median(), color="k", ls="--", lw=1, label=f"median {s.median():.4g}")
@@ -951,7 +986,8 @@ def plot_demographics(tables: dict[str, pd.DataFrame]):
         ax.bar(range(len(t)), t["median_spend"], color="C4")
         ax.set_xticks(range(len(t)), t.index.astype(str), rotation=60, ha="right")
         ax.set_title(f"by {col.replace('_', ' ')}")
-        ax.set_ylabel("median $ per household per year" if i == 0 else "")
+        sym = _CURRENCY["symbol"].strip()
+        ax.set_ylabel(f"median {sym} per household per year" if i == 0 else "")
         ax.yaxis.set_major_formatter(_dollar_formatter())
     fig.suptitle(
         "Demographics vs spend (median yearly spend, households with demographics only)",

@@ -8,14 +8,22 @@
 >>> rec.ranking_metrics(recs, test, k=10)["ndcg@10"]
 """
 
+from ecomlib.recommend.baskets import basket_rules, recommendations_table
 from ecomlib.recommend.content import ContentBased, text_embeddings
-from ecomlib.recommend.evaluate import evaluate_models, grid_search, model_zoo, peak_rss_mb
+from ecomlib.recommend.evaluate import (
+    evaluate_models,
+    grid_search,
+    model_zoo,
+    peak_rss_mb,
+    shop_capabilities,
+)
 from ecomlib.recommend.explore import explain, interaction_summary, popularity_curve, repeat_rates
 from ecomlib.recommend.interactions import (
     Interactions,
     canonical,
     complete_journey,
     movielens_100k,
+    orders,
     product_groups,
     product_texts,
     read_interactions,
@@ -54,6 +62,7 @@ from ecomlib.recommend.splits import (
 
 __all__ = [
     "ALS",
+    "basket_rules",
     "Blend",
     "bootstrap_ci",
     "BuyAgain",
@@ -74,6 +83,7 @@ __all__ = [
     "movielens_100k",
     "new_items_only",
     "normalise_rows",
+    "orders",
     "NewItemScorer",
     "NextBasketRanker",
     "NotFittedError",
@@ -90,10 +100,12 @@ __all__ = [
     "product_texts",
     "ranking_metrics",
     "read_interactions",
+    "recommendations_table",
     "recommend as rec",
     "Recommender",
     "repeat_rates",
     "RP3beta",
+    "shop_capabilities",
     "temporal_split",
     "text_embeddings",
     "TIFUKNN",

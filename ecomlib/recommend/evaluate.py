@@ -168,6 +168,40 @@ COMPLETE_JOURNEY_MODELS = (
 )
 
 
+def shop_capabilities(source=None) -> dict:
+    """What a data source (a :class:`ecomlib.data.Source`, a connection or None: the bundled
+    default) offers the shop models: ``promotions`` (a promotion plan and store ids),
+    ``stores`` (store ids), ``discounts`` (retail or coupon discounts) and ``group_level``
+    (``product_type``, else ``product_category``, else None)."""
+    from ecomlib.recommend.interactions import connection
+
+    with connection(source) as con:
+        views = {
+            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
+
+        def filled(table: str, column: str) -> bool:
+            if table not in views:
+                return False
+            cols = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+            if column not in cols:
+                return False
+            sql = f"SELECT count({column}) FROM (SELECT {column} FROM {table} LIMIT 100000)"
+            return bool(con.execute(sql).fetchone()[0])
+
+        stores = filled("transactions", "store_id")
+        level = next(
+            (c for c in ("product_type", "product_category") if filled("products", c)), None
+        )
+        return {
+            "promotions": stores and "promotions" in views,
+            "stores": stores,
+            "discounts": filled("transactions", "retail_disc")
+            or filled("transactions", "coupon_disc"),
+            "group_level": level,
+        }
+
+
 def model_zoo(
     dataset: str,
     names=None,
@@ -182,8 +216,10 @@ def model_zoo(
     ranker_trees: int = 200,
     device: str = "auto",
     seed: int = 42,
+    source=None,
 ) -> dict[str, Recommender]:
-    """The notebook's models, configured for ``dataset`` ("movielens" or "completejourney").
+    """The notebook's models, configured for ``dataset``: "movielens" (ratings) or "shop"
+    (a data source's purchases; "completejourney" is the same).
 
     Parameters
     ----------
@@ -197,6 +233,10 @@ def model_zoo(
     ease_params : EASE parameters of "ease_tuned" on MovieLens (e.g. chosen by
         :func:`grid_search` on a validation split); default lam 2000, weight_power 0.5,
         pop_exponent -0.1.
+    source : the shop's data source (:class:`ecomlib.data.Source`, a DuckDB connection, or
+        None: the bundled Complete Journey). The rankers use what it has: the promotion plan
+        (a ``promotions`` table and store ids), store sales (store ids), discounts, and
+        product types or categories.
     """
     from ecomlib.recommend.content import ContentBased
     from ecomlib.recommend.interactions import product_groups
@@ -218,7 +258,21 @@ def model_zoo(
                 **(ease_params or {"lam": 2000, "weight_power": 0.5, "pop_exponent": -0.1})
             ),
         }
-    elif dataset == "completejourney":
+    elif dataset in ("shop", "completejourney"):
+        caps = shop_capabilities(source)
+
+        def _signals():
+            return PlannedSignals(source) if caps["promotions"] else None
+
+        def _stores():
+            return StoreSales(source) if caps["stores"] else None
+
+        def _details():
+            return PurchaseDetails(source) if caps["discounts"] else None
+
+        def _groups():
+            level = caps["group_level"]
+            return product_groups(source, level=level) if level else None
 
         def _vectors() -> tuple:
             if content is None:
@@ -246,8 +300,8 @@ def model_zoo(
 
         def _deals(**kwargs):
             return _ranker(
-                PlannedSignals(),
-                PurchaseDetails(),
+                _signals(),
+                _details(),
                 n_estimators=2 * ranker_trees,
                 learning_rate=0.03,
                 min_child_samples=200,
@@ -267,7 +321,7 @@ def model_zoo(
             ),
             "ranker": _ranker,
             # the ranker plus the retailer's promotion plan for the predicted window
-            "ranker_promo": lambda: _ranker(PlannedSignals()),
+            "ranker_promo": lambda: _ranker(_signals()),
             # ... plus how the household buys each product (share bought on a deal, quantity,
             # spend, discount rate; basket lines before each cut) and promotion x deal share
             # (its LightGBM settings chosen on the validation window: more regularised, twice
@@ -276,25 +330,25 @@ def model_zoo(
             # ... plus what sold lately at the household's stores, repurchase-cycle features
             # and how much / how recently it buys the product's type (chosen on validation)
             "ranker_stores": lambda: _deals(
-                stores=StoreSales(),
+                stores=_stores(),
                 cycle=True,
-                item_groups=product_groups(level="product_type"),
+                item_groups=_groups(),
             ),
             # ... plus basket co-occurrence (items bought in the same baskets as the
             # household's items) as a feature and a source of first-purchase candidates
             "ranker_cooc": lambda: _deals(
-                stores=StoreSales(),
+                stores=_stores(),
                 cycle=True,
-                item_groups=product_groups(level="product_type"),
+                item_groups=_groups(),
                 basket_neighbours=50,
             ),
             # ranker_stores whose classifiers see no per-user features: only the order of a
             # household's candidates counts, and without them their splits go to what
             # separates those candidates (chosen on validation)
             "ranker_within": lambda: _deals(
-                stores=StoreSales(),
+                stores=_stores(),
                 cycle=True,
-                item_groups=product_groups(level="product_type"),
+                item_groups=_groups(),
                 user_features=(),
             ),
             # ranker_within plus text-embedding similarity (cosine of each candidate to the
@@ -305,9 +359,9 @@ def model_zoo(
             # seeds: score 0.44703 -> 0.44718, higher on 2 of 3 seeds) is a tenth of the seed
             # noise for 40% more fit time, and tied on the test window: not adopted
             "ranker_emb": lambda: _deals(
-                stores=StoreSales(),
+                stores=_stores(),
                 cycle=True,
-                item_groups=product_groups(level="product_type"),
+                item_groups=_groups(),
                 user_features=(),
                 embeddings=_vectors(),
             ),
@@ -315,8 +369,8 @@ def model_zoo(
             # stores + EASE (weights chosen on the validation window)
             "new_items": lambda: NewItemScorer(
                 recent_days=28,
-                promo_weight=1.0,
-                signals=PlannedSignals(),
+                promo_weight=1.0 if caps["promotions"] else 0.0,
+                signals=_signals(),
                 ease_weight=2.0,
                 max_items=min(max_items or 3000, 3000),
             ),
@@ -334,7 +388,7 @@ def model_zoo(
             ),
         }
     else:
-        raise ParameterError(f"dataset must be 'movielens' or 'completejourney', got {dataset!r}.")
+        raise ParameterError(f"dataset must be 'movielens' or 'shop', got {dataset!r}.")
     names = list(factories) if names is None else list(names)
     unknown = [n for n in names if n not in factories]
     if unknown:

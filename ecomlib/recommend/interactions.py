@@ -13,6 +13,7 @@ Builders:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -166,6 +167,28 @@ def quiet_query(con, sql: str, params=None) -> pd.DataFrame:
         con.execute(f"SET enable_progress_bar = {'true' if bar else 'false'}")
 
 
+@contextlib.contextmanager
+def connection(source=None):
+    """A DuckDB connection from ``source``: a connection (used as is), a data source
+    (:class:`ecomlib.data.Source`, connected and closed afterwards) or None (the bundled
+    default, connected and closed afterwards)."""
+    import duckdb
+
+    if isinstance(source, duckdb.DuckDBPyConnection):
+        yield source
+        return
+    if source is None:
+        from ecomlib.data import connect
+
+        con = connect()
+    else:
+        con = source.connect()
+    try:
+        yield con
+    finally:
+        con.close()
+
+
 def movielens_100k() -> pd.DataFrame:
     """MovieLens-100K ratings as canonical interactions (weight = rating 1-5)."""
     from ecomlib.data import load_movielens_100k
@@ -175,15 +198,16 @@ def movielens_100k() -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def complete_journey(con=None, weight: str = "baskets") -> pd.DataFrame:
-    """Complete Journey purchases, one row per household x product x basket.
+def orders(con, weight: str = "baskets") -> pd.DataFrame:
+    """A data source's purchases as interactions, one row per customer x product x basket.
 
-    Aggregated in DuckDB (one row per basket line). ``weight`` is ``"baskets"`` (1 per
-    basket), ``"quantity"`` or ``"sales_value"``.
+    Aggregated in DuckDB from the canonical ``transactions`` view of ``con``
+    (:meth:`ecomlib.data.Source.connect`); lines without a customer or product id are left
+    out. ``weight`` is ``"baskets"`` (1 per basket), ``"quantity"`` or ``"sales_value"``.
 
     Returns
     -------
-    DataFrame with ``user_id`` (household), ``item_id`` (product), ``weight``, ``timestamp``
+    DataFrame with ``user_id`` (customer), ``item_id`` (product), ``weight``, ``timestamp``
     and ``basket_id``.
     """
     exprs = {
@@ -193,54 +217,49 @@ def complete_journey(con=None, weight: str = "baskets") -> pd.DataFrame:
     }
     if weight not in exprs:
         raise ParameterError(f"weight must be one of {sorted(exprs)}, got {weight!r}.")
-    from ecomlib.data import connect
-
-    own = con is None
-    con = con or connect()
-    try:
-        sql = f"""
-            SELECT household_id AS user_id, product_id AS item_id, {exprs[weight]} AS weight,
-                   MIN(transaction_timestamp) AS timestamp, basket_id
-            FROM transactions
-            GROUP BY household_id, product_id, basket_id
-            ORDER BY timestamp, basket_id, item_id
-        """
-        frame = quiet_query(con, sql)
-    finally:
-        if own:
-            con.close()
+    sql = f"""
+        SELECT household_id AS user_id, product_id AS item_id, {exprs[weight]} AS weight,
+               MIN(transaction_timestamp) AS timestamp, basket_id
+        FROM transactions
+        WHERE household_id IS NOT NULL AND product_id IS NOT NULL
+        GROUP BY household_id, product_id, basket_id
+        ORDER BY timestamp, basket_id, item_id
+    """
+    frame = quiet_query(con, sql)
     frame["weight"] = frame["weight"].astype(float)
     return frame
 
 
-def product_texts(con=None) -> pd.DataFrame:
-    """Complete Journey product descriptions: ``item_id`` and ``text`` (department, category,
-    type, brand joined into one lower-case string)."""
-    from ecomlib.data import connect
+def complete_journey(con=None, weight: str = "baskets") -> pd.DataFrame:
+    """:func:`orders` of the bundled Complete Journey (or of ``con`` when given)."""
+    with connection(con) as c:
+        return orders(c, weight)
 
-    own = con is None
-    con = con or connect()
-    try:
+
+TEXT_COLUMNS = ("department", "product_category", "product_type", "brand")
+
+
+def product_texts(con=None) -> pd.DataFrame:
+    """Product descriptions: ``item_id`` and ``text``, the product table's descriptive
+    columns (department, category, type, brand, those present) joined into one lower-case
+    string. ``con``: a connection, a data source or None (the bundled Complete Journey)."""
+    with connection(con) as c:
         frame = quiet_query(
-            con,
-            "SELECT product_id AS item_id, department, product_category, product_type, brand "
-            "FROM products",
+            c, f"SELECT product_id AS item_id, {', '.join(TEXT_COLUMNS)} FROM products"
         )
-    finally:
-        if own:
-            con.close()
-    parts = frame[["department", "product_category", "product_type", "brand"]].fillna("")
-    text = parts.apply(lambda col: col.str.strip().str.lower())
-    frame["text"] = (
-        text["department"]
-        + " | "
-        + text["product_category"]
-        + " | "
-        + text["product_type"]
-        + " | "
-        + text["brand"]
-        + " brand"
-    )
+    present = [c for c in TEXT_COLUMNS if frame[c].notna().any()]
+    if not present:
+        raise DataError(
+            "product_texts: the products table has none of "
+            f"{', '.join(TEXT_COLUMNS)}; map a descriptive column onto one of them."
+        )
+    parts = frame[present].fillna("").apply(lambda col: col.astype(str).str.strip().str.lower())
+    if "brand" in present:
+        parts["brand"] = parts["brand"] + " brand"
+    text = parts[present[0]]
+    for col in present[1:]:
+        text = text + " | " + parts[col]
+    frame["text"] = text
     return frame[["item_id", "text"]]
 
 
@@ -253,15 +272,8 @@ def product_groups(con=None, level: str = "product_category") -> pd.Series:
     since some names recur across departments). Products without a label are left out."""
     if level not in GROUP_LEVELS:
         raise ParameterError(f"level must be one of {GROUP_LEVELS}, got {level!r}.")
-    from ecomlib.data import connect
-
-    own = con is None
-    con = con or connect()
-    try:
-        frame = quiet_query(con, f"SELECT product_id, department, {level} FROM products")
-    finally:
-        if own:
-            con.close()
+    with connection(con) as c:
+        frame = quiet_query(c, f"SELECT product_id, department, {level} FROM products")
     frame = frame.dropna(subset=[level])
     label = frame[level].astype(str).str.strip()
     if level in ("product_category", "product_type"):

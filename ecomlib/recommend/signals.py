@@ -61,23 +61,19 @@ def week_of(timestamps, origin: pd.Timestamp = WEEK_ORIGIN) -> np.ndarray:
 
 
 class _SqlReader:
-    """Queries on the DuckDB connection given, or on a fresh :func:`ecomlib.data.connect`
-    closed right after each query (a fitted model then holds no DuckDB buffers)."""
+    """Queries on the DuckDB connection given, or on a fresh connection of a data source
+    (:class:`ecomlib.data.Source`; None: the bundled default) closed right after each query,
+    so a fitted model then holds no DuckDB buffers."""
 
     def __init__(self, con=None):
         self._con = con
         self._cache: dict = {}
 
     def _query(self, sql: str, params: list) -> pd.DataFrame:
-        if self._con is not None:
-            return quiet_query(self._con, sql, params)
-        from ecomlib.data import connect
+        from ecomlib.recommend.interactions import connection
 
-        con = connect()
-        try:
+        with connection(self._con) as con:
             return quiet_query(con, sql, params)
-        finally:
-            con.close()
 
 
 class PlannedSignals(_SqlReader):

@@ -74,6 +74,35 @@ def record(name: str, value: Any, headline: bool = False) -> Any:
     return value
 
 
+def output_path(path: str | os.PathLike) -> Path:
+    """Where a notebook's output file goes: absolute paths are kept; a relative one goes into
+    the report folder of the current ``ecom run`` (next to its metrics, from
+    ``ECOM_METRICS_FILE``), otherwise into ``data/processed/``, never the notebooks folder."""
+    p = Path(path)
+    if p.is_absolute():
+        return p
+    metrics = os.environ.get("ECOM_METRICS_FILE")
+    if metrics:
+        return Path(metrics).resolve().parent / p
+    from ecomlib.config import data_dir
+
+    return data_dir() / "processed" / p
+
+
+def write_csv(frame, path: str | os.PathLike, **to_csv) -> Path:
+    """Write a DataFrame to CSV at :func:`output_path` of ``path``, atomically (a temporary
+    file renamed into place); returns the path written."""
+    target = output_path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        frame.to_csv(tmp, index=False, **to_csv)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
 def read_metrics_file(path: Path) -> tuple[dict[str, Any], list[str]]:
     """Read what :func:`record` wrote: ``(metrics, headline names)``."""
     payload = json.loads(Path(path).read_text())

@@ -101,7 +101,9 @@ def test_zoo_ranker_cooc_settings(monkeypatch):
     import ecomlib.recommend.interactions as interactions
 
     groups = pd.Series({1: "a", 2: "b"})
-    monkeypatch.setattr(interactions, "product_groups", lambda level: groups.rename(level))
+    monkeypatch.setattr(
+        interactions, "product_groups", lambda con=None, level="product_type": groups.rename(level)
+    )
     model = rec.model_zoo("completejourney", ["ranker_cooc"], ranker_trees=30)["ranker_cooc"]
     assert model.basket_neighbours == 50 and model.cycle
     assert {"cooc", "cooc_rank", "h_pen", "i_gap"} <= set(model.feature_names)
@@ -135,7 +137,9 @@ def test_zoo_ranker_within_settings(monkeypatch):
     from ecomlib.recommend.ranker import USER_FEATURES
 
     groups = pd.Series({1: "a", 2: "b"})
-    monkeypatch.setattr(interactions, "product_groups", lambda level: groups.rename(level))
+    monkeypatch.setattr(
+        interactions, "product_groups", lambda con=None, level="product_type": groups.rename(level)
+    )
     zoo = rec.model_zoo("completejourney", ["ranker_stores", "ranker_within"], ranker_trees=30)
     model, base = zoo["ranker_within"], zoo["ranker_stores"]
     assert model.user_features == () and base.user_features == ("repeat", "new")

@@ -284,7 +284,9 @@ def test_zoo_ranker_stores_settings(monkeypatch):
     import ecomlib.recommend.interactions as interactions
 
     groups = pd.Series({1: "a", 2: "b"})
-    monkeypatch.setattr(interactions, "product_groups", lambda level: groups.rename(level))
+    monkeypatch.setattr(
+        interactions, "product_groups", lambda con=None, level="product_type": groups.rename(level)
+    )
     model = rec.model_zoo("completejourney", ["ranker_stores"], ranker_trees=30)["ranker_stores"]
     assert model.n_estimators == 60 and model.min_child_samples == 200 and model.cycle
     assert isinstance(model.stores, StoreSales) and isinstance(model.details, PurchaseDetails)

@@ -134,7 +134,9 @@ def test_zoo_ranker_emb_settings(monkeypatch):
     import ecomlib.recommend.interactions as interactions
 
     groups = pd.Series({1: "a", 2: "b"})
-    monkeypatch.setattr(interactions, "product_groups", lambda level: groups.rename(level))
+    monkeypatch.setattr(
+        interactions, "product_groups", lambda con=None, level="product_type": groups.rename(level)
+    )
     content = _vectors(np.arange(0, 10))
     zoo = rec.model_zoo(
         "completejourney", ["ranker_within", "ranker_emb"], ranker_trees=30, content=content
