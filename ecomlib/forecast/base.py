@@ -17,6 +17,10 @@ from ecomlib.errors import ParameterError
 from ecomlib.forecast.series import future_dates, season_length
 
 
+class SeriesTooShort(ParameterError):
+    """A model cannot learn from series this short (the backtest leaves it out, with a note)."""
+
+
 class Forecaster:
     """Base class: ``fit(df) -> self``, ``predict(h) -> DataFrame[unique_id, ds, name]``."""
 
@@ -88,14 +92,17 @@ class Naive(Forecaster):
 
 
 class SeasonalNaive(Forecaster):
-    """Repeat the last season (7 days for daily data)."""
+    """Repeat the last season (7 days for daily data; see :func:`season_length`).
+
+    A series shorter than one season repeats its last value.
+    """
 
     def __init__(self, season: int | None = None, name: str = "SeasonalNaive", freq: str = "D"):
         self.season, self.name, self.freq = season, name, freq
 
     def fit(self, df: pd.DataFrame) -> SeasonalNaive:
         s = self.season or season_length(self.freq)
-        self.values_ = {u: v[-s:] for u, v in self._remember(df).items()}
+        self.values_ = {u: v[-s:] if len(v) >= s else v[-1:] for u, v in self._remember(df).items()}
         return self
 
     def predict(self, h: int) -> pd.DataFrame:
@@ -124,7 +131,9 @@ class StatsForecastModel(Forecaster):
     Parameters
     ----------
     kind : {"AutoETS", "AutoARIMA"} or a statsforecast model instance.
-    season : seasonal period (default from ``freq``: 7 for daily).
+    season : seasonal period (default from ``freq``: 7, 52, 12, 4 for D, W, M, Q). When the
+        shortest series holds fewer than two seasons, season 1 is used (and a seasonal
+        ``model="..A"`` code becomes non-seasonal), noted in ``notes_``.
     name : column name of the forecasts.
     boxcox : optional Box-Cox exponent ``lam`` of a variance-stabilising transform: the model
         is fitted to ``((y + 1) ** lam - 1) / lam`` (``log1p(y)`` for ``lam = 0``) and its
@@ -156,13 +165,26 @@ class StatsForecastModel(Forecaster):
             return copy.deepcopy(self.kind)
         if not hasattr(sm, self.kind):
             raise ParameterError(f"statsforecast has no model {self.kind!r}.")
-        return getattr(sm, self.kind)(
-            season_length=self.season or season_length(self.freq), **self.kwargs
-        )
+        kwargs = dict(self.kwargs)
+        season = getattr(self, "season_", None) or self.season or season_length(self.freq)
+        code = kwargs.get("model")
+        if season == 1 and isinstance(code, str) and len(code) == 3 and code[2] != "N":
+            kwargs["model"] = code[:2] + "N"
+        return getattr(sm, self.kind)(season_length=season, **kwargs)
 
     def fit(self, df: pd.DataFrame) -> StatsForecastModel:
         self._remember(df)
-        self.df_ = df[["unique_id", "ds", "y"]]
+        n = int(df.groupby("unique_id").size().min())
+        nominal = self.season or season_length(self.freq)
+        self.season_ = nominal if n >= 2 * nominal + 1 else 1
+        self.notes_ = (
+            [f"{self.name}: series of {n} values are too short for season {nominal}; season 1."]
+            if self.season_ != nominal
+            else []
+        )
+        # integer time steps: statsforecast needs no calendar, the dates come from future_dates
+        self.df_ = df[["unique_id", "ds", "y"]].sort_values(["unique_id", "ds"])
+        self.df_ = self.df_.assign(ds=self.df_.groupby("unique_id").cumcount() + 1)
         if self.boxcox is not None:
             self.df_ = self.df_.assign(y=boxcox(self.df_["y"].to_numpy(float), self.boxcox))
         return self
@@ -173,14 +195,18 @@ class StatsForecastModel(Forecaster):
         from statsforecast import StatsForecast
 
         self._check_fitted()
-        freq = "D" if self.freq.upper().startswith("D") else "W-MON"
-        sf = StatsForecast(models=[self._model()], freq=freq, n_jobs=1)
+        sf = StatsForecast(models=[self._model()], freq=1, n_jobs=1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fc = sf.forecast(df=self.df_, h=h)
         fc = fc.reset_index() if "unique_id" not in fc.columns else fc
         col = [c for c in fc.columns if c not in ("unique_id", "ds")][0]
-        fc = fc.rename(columns={col: self.name})[["unique_id", "ds", self.name]]
+        fc["unique_id"] = fc["unique_id"].astype(str)
+        fc = fc.sort_values(["unique_id", "ds"], kind="stable")
+        dates = future_dates(
+            self.last_.assign(unique_id=self.last_["unique_id"].astype(str)), h, self.freq
+        )
+        fc = dates.assign(**{self.name: fc[col].to_numpy(float)})
         if self.boxcox is not None:
             fc[self.name] = inv_boxcox(fc[self.name].to_numpy(float), self.boxcox)
         fc["unique_id"] = fc["unique_id"].astype(str)

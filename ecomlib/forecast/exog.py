@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ecomlib.errors import DataError, ParameterError
-from ecomlib.forecast.series import LEVELS
+from ecomlib.forecast.series import _ident, group_column
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,29 @@ def monday_weeks(ds) -> np.ndarray:
     return (d.astype("datetime64[D]") - _MONDAY).astype(np.int64) // 7
 
 
+def tables(con) -> set[str]:
+    """Names of the tables and views of ``con``."""
+    return {
+        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
+
+
+def _columns(con, table: str) -> list[str]:
+    return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+
+
 def week_offset(con) -> int:
-    """``week - monday_weeks(date)`` as the transactions table has it (its most common value)."""
+    """``week - monday_weeks(date)`` of the promotion weeks.
+
+    Read from the transactions' own ``week`` column when they have one (its most common value
+    over all dates); otherwise week 1 is the Monday-starting week of the first transaction.
+    """
+    if "week" not in _columns(con, "transactions"):
+        first = con.execute("SELECT min(CAST(transaction_timestamp AS DATE)) FROM transactions")
+        d = first.fetchall()[0][0]
+        if d is None:
+            raise DataError("transactions is empty: cannot map dates to promotion weeks.")
+        return int(1 - monday_weeks([pd.Timestamp(d)])[0])
     rows = con.execute(
         "SELECT CAST(transaction_timestamp AS DATE) AS d, week, count(*) AS n "
         "FROM transactions GROUP BY 1, 2"
@@ -83,9 +104,11 @@ def promotion_features(
 
     Parameters
     ----------
-    con : DuckDB connection with views ``transactions``, ``products``, ``promotions``,
-        ``campaign_descriptions`` and ``coupons`` (default :func:`ecomlib.data.connect`).
-    level : {"total", "department", "category"}, as in :func:`build_series`.
+    con : DuckDB connection with the views ``transactions``, ``products`` and ``promotions``;
+        ``campaign_descriptions`` and ``coupons`` are optional (without them
+        ``campaigns_active`` and ``coupon_share`` are 0). Default :func:`ecomlib.data.connect`.
+    level : "total", "department", "category" or a ``products`` column, as in
+        :func:`build_series`.
     ids : keep only these series (default: all).
     start, end : first and last day (inclusive). Days in weeks outside the promotion table's
         weeks get NaN promotion columns (the plan is unknown there), which LightGBM treats
@@ -98,8 +121,6 @@ def promotion_features(
     DataFrame ``unique_id`` (str), ``ds`` (datetime64), then :data:`EXOG_COLUMNS` (and
     :data:`WEIGHTED_COLUMNS` with ``weights_end``) as float32, sorted by ``unique_id, ds``.
     """
-    if level not in LEVELS:
-        raise ParameterError(f"Unknown level {level!r}: use one of {', '.join(LEVELS)}.")
     start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
     if end_ts < start_ts:
         raise ParameterError(f"end ({end}) must not be before start ({start}).")
@@ -116,9 +137,15 @@ def promotion_features(
 
 
 def _promotion_features(con, level, ids, start_ts, end_ts, weights_end) -> pd.DataFrame:
-    col = LEVELS[level]
-    key = f"CAST({col} AS VARCHAR)" if col else "'TOTAL'"
-    where = f"WHERE {col} IS NOT NULL" if col else ""
+    have = tables(con)
+    if "promotions" not in have:
+        raise DataError(
+            "the data source has no promotions table: forecast without the promotion plan "
+            "(models without '+promo')."
+        )
+    col = group_column(level, con)
+    key = f"CAST({_ident(col)} AS VARCHAR)" if col else "'TOTAL'"
+    where = f"WHERE {_ident(col)} IS NOT NULL" if col else ""
     cat = f"SELECT product_id, {key} AS unique_id FROM products {where}"
     n_prod = con.execute(f"SELECT unique_id, count(*) AS n FROM ({cat}) GROUP BY 1").df()
     weekly = con.execute(
@@ -134,17 +161,21 @@ def _promotion_features(con, level, ids, start_ts, end_ts, weights_end) -> pd.Da
         GROUP BY 1, 2
         """
     ).df()
-    campaigns = con.execute(
-        "SELECT campaign_id, CAST(start_date AS DATE) AS s, CAST(end_date AS DATE) AS e "
-        "FROM campaign_descriptions"
-    ).df()
-    coupons = con.execute(
-        f"""
-        SELECT cp.campaign_id, c.unique_id, count(DISTINCT cp.product_id) AS coupon_products
-        FROM coupons cp JOIN ({cat}) c USING (product_id)
-        GROUP BY 1, 2
-        """
-    ).df()
+    if {"campaign_descriptions", "coupons"} <= have:
+        campaigns = con.execute(
+            "SELECT campaign_id, CAST(start_date AS DATE) AS s, CAST(end_date AS DATE) AS e "
+            "FROM campaign_descriptions"
+        ).df()
+        coupons = con.execute(
+            f"""
+            SELECT cp.campaign_id, c.unique_id, count(DISTINCT cp.product_id) AS coupon_products
+            FROM coupons cp JOIN ({cat}) c USING (product_id)
+            GROUP BY 1, 2
+            """
+        ).df()
+    else:  # no campaign calendar: no running campaigns, no coupons
+        campaigns = pd.DataFrame({"campaign_id": [], "s": [], "e": []})
+        coupons = pd.DataFrame({"campaign_id": [], "unique_id": [], "coupon_products": []})
     offset = week_offset(con)
     if weights_end is not None:
         wend = pd.Timestamp(weights_end).date()
@@ -211,15 +242,24 @@ def _promotion_features(con, level, ids, start_ts, end_ts, weights_end) -> pd.Da
     active = (d[:, None] >= s[None, :]) & (d[:, None] <= e[None, :])  # days x campaigns
     day_campaigns = pd.Series(active.sum(1).astype(float), index=days)
     coupons["unique_id"] = coupons["unique_id"].astype(str)
-    cp = coupons.pivot_table(
-        index="campaign_id", columns="unique_id", values="coupon_products", aggfunc="sum"
-    ).reindex(index=campaigns["campaign_id"].to_numpy(), fill_value=0)
-    cp = cp.fillna(0.0)
-    per_day = pd.DataFrame(
-        active.astype(float) @ cp.to_numpy(float), index=days, columns=cp.columns
-    )
-    coupon_long = per_day.stack().rename("coupon_products").reset_index()
-    coupon_long.columns = ["ds", "unique_id", "coupon_products"]
+    if len(coupons):
+        cp = coupons.pivot_table(
+            index="campaign_id", columns="unique_id", values="coupon_products", aggfunc="sum"
+        ).reindex(index=campaigns["campaign_id"].to_numpy(), fill_value=0)
+        cp = cp.fillna(0.0)
+        per_day = pd.DataFrame(
+            active.astype(float) @ cp.to_numpy(float), index=days, columns=cp.columns
+        )
+        coupon_long = per_day.stack().rename("coupon_products").reset_index()
+        coupon_long.columns = ["ds", "unique_id", "coupon_products"]
+    else:
+        coupon_long = pd.DataFrame(
+            {
+                "ds": pd.DatetimeIndex([]),
+                "unique_id": pd.Series([], dtype=str),
+                "coupon_products": pd.Series([], dtype=float),
+            }
+        )
     grid = grid.merge(coupon_long, on=["unique_id", "ds"], how="left")
 
     out = pd.DataFrame({"unique_id": grid["unique_id"].astype(str), "ds": grid["ds"]})

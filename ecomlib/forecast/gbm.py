@@ -26,16 +26,17 @@ import numpy as np
 import pandas as pd
 
 from ecomlib.errors import ParameterError
-from ecomlib.forecast.base import Forecaster
+from ecomlib.forecast.base import Forecaster, SeriesTooShort
 from ecomlib.forecast.calendar import calendar_features
 from ecomlib.forecast.exog import split_exog
-from ecomlib.forecast.series import future_dates, period_days
+from ecomlib.forecast.series import _norm_freq, add_periods, future_dates, season_length
 
 log = logging.getLogger(__name__)
 
 N_LAST = 14  # last values before the origin
 N_SAME = 8  # same-weekday values before the origin
 SCALE_WINDOW = 28
+MIN_ORIGINS = 8  # training origins a series needs at least (for the horizon h)
 RATIO_FLOOR = 0.1  # smallest same-weekday base (in units of the scale) for target="ratio"
 # calendar columns of the target date (see ecomlib.forecast.calendar_features) per ``calendar=``.
 # "full" (default): all of them. "weekly": only what one year of history can teach (weekday,
@@ -44,16 +45,31 @@ RATIO_FLOOR = 0.1  # smallest same-weekday base (in units of the scale) for targ
 # "no_month": "weekly" plus the day of month. On the validation windows (LightGBM+promo,
 # benchmarks/forecast.py --validation) "weekly" lost (MASE 0.737 vs 0.714: the day of month
 # matters) and "no_month" tied (0.7142 vs 0.7144), so "full" stays the default.
+# "none": no calendar feature at all; "month": only the target's month (for weekly, monthly and
+# quarterly data, where days of week and holidays do not exist; the default there, "auto").
 CALENDAR_COLUMNS = {
     "full": None,
+    "none": (),
+    "month": ("month",),
     "weekly": ("dow", "is_holiday", "days_to_holiday", "days_since_holiday"),
     "no_month": ("dow", "dom", "is_holiday", "days_to_holiday", "days_since_holiday"),
 }
 
 
-def lookback(season: int = 7) -> int:
-    """Values needed before (and including) the origin to build one row."""
-    return max(SCALE_WINDOW, N_LAST, season * N_SAME + season)
+def lookback(season: int = 7, n_same: int = N_SAME) -> int:
+    """Values needed before (and including) the origin to build one row.
+
+    Parameters
+    ----------
+    season : seasonal period of the same-season features.
+    n_same : number of same-season values read before the origin.
+    """
+    return max(SCALE_WINDOW, N_LAST, season * n_same + season)
+
+
+def auto_calendar(freq: str) -> str:
+    """The default calendar of a frequency: "full" for daily data, else "month"."""
+    return "full" if _norm_freq(freq) == "D" else "month"
 
 
 def make_features(
@@ -62,10 +78,11 @@ def make_features(
     origins: np.ndarray,
     horizons: np.ndarray,
     season: int = 7,
-    step: pd.Timedelta | None = None,
+    step: pd.Timedelta | str | None = None,
     exog: pd.DataFrame | None = None,
     context: pd.DataFrame | None = None,
     calendar: str = "full",
+    n_same: int = N_SAME,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Features of rows (origin index ``o``, horizon ``k``) of one series ``x``.
 
@@ -76,7 +93,7 @@ def make_features(
     origins, horizons : equally long integer arrays; the target is ``x[o + k]`` (which may lie
         beyond ``x``: only ``x[: o + 1]`` is ever read).
     season : seasonal period (same-weekday features).
-    step : time between periods (default one day).
+    step : time between periods (default one day), or a frequency ("D", "W", "M", "Q").
     exog : optional known-in-advance features of this series, indexed by date (e.g. one frame
         of :func:`ecomlib.forecast.exog.split_exog`). Adds ``exog_<c>``, the value at the
         target date, and ``exog_<c>_delta``, that value minus the value at the origin date
@@ -91,7 +108,8 @@ def make_features(
         of :data:`CALENDAR_COLUMNS`: "full" (default) every column of
         :func:`ecomlib.forecast.calendar_features`; "weekly" only the day of week and the
         holiday flag and distances (no month, day of month or major-holiday features);
-        "no_month" those and the day of month.
+        "no_month" those and the day of month; "month" only the month; "none" none.
+    n_same : same-season values read before the origin (at least 2; fewer fit short series).
 
     Returns
     -------
@@ -101,8 +119,10 @@ def make_features(
     x = np.asarray(x, float)
     o = np.asarray(origins, int)
     k = np.asarray(horizons, int)
-    if (o < lookback(season) - 1).any():
-        raise ValueError(f"origins need at least {lookback(season)} values of history")
+    if n_same < 2:
+        raise ValueError(f"n_same must be >= 2, got {n_same}")
+    if (o < lookback(season, n_same) - 1).any():
+        raise ValueError(f"origins need at least {lookback(season, n_same)} values of history")
     if (o >= len(x)).any():
         raise ValueError("an origin lies beyond the data")
     csum = _cumsum0(x)
@@ -117,8 +137,8 @@ def make_features(
     for j in range(N_LAST):
         feats[f"last_{j}"] = x[o - j] / scale
     m0 = -(-k // season)  # ceil(k / season): first same-weekday lag at or before o
-    same = np.stack([x[o + k - season * (m0 + i)] for i in range(N_SAME)], axis=1) / scale[:, None]
-    for i in range(4):
+    same = np.stack([x[o + k - season * (m0 + i)] for i in range(n_same)], axis=1) / scale[:, None]
+    for i in range(min(4, n_same)):
         feats[f"same_{i}"] = same[:, i]
     feats["same_mean4"] = same[:, :4].mean(1)
     feats["same_mean8"] = same.mean(1)
@@ -126,16 +146,23 @@ def make_features(
     feats["same_std8"] = same.std(1)
     feats["mean_7"] = mean_to(o, season) / scale
     feats["mean_14"] = mean_to(o, 14) / scale
-    feats["mean_56"] = mean_to(o, min(56, lookback(season))) / scale
+    feats["mean_56"] = mean_to(o, min(56, lookback(season, n_same))) / scale
     feats["zero_share_28"] = _zero_share(x, o)
     feats["log_scale"] = np.log1p(scale)
     step = step or pd.Timedelta(days=1)
-    target_dates = pd.DatetimeIndex(dates[o]) + pd.to_timedelta(k * step.days, unit="D")
-    cal = calendar_features(target_dates)
+    if isinstance(step, str):
+        target_dates = add_periods(pd.DatetimeIndex(dates[o]), k, step)
+        daily = _norm_freq(step) == "D"
+    else:
+        target_dates = pd.DatetimeIndex(dates[o]) + pd.to_timedelta(k * step.days, unit="D")
+        daily = step.days == 1
     keep = CALENDAR_COLUMNS[calendar]
-    for c in cal.columns if keep is None else keep:
-        feats[f"target_{c}"] = cal[c].to_numpy()
-    feats["origin_dow"] = pd.DatetimeIndex(dates[o]).dayofweek.to_numpy().astype(np.float32)
+    if keep is None or keep:
+        cal = calendar_features(target_dates)
+        for c in cal.columns if keep is None else keep:
+            feats[f"target_{c}"] = cal[c].to_numpy()
+    if daily and calendar != "none":
+        feats["origin_dow"] = pd.DatetimeIndex(dates[o]).dayofweek.to_numpy().astype(np.float32)
     if exog is not None:
         at_target = exog.reindex(target_dates)
         at_origin = exog.reindex(pd.DatetimeIndex(dates[o]))
@@ -242,8 +269,13 @@ class LightGBMForecaster(Forecaster):
     half_life : optional recency weighting of the training rows: a row whose origin lies
         ``a`` periods before the last period of ``df`` weighs ``0.5 ** (a / half_life)`` times
         as much (multiplied into the other weights). None (default): every origin alike.
-    calendar : calendar features of the target date: "full" (default), "weekly" or
-        "no_month" (see :data:`CALENDAR_COLUMNS` and :func:`make_features`).
+    season : seasonal period of the same-season features (None: from ``freq``). A series too
+        short for 8 same-season values gets fewer (at least 2); shorter still, the season
+        falls back to 1; series shorter than that are not forecast (NaN, listed in
+        ``notes_``).
+    calendar : calendar features of the target date: "auto" (default: "full" for daily data,
+        "month" otherwise), "full", "weekly", "no_month", "month" or "none" (see
+        :data:`CALENDAR_COLUMNS` and :func:`make_features`).
     params : further ``lightgbm.LGBMRegressor`` keyword arguments (e.g.
         ``{"extra_trees": True}``); they override the knobs above.
     """
@@ -262,7 +294,7 @@ class LightGBMForecaster(Forecaster):
         origin_stride: int = 1,
         n_jobs: int = 1,
         seed: int = 42,
-        season: int = 7,
+        season: int | None = None,
         weighting: str = "none",
         name: str | None = None,
         freq: str = "D",
@@ -274,11 +306,12 @@ class LightGBMForecaster(Forecaster):
         n_seeds: int = 1,
         context: str = "none",
         half_life: float | None = None,
-        calendar: str = "full",
+        calendar: str = "auto",
         params: dict | None = None,
     ):
         self.params = dict(params or {})
-        _check_calendar(calendar)
+        if calendar != "auto":
+            _check_calendar(calendar)
         self.calendar = calendar
         if half_life is not None and not (np.isfinite(half_life) and half_life > 0):
             raise ParameterError(f"half_life must be None or a number > 0, got {half_life!r}")
@@ -350,11 +383,8 @@ class LightGBMForecaster(Forecaster):
             return np.ones(len(feats))
         return np.maximum(feats["same_mean4"].to_numpy(float), RATIO_FLOOR)
 
-    def _step(self) -> pd.Timedelta:
-        return pd.Timedelta(days=period_days(self.freq))
-
     def _rows(self, n: int, stride: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        first = lookback(self.season) - 1
+        first = lookback(self.season_, self.n_same_) - 1
         ks = np.arange(1, self.h + 1) if self.strategy == "direct" else np.array([self.h])
         origins, horizons = [], []
         for k in ks:
@@ -376,13 +406,25 @@ class LightGBMForecaster(Forecaster):
         self.context_ = (
             df.groupby("ds")["y"].sum().rename("total") if self.context == "total" else None
         )
-        need = lookback(self.season) + self.h
+        lengths = df.groupby("unique_id").size()
+        self._resolve_history(int(lengths.max()))
+        need = lookback(self.season_, self.n_same_) + self.h + MIN_ORIGINS - 1
+        short = sorted(lengths.index[lengths < need].astype(str))
+        if len(short) == len(lengths):
+            raise SeriesTooShort(
+                f"{self.name}: every series has fewer than {need} values (lookback + horizon + "
+                f"{MIN_ORIGINS - 1}); "
+                "use a statistical model for such short series."
+            )
+        if short:
+            self.notes_.append(
+                f"{self.name}: {len(short)} series shorter than {need} values not forecast "
+                f"({', '.join(short[:3])}{', ...' if len(short) > 3 else ''})."
+            )
+        self.skipped_ = set(short)
         for _uid, g in df.sort_values(["unique_id", "ds"]).groupby("unique_id", sort=True):
-            if len(g) < need:
-                raise ParameterError(
-                    f"{self.name}: series {_uid!r} has {len(g)} values; needs at least "
-                    f"{need} (lookback + horizon)."
-                )
+            if str(_uid) in self.skipped_:
+                continue
             self._add_rows(g, _uid, self.origin_stride, 1.0, X, Y, W)
         extra = self._extra_until(df)
         self.n_extra_series_ = 0
@@ -394,6 +436,25 @@ class LightGBMForecaster(Forecaster):
                 self.n_extra_series_ += 1
         w = np.concatenate(W)
         return pd.concat(X, ignore_index=True), np.concatenate(Y), w / w.mean()
+
+    def _resolve_history(self, n: int) -> None:
+        """Season, same-season lags and calendar for series of ``n`` values (see ``season``)."""
+        self.notes_ = []
+        season = self.season or season_length(self.freq)
+        self.calendar_ = auto_calendar(self.freq) if self.calendar == "auto" else self.calendar
+        for n_same in range(N_SAME, 1, -1):
+            if lookback(season, n_same) + self.h + MIN_ORIGINS - 1 <= n:
+                self.season_, self.n_same_ = season, n_same
+                break
+        else:
+            self.season_, self.n_same_ = 1, N_SAME
+            if season > 1:
+                self.notes_.append(
+                    f"{self.name}: {n} values are too few for same-season lags of season "
+                    f"{season}; season 1 used."
+                )
+        if self.n_same_ < N_SAME and self.season_ > 1:
+            self.notes_.append(f"{self.name}: {self.n_same_} same-season lags (short series).")
 
     def _extra_until(self, df: pd.DataFrame) -> pd.DataFrame:
         """The extra training series up to ``df``'s last date, minus the series of ``df``."""
@@ -419,11 +480,12 @@ class LightGBMForecaster(Forecaster):
             dates,
             o,
             k,
-            self.season,
-            self._step(),
+            self.season_,
+            self.freq,
             self._exog_of(uid),
             self._context_at(dates),
-            self.calendar,
+            self.calendar_,
+            self.n_same_,
         )
         X.append(feats)
         base = self._base(feats)
@@ -431,7 +493,7 @@ class LightGBMForecaster(Forecaster):
         if self.half_life is not None:  # recency: rows of older origins weigh less
             weight = weight * 0.5 ** ((len(x) - 1 - o) / self.half_life)
         if self.weighting == "mase":
-            d = np.mean(np.abs(x[self.season :] - x[: -self.season]))
+            d = np.mean(np.abs(x[self.season_ :] - x[: -self.season_]))
             W.append(weight * base * (scale / d if d > 0 else np.ones(len(o))))
         else:
             W.append(weight * base)
@@ -474,6 +536,8 @@ class LightGBMForecaster(Forecaster):
             raise ParameterError(f"{self.name} was built for h <= {self.h}; got h={h}.")
         X, S = [], []
         for uid in sorted(self.history_):
+            if str(uid) in self.skipped_:
+                continue
             x, dates = self.history_[uid]
             n = len(x)
             ks = np.arange(1, h + 1)
@@ -486,11 +550,12 @@ class LightGBMForecaster(Forecaster):
                 dates,
                 o,
                 k,
-                self.season,
-                self._step(),
+                self.season_,
+                self.freq,
                 self._exog_of(uid),
                 self._context_at(dates),
-                self.calendar,
+                self.calendar_,
+                self.n_same_,
             )
             X.append(feats)
             S.append(scale)
@@ -502,7 +567,9 @@ class LightGBMForecaster(Forecaster):
         raw = np.mean([m.predict(X) for m in self.models_], axis=0)
         pred = np.maximum(raw * self._base(X) * scale, 0.0)
         out = future_dates(self.last_, h, self.freq)
-        out[self.name] = pred
+        forecast = ~out["unique_id"].astype(str).isin(self.skipped_).to_numpy()
+        out[self.name] = np.nan
+        out.loc[forecast, self.name] = pred
         return out
 
     def feature_importance(self, kind: str = "gain") -> pd.Series:

@@ -12,8 +12,16 @@
 * :class:`LinearForecaster` is a global linear map (NLinear / DLinear style, optionally with an
   MLP residual) from a 56-day window and the origin's weekday to all ``h`` values at once.
 
-All are global (one network for every series); each window is divided by the mean of its
-last 28 values, so series of every size share the network.
+All are global (one network for every series) and scale each input window so that series of
+every size share the network (``scaling``): "window" divides it by the mean of its last 28
+values; "series" by the mean of its series' training history; "standard" subtracts its mean
+and divides by its standard deviation; "difference" subtracts its last value and divides by
+its mean absolute step; "auto" (default) is "window" for daily data, "standard" otherwise
+(short monthly and quarterly series, whose level dwarfs their changes: see
+reports/bench/forecast.md). For weekly, monthly and
+quarterly data the default window is 26, 24 and 12 periods and the position inside the season
+(week, month, quarter of the year) replaces the day of week; series too short for the window
+are not forecast (NaN, listed in ``notes_``).
 """
 
 from __future__ import annotations
@@ -26,14 +34,18 @@ import torch
 from torch import nn
 
 from ecomlib.errors import ParameterError
-from ecomlib.forecast.base import Forecaster
+from ecomlib.forecast.base import Forecaster, SeriesTooShort
 from ecomlib.forecast.calendar import calendar_features
 from ecomlib.forecast.exog import split_exog
-from ecomlib.forecast.series import future_dates, period_days
+from ecomlib.forecast.series import _norm_freq, add_periods, future_dates
 
 log = logging.getLogger(__name__)
 
 SCALE_WINDOW = 28
+# default input windows of non-daily data (periods); daily windows are each model's own
+WINDOWS = {"W": 26, "M": 24, "Q": 12}
+MIN_WINDOWS = 8  # training windows a series needs at least
+SCALINGS = ("auto", "window", "series", "difference", "standard")
 
 
 class _cpu_threads:
@@ -83,35 +95,99 @@ class _WindowForecaster(Forecaster):
         self.epochs, self.batch_size, self.lr, self.patience = epochs, batch_size, lr, patience
         self.max_seconds, self.device, self.seed = max_seconds, device, seed
 
+    def _periods(self, dates: np.ndarray) -> tuple[np.ndarray, int]:
+        """(period number of each date, season): days, weeks, months or quarters."""
+        d = pd.DatetimeIndex(pd.to_datetime(pd.Series(np.asarray(dates).ravel())).to_numpy())
+        f = _norm_freq(self.freq)
+        if f == "D":  # 1970-01-01 was a Thursday (dow 3)
+            return d.asi8 // 86_400_000_000_000 + 3, 7
+        if f == "W":
+            return (d.asi8 // 86_400_000_000_000) // 7, 52
+        if f == "M":
+            return np.asarray(d.year * 12 + d.month - 1), 12
+        return np.asarray(d.year * 4 + d.quarter - 1), 4
+
     def _dow_inputs(self, last_dates: np.ndarray, n: int) -> np.ndarray:
-        """Day of week of each input position (window x 1), scaled to [0, 1]."""
-        pos = np.arange(-self.window + 1, 1)
-        days = last_dates.astype("datetime64[D]").astype(np.int64)[:, None] + pos[None, :] + 3
-        return ((days % 7) / 6.0).astype(np.float32)  # 1970-01-01 was a Thursday (dow 3)
+        """Position in the season (day of week for daily data) of each input, in [0, 1]."""
+        pos = np.arange(-self.window_ + 1, 1)
+        p, season = self._periods(last_dates)
+        return (((p[:, None] + pos[None, :]) % season) / (season - 1)).astype(np.float32)
+
+    def _prepare(self, df: pd.DataFrame) -> None:
+        """Resolve the window and the series too short to train on (``notes_``)."""
+        if self.scaling not in SCALINGS:
+            raise ParameterError(f"scaling must be one of {SCALINGS}, got {self.scaling!r}")
+        self.notes_ = []
+        f = _norm_freq(self.freq)
+        window = self.window or WINDOWS.get(f, getattr(self, "daily_window", 56))
+        lengths = df.groupby("unique_id").size()
+        extra = self.out + MIN_WINDOWS
+        if lengths.max() < window + extra:
+            window = int(lengths.max()) - extra
+            if window < 4:
+                raise SeriesTooShort(
+                    f"{self.name}: the longest series has {lengths.max()} values; a network "
+                    f"needs at least {4 + extra} (window 4 + horizon {self.out} + "
+                    f"{MIN_WINDOWS} training windows)."
+                )
+            self.notes_.append(f"{self.name}: window shortened to {window} (short series).")
+        self.window_ = window
+        short = sorted(lengths.index[lengths < window + extra].astype(str))
+        if short:
+            self.notes_.append(
+                f"{self.name}: {len(short)} series shorter than {window + extra} values not "
+                f"forecast ({', '.join(short[:3])}{', ...' if len(short) > 3 else ''})."
+            )
+        self.skipped_ = set(short)
 
     def _dataset(self, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(input windows, targets, last input date, series id) of every training window."""
         xs, ys, ends, ids = [], [], [], []
         for uid, g in df.sort_values(["unique_id", "ds"]).groupby("unique_id", sort=True):
+            if str(uid) in self.skipped_:
+                continue
             x = g["y"].to_numpy(np.float32)
-            if len(x) < self.window + self.out + 1:
-                raise ParameterError(
-                    f"{self.name}: series {uid!r} has {len(x)} values; needs "
-                    f"at least {self.window + self.out + 1}."
-                )
-            w, t = sliding_windows(x, self.window, self.out)
+            w, t = sliding_windows(x, self.window_, self.out)
             xs.append(w)
             ys.append(t)
             d = g["ds"].to_numpy()
-            ends.append(d[self.window - 1 : self.window - 1 + len(w)])
+            ends.append(d[self.window_ - 1 : self.window_ - 1 + len(w)])
             ids.append(np.full(len(w), str(uid), dtype=object))
         return np.concatenate(xs), np.concatenate(ys), np.concatenate(ends), np.concatenate(ids)
+
+    def _scaling(self) -> str:
+        if self.scaling != "auto":
+            return self.scaling
+        return "window" if _norm_freq(self.freq) == "D" else "standard"
+
+    def _offset(self, windows: np.ndarray) -> np.ndarray:
+        """What is subtracted from each window: its last value ("difference"), else 0."""
+        if self._scaling() == "difference":
+            return windows[:, -1].astype(np.float64)
+        if self._scaling() == "standard":
+            return windows.mean(1).astype(np.float64)
+        return np.zeros(len(windows))
+
+    def _window_scale(self, windows: np.ndarray, ids: np.ndarray | None) -> np.ndarray:
+        """What each window is divided by (see ``scaling``)."""
+        kind = self._scaling()
+        if kind in ("difference", "standard"):
+            d = (
+                np.mean(np.abs(np.diff(windows, axis=1)), axis=1)
+                if kind == "difference"
+                else windows.std(1)
+            )
+            return np.where(d > 0, d, _scale(windows))
+        if kind == "window" or ids is None:
+            return _scale(windows)
+        level = np.array([self.series_scale_.get(str(u), 1.0) for u in ids], dtype=np.float64)
+        return np.where(level > 0, level, _scale(windows))
 
     def _inputs(
         self, windows: np.ndarray, ends: np.ndarray, ids: np.ndarray | None = None
     ) -> tuple[torch.Tensor, np.ndarray]:
-        scale = _scale(windows)
-        vals = windows / scale[:, None]
+        scale = self._window_scale(windows, ids)
+        vals = (windows - self._offset(windows)[:, None]) / scale[:, None]
         if getattr(self, "use_dow", False):
             feats = np.stack([vals, self._dow_inputs(ends, len(windows))], axis=1)
         else:
@@ -121,9 +197,14 @@ class _WindowForecaster(Forecaster):
     def _train(self, df: pd.DataFrame, net: nn.Module, loss_fn: nn.Module, **fit_kwargs):
         from ecomlib.train import fit
 
+        self.series_scale_ = {
+            str(u): float(np.mean(np.abs(g.to_numpy(float))))
+            for u, g in df.groupby("unique_id")["y"]
+        }
         windows, targets, ends, ids = self._dataset(df)
         x, scale = self._inputs(windows, ends, ids)
-        y = torch.from_numpy((targets / scale[:, None]).astype(np.float32))
+        off = self._offset(windows)[:, None]
+        y = torch.from_numpy(((targets - off) / scale[:, None]).astype(np.float32))
         with _cpu_threads(getattr(self, "cpu_threads", 1)):
             result = fit(
                 net,
@@ -144,14 +225,26 @@ class _WindowForecaster(Forecaster):
         self.series_ = {
             uid: (g["y"].to_numpy(np.float32), g["ds"].to_numpy())
             for uid, g in df.sort_values(["unique_id", "ds"]).groupby("unique_id", sort=True)
+            if str(uid) not in self.skipped_
         }
         self.last_ = df[["unique_id", "ds"]]
         return self
 
     def _last_windows(self) -> tuple[np.ndarray, np.ndarray]:
-        w = np.stack([v[-self.window :] for v, _ in self.series_.values()])
+        w = np.stack([v[-self.window_ :] for v, _ in self.series_.values()])
         ends = np.array([d[-1] for _, d in self.series_.values()])
         return w, ends
+
+    def _ids(self) -> np.ndarray:
+        return np.array([str(u) for u in self.series_], dtype=object)
+
+    def _output(self, h: int, pred: np.ndarray) -> pd.DataFrame:
+        """The forecast frame: every series of the training frame, NaN for skipped ones."""
+        out = future_dates(self.last_, h, self.freq)
+        out[self.name] = np.nan
+        done = ~out["unique_id"].astype(str).isin(self.skipped_).to_numpy()
+        out.loc[done, self.name] = pred.reshape(-1)
+        return out
 
     def _net_predict(self, x: torch.Tensor) -> np.ndarray:
         from ecomlib.train import predict
@@ -178,14 +271,16 @@ class SeedConv1D(_WindowForecaster):
 
     Parameters
     ----------
-    window : input length (past values per sample).
+    window : input length (past values per sample); None: 28 for daily data, 26, 24, 12 for
+        weekly, monthly, quarterly data (shorter when the series are short).
     epochs, batch_size, lr : the brief used 100 epochs, batch 32, Adam's default lr 1e-3;
         early stopping on a 10% validation split keeps the run short.
+    scaling : "auto", "window", "series" or "difference" (see the module docstring).
     """
 
     def __init__(
         self,
-        window: int = 28,
+        window: int | None = None,
         epochs: int = 30,
         batch_size: int = 32,
         lr: float = 1e-3,
@@ -195,30 +290,31 @@ class SeedConv1D(_WindowForecaster):
         seed: int = 42,
         name: str = "SeedConv1D",
         freq: str = "D",
+        scaling: str = "auto",
     ):
         self._set_training(epochs, batch_size, lr, patience, max_seconds, device, seed)
         self.window, self.name, self.freq, self.out, self.use_dow = window, name, freq, 1, False
+        self.scaling, self.daily_window = scaling, 28
 
     def fit(self, df: pd.DataFrame) -> SeedConv1D:
         torch.manual_seed(self.seed)
+        self._prepare(df)
         return self._train(
-            df, _SeedNet(self.window), nn.MSELoss(), optimizer="adam", scheduler=None
+            df, _SeedNet(self.window_), nn.MSELoss(), optimizer="adam", scheduler=None
         )
 
     def predict(self, h: int) -> pd.DataFrame:
         self._check_fitted()
         w, _ = self._last_windows()
-        scale = _scale(w)
-        cur = (w / scale[:, None]).astype(np.float32)
+        scale, off = self._window_scale(w, self._ids()), self._offset(w)
+        cur = ((w - off[:, None]) / scale[:, None]).astype(np.float32)
         preds = []
         for _ in range(h):
             nxt = self._net_predict(torch.from_numpy(cur[:, None, :]))[:, 0]
             preds.append(nxt)
             cur = np.concatenate([cur[:, 1:], nxt[:, None]], axis=1)
-        pred = np.maximum(np.stack(preds, 1) * scale[:, None], 0.0)
-        out = future_dates(self.last_, h, self.freq)
-        out[self.name] = pred.reshape(-1)
-        return out
+        pred = np.maximum(off[:, None] + np.stack(preds, 1) * scale[:, None], 0.0)
+        return self._output(h, pred)
 
 
 class _ConvNet(nn.Module):
@@ -264,6 +360,7 @@ class _DirectForecaster(_WindowForecaster):
     def fit(self, df: pd.DataFrame) -> _DirectForecaster:
         self.out = self.h
         torch.manual_seed(self.seed)
+        self._prepare(df)
         return self._train(
             df,
             self._build(self.h),
@@ -278,20 +375,23 @@ class _DirectForecaster(_WindowForecaster):
         if h > self.h:
             raise ParameterError(f"{self.name} was trained for h <= {self.h}; got h={h}.")
         w, ends = self._last_windows()
-        x, scale = self._inputs(w, ends, np.array([str(u) for u in self.series_], dtype=object))
-        pred = np.maximum(self._net_predict(x)[:, :h] * scale[:, None], 0.0)
-        out = future_dates(self.last_, h, self.freq)
-        out[self.name] = pred.reshape(-1)
-        return out
+        x, scale = self._inputs(w, ends, self._ids())
+        off = self._offset(w)[:, None]
+        pred = np.maximum(off + self._net_predict(x)[:, :h] * scale[:, None], 0.0)
+        return self._output(h, pred)
 
 
 class ConvForecaster(_DirectForecaster):
-    """Improved Conv1D: 56-day window + day-of-week channel, dilated convs, direct h outputs."""
+    """Improved Conv1D: 56-day window + day-of-week channel, dilated convs, direct h outputs.
+
+    ``window=None`` is 56 for daily data, 26, 24, 12 for weekly, monthly, quarterly data;
+    ``scaling`` as in the module docstring.
+    """
 
     def __init__(
         self,
         h: int = 14,
-        window: int = 56,
+        window: int | None = None,
         width: int = 32,
         epochs: int = 30,
         batch_size: int = 128,
@@ -302,22 +402,26 @@ class ConvForecaster(_DirectForecaster):
         seed: int = 42,
         name: str = "Conv1D+",
         freq: str = "D",
+        scaling: str = "auto",
     ):
         self._set_training(epochs, batch_size, lr, patience, max_seconds, device, seed)
         self.h, self.window, self.width = h, window, width
-        self.name, self.freq, self.use_dow = name, freq, True
+        self.name, self.freq, self.use_dow, self.scaling = name, freq, True, scaling
 
     def _build(self, h: int) -> nn.Module:
-        return _ConvNet(2, self.window, h, self.width)
+        return _ConvNet(2, self.window_, h, self.width)
 
 
 class RNNForecaster(_DirectForecaster):
-    """GRU/LSTM over a 56-day window (+ day-of-week input), direct multi-horizon head."""
+    """GRU/LSTM over a 56-day window (+ day-of-week input), direct multi-horizon head.
+
+    ``window`` and ``scaling`` as for :class:`ConvForecaster`.
+    """
 
     def __init__(
         self,
         h: int = 14,
-        window: int = 56,
+        window: int | None = None,
         hidden: int = 64,
         cell: str = "gru",
         epochs: int = 30,
@@ -329,12 +433,13 @@ class RNNForecaster(_DirectForecaster):
         seed: int = 42,
         name: str | None = None,
         freq: str = "D",
+        scaling: str = "auto",
     ):
         if cell not in ("gru", "lstm"):
             raise ParameterError(f"cell must be 'gru' or 'lstm', got {cell!r}")
         self._set_training(epochs, batch_size, lr, patience, max_seconds, device, seed)
         self.h, self.window, self.hidden, self.cell = h, window, hidden, cell
-        self.freq, self.use_dow = freq, True
+        self.freq, self.use_dow, self.scaling = freq, True, scaling
         self.name = name or cell.upper()
 
     def _build(self, h: int) -> nn.Module:
@@ -388,7 +493,7 @@ class LinearForecaster(_DirectForecaster):
     def __init__(
         self,
         h: int = 14,
-        window: int = 56,
+        window: int | None = None,
         hidden: int = 0,
         epochs: int = 30,
         batch_size: int = 128,
@@ -401,14 +506,16 @@ class LinearForecaster(_DirectForecaster):
         freq: str = "D",
         exog: pd.DataFrame | None = None,
         holidays: bool = False,
+        scaling: str = "auto",
     ):
-        if int(h) < 1 or int(window) < 1:
+        if int(h) < 1 or (window is not None and int(window) < 1):
             raise ParameterError(f"h and window must be >= 1, got h={h}, window={window}")
         if int(hidden) < 0:
             raise ParameterError(f"hidden must be >= 0 (0: linear only), got {hidden}")
         self._set_training(epochs, batch_size, lr, patience, max_seconds, device, seed)
-        self.h, self.window, self.hidden = int(h), int(window), int(hidden)
+        self.h, self.window, self.hidden = int(h), window and int(window), int(hidden)
         self.name, self.freq, self.exog, self.holidays = name, freq, exog, bool(holidays)
+        self.scaling = scaling
         if exog is not None:
             split_exog(exog)  # fail early on a malformed frame
 
@@ -416,18 +523,24 @@ class LinearForecaster(_DirectForecaster):
         return 0 if self.exog is None else self.exog.shape[1] - 2
 
     def _build(self, h: int) -> nn.Module:
-        n_in = self.window + 7 + self._n_exog() * (h + 1) + (h if self.holidays else 0)
-        return _LinearNet(n_in, h, self.hidden)
+        n_in = self.window_ + self._n_pos() + self._n_exog() * (h + 1)
+        return _LinearNet(n_in + (h if self.holidays else 0), h, self.hidden)
+
+    def _n_pos(self) -> int:
+        """Width of the one-hot position of the origin: weekday, month or quarter (weekly: 0)."""
+        return {"D": 7, "W": 0, "M": 12, "Q": 4}[_norm_freq(self.freq)]
 
     def _inputs(
         self, windows: np.ndarray, ends: np.ndarray, ids: np.ndarray | None = None
     ) -> tuple[torch.Tensor, np.ndarray]:
-        scale = _scale(windows)
-        days = ends.astype("datetime64[D]").astype(np.int64)
-        dow = np.eye(7, dtype=np.float32)[(days + 3) % 7]  # 1970-01-01 was a Thursday
-        parts = [windows / scale[:, None], dow]
-        step = period_days(self.freq)
-        targets = ends.astype("datetime64[D]")[:, None] + step * np.arange(1, self.h + 1)
+        scale = self._window_scale(windows, ids)
+        parts = [(windows - self._offset(windows)[:, None]) / scale[:, None]]
+        if self._n_pos():
+            p, season = self._periods(ends)
+            parts.append(np.eye(season, dtype=np.float32)[p % season])
+        ks = np.tile(np.arange(1, self.h + 1), len(ends))
+        targets = add_periods(np.repeat(ends, self.h), ks, self.freq).to_numpy()
+        targets = targets.astype("datetime64[D]").reshape(len(ends), self.h)
         if self.exog is not None:
             parts.append(self._exog_inputs(ends, targets, ids))
         if self.holidays:

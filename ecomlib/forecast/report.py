@@ -73,25 +73,32 @@ def per_series(scores: pd.DataFrame, model: str, baseline: str | None = None) ->
 
 
 # ------------------------------------------------------------------ figures
-def plot_overview(df: pd.DataFrame, top: int = 6) -> plt.Figure:
-    """Total sales with a 7-day mean, and the biggest series (share of total)."""
+def plot_overview(df: pd.DataFrame, top: int = 6, window: int = 7) -> plt.Figure:
+    """Total sales with a rolling mean, and the biggest series.
+
+    Parameters
+    ----------
+    df : long-format series.
+    top : how many of the biggest series to draw.
+    window : periods of the rolling mean (7 for daily data, the season otherwise).
+    """
     total = df.groupby("ds")["y"].sum()
     fig, axes = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True)
-    axes[0].plot(total.index, total.to_numpy(), lw=0.8, color="C0", label="daily total")
+    axes[0].plot(total.index, total.to_numpy(), lw=0.8, color="C0", label="total")
     axes[0].plot(
         total.index,
-        total.rolling(7, center=True).mean().to_numpy(),
+        total.rolling(window, center=True).mean().to_numpy(),
         lw=2,
         color="C3",
-        label="7-day mean",
+        label=f"{window}-period mean",
     )
     axes[0].set_title("All series summed")
     axes[0].legend(loc="upper left")
     big = df.groupby("unique_id")["y"].sum().nlargest(top).index
     for uid in big:
-        s = df[df["unique_id"] == uid].set_index("ds")["y"].rolling(7).mean()
+        s = df[df["unique_id"] == uid].set_index("ds")["y"].rolling(window).mean()
         axes[1].plot(s.index, s.to_numpy(), lw=1.2, label=uid[:28])
-    axes[1].set_title(f"The {top} biggest series (7-day mean)")
+    axes[1].set_title(f"The {top} biggest series ({window}-period mean)")
     axes[1].legend(fontsize=8, ncol=2, loc="upper left")
     return fig
 
@@ -135,16 +142,21 @@ def plot_holidays(df: pd.DataFrame, holidays: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def plot_backtest_windows(df: pd.DataFrame, cutoffs: Sequence, h: int) -> plt.Figure:
+def plot_backtest_windows(
+    df: pd.DataFrame, cutoffs: Sequence, h: int, freq: str = "D"
+) -> plt.Figure:
     """The total series with the training span and each forecast window."""
+    from ecomlib.forecast.series import add_periods
+
     total = df.groupby("ds")["y"].sum()
     fig, ax = plt.subplots(figsize=(11, 3.5))
     ax.plot(total.index, total.to_numpy(), lw=0.8, color="grey")
     for i, c in enumerate(cutoffs):
         c = pd.Timestamp(c)
+        end = add_periods([c], h, freq)[0]
         ax.axvspan(
             c + pd.Timedelta(days=0.5),
-            c + pd.Timedelta(days=h + 0.5),
+            end + pd.Timedelta(days=0.5),
             color=f"C{i}",
             alpha=0.25,
             label=f"window {i + 1}: after {c.date()}",
@@ -274,5 +286,8 @@ def zero_days(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def nice(board: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
-    """Round a leaderboard for display."""
-    return board.astype(float).round(digits).replace({np.nan: None})
+    """Round a leaderboard for display (text columns such as the selection's role kept)."""
+    out = board.copy()
+    num = [c for c in out.columns if pd.api.types.is_numeric_dtype(out[c])]
+    out[num] = out[num].astype(float).round(digits)
+    return out.replace({np.nan: None})

@@ -23,23 +23,40 @@ from ecomlib.errors import DataError, ParameterError
 log = logging.getLogger(__name__)
 
 LEVELS = {"total": None, "department": "department", "category": "product_category"}
-FREQS = {"D": "day", "W": "week"}
+FREQS = {"D": "day", "W": "week", "M": "month", "Q": "quarter"}
 # pandas frequency of the period starts we produce: days, and weeks starting on Monday
 # (DuckDB's date_trunc('week', ...) returns Mondays).
 PANDAS_FREQ = {"D": "D", "W": "W-MON"}
+SEASONS = {"D": 7, "W": 52, "M": 12, "Q": 4}
+MONTHS = {"M": 1, "Q": 3}
 
 
-def season_length(freq: str) -> int:
-    """Seasonal period used by the models and by MASE: 7 for daily, 1 for weekly data.
+def season_length(freq: str, n_obs: int | None = None) -> int:
+    """Seasonal period of a frequency: 7 (daily), 52 (weekly), 12 (monthly), 4 (quarterly).
 
-    One year of weekly data cannot show a yearly cycle, so weekly series get no seasonality.
+    Parameters
+    ----------
+    freq : "D", "W", "M" or "Q" (or an alias such as "MS", "QE", "W-MON").
+    n_obs : length of the shortest series; when it holds fewer than two full seasons (plus
+        one value) the season is 1, since a seasonal model or MASE scale cannot be estimated.
     """
-    return 7 if _norm_freq(freq) == "D" else 1
+    s = SEASONS[_norm_freq(freq)]
+    if n_obs is not None and n_obs < 2 * s + 1:
+        return 1
+    return s
 
 
 def period_days(freq: str) -> int:
-    """Days between consecutive periods: 1 for daily, 7 for weekly data."""
-    return 7 if _norm_freq(freq) == "W" else 1
+    """Days between consecutive periods: 1 for daily, 7 for weekly data.
+
+    Monthly and quarterly periods have no fixed length in days: use :func:`add_periods`.
+    """
+    f = _norm_freq(freq)
+    if f in MONTHS:
+        raise ParameterError(
+            f"freq={freq!r} has no fixed step in days; use add_periods(dates, k, freq)."
+        )
+    return 7 if f == "W" else 1
 
 
 def _norm_freq(freq: str) -> str:
@@ -48,7 +65,61 @@ def _norm_freq(freq: str) -> str:
         return "D"
     if f in ("W", "WEEK", "WEEKLY") or f.startswith("W-"):
         return "W"
-    raise ParameterError(f"Unknown frequency {freq!r}: use 'D' (daily) or 'W' (weekly).")
+    if f in ("M", "MS", "ME", "MONTH", "MONTHLY"):
+        return "M"
+    if f in ("Q", "QS", "QE", "QUARTER", "QUARTERLY") or f.startswith(("Q-", "QS-", "QE-")):
+        return "Q"
+    raise ParameterError(
+        f"Unknown frequency {freq!r}: use 'D' (daily), 'W' (weekly), 'M' (monthly, month start "
+        "or end dates) or 'Q' (quarterly)."
+    )
+
+
+def _month_end(ds: pd.DatetimeIndex) -> bool:
+    return bool(len(ds)) and bool((ds.normalize() == ds).all() and ds.is_month_end.all())
+
+
+def add_periods(dates, k, freq: str) -> pd.DatetimeIndex:
+    """``dates`` moved ``k`` periods ahead (``k`` a scalar or one integer per date).
+
+    Monthly and quarterly dates keep their anchor: month (quarter) starts stay on the 1st,
+    month ends on the last day of the month.
+    """
+    d = pd.DatetimeIndex(pd.to_datetime(pd.Series(np.asarray(dates).ravel())).to_numpy())
+    steps = np.broadcast_to(np.asarray(k, dtype=np.int64), (len(d),))
+    f = _norm_freq(freq)
+    if f not in MONTHS:
+        return d + pd.to_timedelta(steps * period_days(f), unit="D")
+    months = steps * MONTHS[f]
+    end = _month_end(d) and not (d.day == 1).all()
+    per = pd.PeriodIndex.from_ordinals(d.to_period("M").asi8 + months, freq="M")
+    out = per.to_timestamp(how="end").normalize() if end else per.to_timestamp()
+    if not end:  # keep any time of day / day offset of month-start-like dates
+        out = out + (d - d.to_period("M").to_timestamp())
+    return pd.DatetimeIndex(out)
+
+
+def infer_freq(ds) -> str | None:
+    """The frequency ("D", "W", "M", "Q") of sorted dates of one series, or None if irregular.
+
+    Parameters
+    ----------
+    ds : the dates of one series, oldest first.
+    """
+    d = pd.DatetimeIndex(pd.to_datetime(pd.Series(ds)).to_numpy())
+    if len(d) < 2:
+        return None
+    diffs = np.diff(d.asi8) // 86_400_000_000_000
+    if (diffs == 1).all():
+        return "D"
+    if (diffs == 7).all():
+        return "W"
+    months = np.diff(d.year * 12 + d.month)
+    same_anchor = (d.day == d.day[0]).all() or _month_end(d)
+    for f, m in (("M", 1), ("Q", 3)):
+        if same_anchor and (months == m).all():
+            return f
+    return None
 
 
 def _day_sql(column: str, timezone: str | None) -> str:
@@ -66,56 +137,78 @@ def _day_sql(column: str, timezone: str | None) -> str:
     return f"CAST(timezone('{timezone}', timezone('UTC', {column})) AS DATE)"
 
 
+def product_columns(con) -> list[str]:
+    """Columns of the ``products`` view of ``con`` ([] when it has none)."""
+    try:
+        return [r[0] for r in con.execute("DESCRIBE products").fetchall()]
+    except Exception:  # noqa: BLE001 - no products view: DuckDB's CatalogException
+        return []
+
+
+def group_column(level: str, con) -> str | None:
+    """The ``products`` column whose values name the series of ``level`` (None: total).
+
+    Parameters
+    ----------
+    level : "total", "department", "category" or any column of the ``products`` view.
+    con : DuckDB connection with the canonical views.
+    """
+    if level == "total":
+        return None
+    col = LEVELS.get(level, level)
+    cols = product_columns(con)
+    if (cols and col not in cols) or (not cols and level not in LEVELS):
+        have = f"products has {', '.join(cols)}" if cols else "the source has no products table"
+        raise ParameterError(
+            f"level={level!r} needs the column products.{col}, but {have}; use level='total' "
+            "or name a product-group column of the source."
+        )
+    return col
+
+
+def _ident(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
 def build_series(
     level: str = "category",
     freq: str = "D",
     n_series: int | None = 50,
-    start: str = "2017-01-01",
-    end: str = "2017-12-31",
+    start: str | None = "2017-01-01",
+    end: str | None = "2017-12-31",
     measure: str = "sales_value",
     con=None,
     timezone: str | None = None,
 ) -> pd.DataFrame:
-    """Aggregate Complete Journey transactions into long-format series.
+    """Aggregate transactions into long-format series (one per product group, or the total).
 
-    The Complete Journey stores its timestamps in UTC (its quietest hour is 2-4 am US Eastern
-    time; see :func:`ecomlib.eda.to_local_time`), so by default a "day" is a UTC calendar day,
-    from 7 pm (8 pm in summer) to the next evening in the stores' time. That is the day of
-    protocol F1 in BENCHMARKS.md and of its reference numbers. ``timezone="America/New_York"``
-    sums the stores' own days instead (the local time notebook 01 shows): Christmas Day then
-    has no sale at all. On F1's test windows AutoETS scores MASE 0.914 on local days against
-    0.897 on UTC days, most of the gap in the Thanksgiving window.
+    A "day" is the calendar day of ``timezone``; None sums UTC days, as the canonical views
+    store them. The Complete Journey's timestamps are UTC (its quietest hour is 2-4 am US
+    Eastern time; see :func:`ecomlib.eda.to_local_time`), so there a UTC day runs from 7 pm
+    (8 pm in summer) to the next evening in the stores' time; protocol F1 in BENCHMARKS.md
+    uses those UTC days.
 
     Parameters
     ----------
-    level : {"total", "department", "category"}
-        Hierarchy level; ``category`` is ``products.product_category``.
-    freq : {"D", "W"}
-        Daily, or weekly (weeks starting Monday; only weeks fully inside ``[start, end]``).
-    n_series : int or None
-        Keep the series with the highest total ``measure`` over the period (None keeps all).
-    start, end : str
-        First and last day (inclusive).
-    measure : {"sales_value", "quantity"}
-        What is summed.
-    con : DuckDB connection, optional
-        Defaults to :func:`ecomlib.data.connect`.
-    timezone : IANA time zone name (e.g. ``"America/New_York"``) whose calendar days are
-        summed; None sums UTC days, as stored.
+    level : "total", "department", "category" (``products.product_category``) or the name of
+        any other column of the ``products`` view.
+    freq : "D" (daily), "W" (weeks starting Monday), "M" (months, dated on the 1st) or "Q"
+        (quarters, dated on their first day); only periods fully inside ``[start, end]``.
+    n_series : keep the series with the highest total ``measure`` (None keeps all).
+    start : first day (inclusive); None: the first day with a transaction.
+    end : last day (inclusive); None: the last day with a transaction.
+    measure : "sales_value" or "quantity", what is summed.
+    con : DuckDB connection with the canonical views (default :func:`ecomlib.data.connect`).
+    timezone : IANA time zone name whose calendar days are summed; None: UTC days.
 
     Returns
     -------
     DataFrame with ``unique_id`` (str), ``ds`` (datetime64), ``y`` (float), sorted, every
     period present (missing periods are 0).
     """
-    if level not in LEVELS:
-        raise ParameterError(f"Unknown level {level!r}: use one of {', '.join(LEVELS)}.")
     if measure not in ("sales_value", "quantity"):
         raise ParameterError(f"Unknown measure {measure!r}: use 'sales_value' or 'quantity'.")
     f = _norm_freq(freq)
-    start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
-    if end_ts <= start_ts:
-        raise ParameterError(f"end ({end}) must be after start ({start}).")
     if n_series is not None and n_series < 1:
         raise ParameterError(f"n_series must be >= 1 or None, got {n_series}.")
     day = _day_sql("t.transaction_timestamp", timezone)
@@ -123,9 +216,18 @@ def build_series(
         from ecomlib.data import connect
 
         con = connect()
-    col = LEVELS[level]
-    key = f"p.{col}" if col else "'TOTAL'"
-    where = f"p.{col} IS NOT NULL AND " if col else ""
+    if start is None or end is None or str(start) == "" or str(end) == "":
+        lo, hi = con.execute(f"SELECT min({day}), max({day}) FROM transactions t").fetchall()[0]
+        if lo is None:
+            raise DataError("transactions is empty: no series to build.")
+        start = start or str(lo)
+        end = end or str(hi)
+    start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
+    if end_ts <= start_ts:
+        raise ParameterError(f"end ({end}) must be after start ({start}).")
+    col = group_column(level, con)
+    key = f"CAST(p.{_ident(col)} AS VARCHAR)" if col else "'TOTAL'"
+    where = f"p.{_ident(col)} IS NOT NULL AND " if col else ""
     join = "JOIN products p USING (product_id)" if col else ""
     sql = f"""
         SELECT {key} AS unique_id, {day} AS ds, SUM(t.{measure}) AS y
@@ -147,13 +249,23 @@ def build_series(
         .reindex(index=days, columns=list(keep))
         .fillna(0.0)
     )
-    if f == "W":
-        week = full.index - pd.to_timedelta(full.index.dayofweek, unit="D")
-        counts = pd.Series(1, index=full.index).groupby(week).sum()
-        full = full.groupby(week).sum()
-        full = full[counts.reindex(full.index).to_numpy() == 7]
+    if f != "D":
+        if f == "W":
+            period = full.index - pd.to_timedelta(full.index.dayofweek, unit="D")
+            size = np.full(len(full.index), 7)
+        else:
+            per = full.index.to_period("M" if f == "M" else "Q")
+            period = per.to_timestamp()
+            size = per.to_timestamp(how="end").normalize().day if f == "M" else None
+            if f == "Q":
+                size = (per.to_timestamp(how="end").normalize() - period).days + 1
+            size = np.asarray(size)
+        counts = pd.Series(1, index=full.index).groupby(period).sum()
+        expected = pd.Series(size, index=full.index).groupby(period).first()
+        full = full.groupby(period).sum()
+        full = full[counts.reindex(full.index).to_numpy() == expected.reindex(full.index)]
         if full.empty:
-            raise DataError(f"No complete week between {start} and {end}.")
+            raise DataError(f"No complete {FREQS[f]} between {start} and {end}.")
     full.index.name = "ds"
     out = full.reset_index().melt(id_vars="ds", var_name="unique_id", value_name="y")
     out = out[["unique_id", "ds", "y"]].astype({"unique_id": str, "y": float})
@@ -161,16 +273,29 @@ def build_series(
 
 
 def fill_gaps(df: pd.DataFrame, freq: str = "D", value: float = 0.0) -> pd.DataFrame:
-    """Insert missing periods of every series (between its first and last date) with ``value``."""
-    pfreq = PANDAS_FREQ[_norm_freq(freq)] if _norm_freq(freq) == "D" else None
+    """Insert missing periods of every series (between its first and last date) with ``value``.
+
+    Parameters
+    ----------
+    df : long frame ``unique_id, ds, y``.
+    freq : "D", "W" (weeks keep the weekday of the series' first date), "M" or "Q" (month or
+        quarter starts or ends, as the series' first date).
+    value : what the inserted periods get.
+    """
+    f = _norm_freq(freq)
     parts = []
     for uid, g in df.groupby("unique_id", sort=True):
         g = g.set_index("ds").sort_index()
-        if pfreq is None:  # weekly: keep the weekday of the series' first date
-            pf = pd.tseries.frequencies.to_offset(f"W-{g.index[0].day_name()[:3].upper()}")
+        first, last = g.index[0], g.index[-1]
+        if f == "D":
+            idx = pd.date_range(first, last, freq="D")
+        elif f == "W":
+            idx = pd.date_range(first, last, freq=f"W-{first.day_name()[:3].upper()}")
         else:
-            pf = pfreq
-        idx = pd.date_range(g.index[0], g.index[-1], freq=pf)
+            n = ((last.year - first.year) * 12 + last.month - first.month) // MONTHS[f]
+            idx = add_periods(np.repeat(np.datetime64(first), n + 1), np.arange(n + 1), f)
+            if _month_end(pd.DatetimeIndex([first])) and first.day != 1:
+                idx = add_periods(idx, 0, f)
         g = g.reindex(idx)
         g.index.name = "ds"
         g["unique_id"] = uid
@@ -182,6 +307,28 @@ def fill_gaps(df: pd.DataFrame, freq: str = "D", value: float = 0.0) -> pd.DataF
 def _rows(frame: pd.DataFrame, mask, n: int = 5) -> str:
     bad = frame[np.asarray(mask)]
     return bad.head(n).to_string(index=True)
+
+
+def _freq_message(source: str, uid, ds: pd.Series, got: str | None, freq) -> str:
+    """Why the dates of one series do not fit ``freq`` (or any frequency)."""
+    d = pd.DatetimeIndex(pd.to_datetime(ds).to_numpy())
+    sample = ", ".join(str(x.date()) for x in d[:3])
+    if got is not None:
+        return (
+            f"{source}: series {uid!r} has {FREQS[got]}ly dates ({sample}, ...) but "
+            f"freq={freq!r}; pass freq={got!r} (or freq=None to infer it)."
+        )
+    diffs = pd.Series(d).diff()
+    mode = diffs.mode().iloc[0]
+    bad = diffs.index[(diffs != mode) & diffs.notna()]
+    i = int(bad[0]) if len(bad) else 1
+    want = f" for freq={freq!r}" if freq else ""
+    return (
+        f"{source}: series {uid!r} has irregular dates{want}: {len(bad)} step(s) differ from "
+        f"{mode} (e.g. {d[i - 1].date()} -> {d[i].date()}). Insert the missing periods with "
+        "ecomlib.forecast.fill_gaps(df, freq) (zeros for days without sales) or aggregate to a "
+        "regular frequency (D, W, M or Q)."
+    )
 
 
 def validate_series(
@@ -197,7 +344,8 @@ def validate_series(
     Parameters
     ----------
     df : DataFrame with ``unique_id``, ``ds``, ``y``.
-    freq : "D", "W" or None (None: infer per series and only require regular spacing).
+    freq : "D", "W", "M", "Q" or None (None: infer it; every series must share one). Month
+        and quarter dates may be period starts or ends.
     h : int, optional
         Forecast horizon: every series needs at least ``2 * h`` observations (and
         ``min_length`` when given).
@@ -212,8 +360,9 @@ def validate_series(
     ------
     DataError
         Missing columns, unparseable dates, non-numeric or NaN ``y``, duplicated
-        ``(unique_id, ds)``, unsorted rows, irregular dates (gaps or a different
-        frequency), too short a history.
+        ``(unique_id, ds)``, unsorted rows, irregular dates (gaps), dates of another
+        frequency than ``freq``, too short a history. The returned frame's
+        ``attrs["freq"]`` is the (declared or inferred) frequency.
     """
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"{source}: expected a DataFrame, got {type(df).__name__}.")
@@ -271,22 +420,21 @@ def validate_series(
         out = out.loc[order]
     out = out.reset_index(drop=True)
     f = _norm_freq(freq) if freq else None
-    step = {"D": pd.Timedelta(days=1), "W": pd.Timedelta(days=7)}.get(f) if f else None
+    found = {}
     for uid, g in out.groupby("unique_id", sort=False):
-        diffs = g["ds"].diff().dropna()
-        if diffs.empty:
+        if len(g) < 2:
             continue
-        expected = step if step is not None else diffs.mode().iloc[0]
-        irregular = diffs != expected
-        if irregular.any():
-            first = g.loc[irregular[irregular].index[0]]
-            prev = g.loc[g.index[g.index.get_loc(first.name) - 1]]
-            raise DataError(
-                f"{source}: series {uid!r} has irregular dates: {int(irregular.sum())} step(s) "
-                f"differ from {expected} (e.g. {prev['ds'].date()} -> {first['ds'].date()}). "
-                "Insert the missing periods with ecomlib.forecast.fill_gaps(df, freq) "
-                "(zeros for days without sales) or aggregate to a regular frequency."
-            )
+        got = infer_freq(g["ds"])
+        if got is None or (f is not None and got != f):
+            raise DataError(_freq_message(source, uid, g["ds"], got, freq))
+        found[got] = uid
+    if f is None and len(found) > 1:
+        raise DataError(
+            f"{source}: the series have different frequencies ("
+            + ", ".join(f"{FREQS[k]}ly like {v!r}" for k, v in found.items())
+            + "); forecast them separately or aggregate them to one frequency."
+        )
+    out.attrs["freq"] = f or next(iter(found), None)
     need = max(2 * h if h else 0, min_length or 0)
     if need:
         lengths = out.groupby("unique_id").size()
@@ -334,8 +482,7 @@ def split_at(df: pd.DataFrame, cutoff) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def future_dates(df: pd.DataFrame, h: int, freq: str = "D") -> pd.DataFrame:
     """The ``h`` periods after each series' last date, as ``unique_id, ds``."""
-    step = pd.Timedelta(days=period_days(freq))
     last = df.groupby("unique_id", sort=True)["ds"].max()
     ids = np.repeat(last.index.to_numpy(), h)
-    ds = np.repeat(last.to_numpy(), h) + np.tile(np.arange(1, h + 1), len(last)) * step
-    return pd.DataFrame({"unique_id": ids, "ds": ds})
+    ds = add_periods(np.repeat(last.to_numpy(), h), np.tile(np.arange(1, h + 1), len(last)), freq)
+    return pd.DataFrame({"unique_id": ids, "ds": ds.to_numpy()})

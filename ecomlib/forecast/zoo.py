@@ -17,7 +17,7 @@ from ecomlib.forecast.base import (
 )
 from ecomlib.forecast.gbm import LightGBMForecaster
 from ecomlib.forecast.neural import ConvForecaster, LinearForecaster, RNNForecaster, SeedConv1D
-from ecomlib.forecast.series import season_length
+from ecomlib.forecast.series import _norm_freq, season_length
 
 MODEL_NAMES = (
     "Naive",
@@ -80,8 +80,14 @@ def make_models(
     arima_fast: bool = True,
     exog: pd.DataFrame | None = None,
     extra_series: pd.DataFrame | None = None,
+    season: int | None = None,
+    calendar: str = "auto",
 ) -> list[Forecaster]:
     """Forecasters for ``names`` (see :data:`MODEL_NAMES`), in the order given.
+
+    ``freq`` is "D", "W", "M" or "Q"; ``season`` overrides its seasonal period
+    (:func:`ecomlib.forecast.season_length`) and ``calendar`` the LightGBMs' calendar features
+    ("auto", "none", ... see :class:`ecomlib.forecast.LightGBMForecaster`).
 
     ``Ensemble`` is the mean of AutoETS (AutoETS-sqrt instead when listed), the direct LightGBMs
     (``LightGBM+promo`` and ``LightGBM+promo+extra`` when listed, else ``LightGBM``),
@@ -157,7 +163,8 @@ def make_models(
     unknown = [n for n in names if n not in MODEL_NAMES]
     if unknown:
         raise ParameterError(f"Unknown model(s) {unknown}. Models: {', '.join(MODEL_NAMES)}.")
-    s = season_length(freq)
+    s = season or season_length(freq)
+    daily = _norm_freq(freq) == "D"
     nn = {
         "epochs": epochs,
         "seed": seed,
@@ -178,24 +185,28 @@ def make_models(
         "seed": seed,
         "season": s,
         "freq": freq,
+        "calendar": calendar,
     }
     factories = {
         "Naive": lambda: Naive(freq=freq),
-        "SeasonalNaive": lambda: SeasonalNaive(freq=freq),
-        "WindowAverage": lambda: WindowAverage(28 if freq == "D" else 4, freq=freq),
-        "AutoETS": lambda: StatsForecastModel("AutoETS", freq=freq),
+        "SeasonalNaive": lambda: SeasonalNaive(s, freq=freq),
+        "WindowAverage": lambda: WindowAverage(28 if daily else 4, freq=freq),
+        "AutoETS": lambda: StatsForecastModel("AutoETS", season=s, freq=freq),
         "AutoETS-sqrt": lambda: StatsForecastModel(
             "AutoETS",
+            season=s,
             freq=freq,
             boxcox=ETS_BOXCOX,
             name="AutoETS-sqrt",
             model="AZA" if s > 1 else "AZN",  # additive on the sqrt scale (see above)
         ),
-        "AutoARIMA": lambda: StatsForecastModel("AutoARIMA", freq=freq, **arima),
-        "AutoTheta": lambda: StatsForecastModel("AutoTheta", freq=freq),
-        "DynamicOptimizedTheta": lambda: StatsForecastModel("DynamicOptimizedTheta", freq=freq),
-        "MSTL": lambda: StatsForecastModel("MSTL", freq=freq),
-        "AutoCES": lambda: StatsForecastModel("AutoCES", freq=freq),
+        "AutoARIMA": lambda: StatsForecastModel("AutoARIMA", season=s, freq=freq, **arima),
+        "AutoTheta": lambda: StatsForecastModel("AutoTheta", season=s, freq=freq),
+        "DynamicOptimizedTheta": lambda: StatsForecastModel(
+            "DynamicOptimizedTheta", season=s, freq=freq
+        ),
+        "MSTL": lambda: StatsForecastModel("MSTL", season=s, freq=freq),
+        "AutoCES": lambda: StatsForecastModel("AutoCES", season=s, freq=freq),
         "LightGBM": lambda: LightGBMForecaster("direct", origin_stride=1, **gbm),
         "LightGBM-lags": lambda: LightGBMForecaster("lags", **gbm),
         "LightGBM+promo": lambda: LightGBMForecaster(
@@ -219,13 +230,15 @@ def make_models(
             name="LightGBM+promo-huber",
             **{**gbm, "objective": "huber"},
         ),
-        "SeedConv1D": lambda: SeedConv1D(window=28, batch_size=32, patience=3, **nn),
+        "SeedConv1D": lambda: SeedConv1D(
+            window=28 if daily else None, batch_size=32, patience=3, **nn
+        ),
         "Conv1D+": lambda: ConvForecaster(h=h, **nn),
         "GRU": lambda: RNNForecaster(h=h, cell="gru", **nn),
         "LSTM": lambda: RNNForecaster(h=h, cell="lstm", **nn),
         "Linear": lambda: LinearForecaster(
             h=h,
-            **{**nn, **LINEAR_SETTINGS, "window": LINEAR_SETTINGS["window"] if freq == "D" else 16},
+            **{**nn, **LINEAR_SETTINGS, "window": LINEAR_SETTINGS["window"] if daily else None},
         ),
     }
     models: list[Forecaster] = []

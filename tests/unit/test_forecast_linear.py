@@ -69,6 +69,8 @@ def test_linear_inputs_by_hand():
     df = _toy(n=60, n_ids=2)
     plan = _plan(df)
     m = LinearForecaster(h=3, window=28, exog=plan, holidays=True, device="cpu")
+    m.out = 3
+    m._prepare(df)
     assert m._build(3).linear.in_features == 28 + 7 + 2 * (3 + 1) + 3
     windows = np.arange(1.0, 57.0).reshape(2, 28)
     ends = np.array(["2021-12-23", "2021-03-06"], dtype="datetime64[ns]")  # Thu, Sat
@@ -134,9 +136,18 @@ def test_linear_bad_input(kwargs, match):
         LinearForecaster(**kwargs)
 
 
-def test_linear_refuses_too_short_series():
-    with pytest.raises(ParameterError, match="needs"):
-        LinearForecaster(h=14, window=56, epochs=1, device="cpu").fit(_toy(n=60))
+def test_linear_short_series_shorter_window_or_left_out():
+    m = LinearForecaster(h=14, window=56, epochs=1, device="cpu").fit(_toy(n=60))
+    assert m.window_ == 60 - 14 - 8 and "window shortened" in m.notes_[0]
+    assert m.predict(14)["Linear"].notna().all()
+    mixed = pd.concat([_toy(n=120, n_ids=1), _toy(n=50, n_ids=2).query("unique_id == 's1'")])
+    m = LinearForecaster(h=14, window=56, epochs=1, device="cpu").fit(mixed)
+    pred = m.predict(14)
+    assert pred.loc[pred["unique_id"] == "s1", "Linear"].isna().all()
+    assert pred.loc[pred["unique_id"] == "s0", "Linear"].notna().all()
+    assert "1 series shorter than 78 values not forecast (s1)" in m.notes_[0]
+    with pytest.raises(ParameterError, match="needs at least"):
+        LinearForecaster(h=14, window=56, epochs=1, device="cpu").fit(_toy(n=20))
 
 
 def test_zoo_linear():
@@ -145,7 +156,7 @@ def test_zoo_linear():
     lin, weekly = make_models(["Linear"], device="cpu")[0], make_models(["Linear"], freq="W")[0]
     assert isinstance(lin, LinearForecaster) and lin.exog is None and not lin.holidays
     assert lin.window == LINEAR_SETTINGS["window"] == 56 and lin.epochs == 30
-    assert weekly.window == 16 and weekly.freq == "W"
+    assert weekly.window is None and weekly.freq == "W"
     assert "Linear" not in ENSEMBLE_MEMBERS  # measured, not chosen (see make_models)
     zoo = make_models(["AutoETS-sqrt", "LightGBM", "Linear", "Ensemble"], device="cpu")
     assert zoo[-1].member_names == ["AutoETS-sqrt", "LightGBM"]
@@ -176,4 +187,8 @@ def test_calendar_weekly_keeps_only_weekday_and_holiday_distances():
     with pytest.raises(ParameterError, match="calendar"):
         LightGBMForecaster(calendar="monthly")
     with pytest.raises(ParameterError, match="calendar"):
-        make_features(x, dates, o, k, calendar="none")
+        make_features(x, dates, o, k, calendar="yearly")
+    none, _ = make_features(x, dates, o, k, calendar="none")  # calendar features off
+    assert not [c for c in none.columns if c.startswith("target_") or c == "origin_dow"]
+    m = LightGBMForecaster(h=7, n_estimators=10, calendar="none").fit(_toy())
+    assert not [c for c in m.feature_names_ if "dow" in c or "month" in c]

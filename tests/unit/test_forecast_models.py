@@ -339,8 +339,19 @@ def test_zoo_sqrt_ets_replaces_autoets_in_the_ensemble():
     zoo = make_models(["AutoETS", "AutoETS-sqrt", "LightGBM", "LightGBM-lags", "Ensemble"])
     assert zoo[1].name == "AutoETS-sqrt" and zoo[1].boxcox == ETS_BOXCOX == 0.5
     assert zoo[1].kwargs == {"model": "AZA"}
-    weekly = make_models(["AutoETS-sqrt"], freq="W")[0]  # no season in weekly data
-    assert weekly.kwargs == {"model": "AZN"}
+    weekly = make_models(["AutoETS-sqrt"], freq="W")[0]  # season 52 ...
+    assert weekly.kwargs == {"model": "AZA"} and weekly.season == 52
+    year = pd.DataFrame(  # ... but one year of weeks holds no two seasons: non-seasonal
+        {
+            "unique_id": "a",
+            "ds": pd.date_range("2021-01-04", periods=52, freq="W-MON"),
+            "y": np.arange(52.0),
+        }
+    )
+    weekly.fit(year)
+    assert weekly.season_ == 1 and weekly._model().season_length == 1
+    assert "season 1" in weekly.notes_[0] and len(weekly.predict(3)) == 3
+    assert make_models(["AutoETS-sqrt"], freq="W", season=1)[0].kwargs == {"model": "AZN"}
     assert zoo[-1].member_names == ["AutoETS-sqrt", "LightGBM", "LightGBM-lags"]
     plain = make_models(["AutoETS", "LightGBM", "LightGBM-lags", "Ensemble"])
     assert plain[-1].member_names == ["AutoETS", "LightGBM", "LightGBM-lags"]

@@ -79,7 +79,7 @@ def test_build_series_rejects_bad_parameters():
     with pytest.raises(ParameterError, match="level"):
         build_series("store", con=_FakeCon(pd.DataFrame()))
     with pytest.raises(ParameterError, match="frequency"):
-        build_series("total", "M", con=_FakeCon(pd.DataFrame()))
+        build_series("total", "H", con=_FakeCon(pd.DataFrame()))
     with pytest.raises(ParameterError, match="after start"):
         build_series("total", start="2021-02-01", end="2021-01-01", con=_FakeCon(pd.DataFrame()))
 
@@ -167,9 +167,71 @@ def test_future_dates_and_season():
     fd = future_dates(_long(), 3)
     assert len(fd) == 6
     assert fd["ds"].iloc[0] == pd.Timestamp("2021-01-31")
-    assert season_length("D") == 7 and season_length("W") == 1
+    assert [season_length(f) for f in ("D", "W", "MS", "QE")] == [7, 52, 12, 4]
+    assert season_length("W", n_obs=52) == 1 and season_length("M", n_obs=25) == 12
     assert period_days("D") == 1 and period_days("weekly") == 7 and period_days("W-MON") == 7
     weekly = future_dates(_long(), 2, freq="W")
     assert (weekly.groupby("unique_id")["ds"].diff().dropna() == pd.Timedelta(days=7)).all()
-    with pytest.raises(ParameterError, match="Unknown frequency 'M'"):
+    with pytest.raises(ParameterError, match="Unknown frequency 'H'"):
+        period_days("H")
+    with pytest.raises(ParameterError, match="add_periods"):
         period_days("M")
+
+
+def _periodic(freq: str, n: int = 30, n_ids: int = 2) -> pd.DataFrame:
+    ds = pd.date_range("2015-01-01", periods=n, freq=freq)
+    return pd.DataFrame(
+        {
+            "unique_id": np.repeat([f"s{i}" for i in range(n_ids)], n),
+            "ds": np.tile(ds, n_ids),
+            "y": np.arange(n_ids * n, dtype=float),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "pandas_freq, freq", [("MS", "M"), ("ME", "M"), ("QS", "Q"), ("QE", "Q"), ("W-SUN", "W")]
+)
+def test_validate_series_infers_monthly_and_quarterly_dates(pandas_freq, freq):
+    df = _periodic(pandas_freq)
+    out = validate_series(df, freq=None)
+    assert out.attrs["freq"] == freq
+    assert validate_series(df, freq=freq).attrs["freq"] == freq
+    nxt = future_dates(out, 2, freq)
+    expected = pd.date_range(df["ds"].max(), periods=3, freq=pandas_freq)[1:]
+    assert list(nxt["ds"].iloc[:2]) == list(expected)
+
+
+@pytest.mark.parametrize("declared", ["D", "W", "Q"])
+def test_validate_series_refuses_dates_of_another_frequency(declared):
+    with pytest.raises(DataError, match=f"monthly dates .* but freq='{declared}'"):
+        validate_series(_periodic("MS"), freq=declared)
+
+
+def test_fill_gaps_monthly_and_quarterly_keep_the_anchor():
+    for pandas_freq, freq in (("ME", "M"), ("QS", "Q")):
+        df = _periodic(pandas_freq, n=8, n_ids=1).drop(index=[3, 4])
+        with pytest.raises(DataError, match="irregular"):
+            validate_series(df, freq=freq)
+        full = fill_gaps(df, freq)
+        assert list(full["ds"]) == list(pd.date_range("2015-01-01", periods=8, freq=pandas_freq))
+        assert full["y"].iloc[3] == 0.0
+        assert validate_series(full, freq=None).attrs["freq"] == freq
+
+
+def test_build_series_monthly_and_quarterly_keep_complete_periods():
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE transactions AS SELECT TIMESTAMP '2021-01-15 12:00' + i * INTERVAL 1 DAY "
+        "AS transaction_timestamp, 1.0 AS sales_value, 1 AS quantity FROM range(200) t(i)"
+    )
+    monthly = build_series("total", "M", start=None, end=None, con=con)
+    assert monthly["ds"].dt.day.eq(1).all() and monthly["ds"].min() == pd.Timestamp("2021-02-01")
+    assert monthly["y"].tolist() == [28.0, 31.0, 30.0, 31.0, 30.0, 31.0]  # Feb..Jul
+    quarterly = build_series("total", "Q", start=None, end=None, con=con)
+    assert quarterly["ds"].tolist() == [pd.Timestamp("2021-04-01")]
+    assert quarterly["y"].tolist() == [91.0]
+    with pytest.raises(ParameterError, match="products"):
+        build_series("product_category", "M", con=con)
