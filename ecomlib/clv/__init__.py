@@ -40,6 +40,7 @@ from ecomlib.clv.models import (
     gamma_gamma_loglik,
     pareto_nbd_loglik,
 )
+from ecomlib.clv.study import Study, churn_table, make_models, run_study
 
 __all__ = [
     "BGNBD",
@@ -49,10 +50,12 @@ __all__ = [
     "GammaGamma",
     "LightGBMCLV",
     "ParetoNBD",
+    "Study",
     "Period",
     "RateBaseline",
     "ZeroBaseline",
     "bgnbd_loglik",
+    "churn_table",
     "calibration_holdout",
     "connect_source",
     "customer_days",
@@ -64,9 +67,11 @@ __all__ = [
     "gamma_gamma_loglik",
     "inner_split",
     "leaderboard",
+    "make_models",
     "paired_bootstrap",
     "pareto_nbd_loglik",
     "read_cdnow_sample",
+    "run_study",
     "score",
     "segment_table",
     "segments",

@@ -68,42 +68,39 @@ def _cdnow_frame(which: str) -> pd.DataFrame:
     )
 
 
-def connect_source(data: str = "") -> Any:
-    """A DuckDB connection with a canonical ``transactions`` view for ``data``.
+def connect_source(data: str = "") -> tuple[Any, dict[str, str]]:
+    """A DuckDB connection with a canonical ``transactions`` view for ``data``, and the
+    source's ``name``, ``timezone`` and ``currency``.
 
     Parameters
     ----------
     data : str
-        ``""`` (Complete Journey), ``"cdnow"``, ``"cdnow_sample"`` or a source file for
-        :func:`ecomlib.data.open_source`.
+        ``""`` (the bundled default, Complete Journey), ``"cdnow"``, any bundled source name
+        or source file of :func:`ecomlib.data.open_source`; ``"cdnow_sample"`` for the CDNOW
+        1/10 sample.
+
+    Raises
+    ------
+    DataError
+        The source has no transactions table with a customer id.
     """
     import duckdb
 
-    if data in ("cdnow", "cdnow_sample"):
+    if data == "cdnow_sample":
         con = duckdb.connect()
         con.register("_cdnow", _cdnow_frame(data))
         con.execute("CREATE VIEW transactions AS SELECT * FROM _cdnow")
-        return con
-    try:
-        from ecomlib.data import open_source  # the data-source layer, when present
-    except ImportError:
-        open_source = None
-    if open_source is not None:
-        src = open_source(data)
-        if not src.has("transactions") or not src.has_column("transactions", "household_id"):
-            raise DataError(
-                f"source {src.name!r} has no transactions table with a customer id "
-                "(household_id): customer-lifetime models need one."
-            )
-        return src.connect()
-    if data:
-        raise DataError(
-            f"cannot open data source {data!r}: this version of ecomlib.data has no "
-            "open_source(); use '', 'cdnow' or 'cdnow_sample', or pass a DataFrame."
-        )
-    from ecomlib.data import connect
+        return con, {"name": data, "timezone": "UTC", "currency": "USD"}
+    from ecomlib.data import open_source
 
-    return connect(threads=2)
+    src = open_source(data)
+    if not src.has("transactions") or not src.has_column("transactions", "household_id"):
+        raise DataError(
+            f"source {src.name!r} has no transactions table with a customer id "
+            "(household_id): customer-lifetime models need one."
+        )
+    info = {"name": src.name, "timezone": src.timezone, "currency": src.currency}
+    return src.connect(threads=2), info
 
 
 def _check_columns(columns: list[str], needed: dict[str, str], what: str) -> None:
@@ -121,6 +118,7 @@ def customer_days(
     timestamp: str = "transaction_timestamp",
     amount: str = "sales_value",
     now: pd.Timestamp | str | None = None,
+    timezone: str | None = None,
 ) -> pd.DataFrame:
     """Purchases per customer and day: ``customer_id, day, value``, sorted.
 
@@ -132,6 +130,8 @@ def customer_days(
         Column names of the customer id, the purchase time and its value.
     now : timestamp, optional
         Purchases after this are refused (default: the current time).
+    timezone : str, optional
+        Timestamps are UTC; days are this zone's calendar days (DuckDB sources; default UTC).
 
     Raises
     ------
@@ -168,8 +168,12 @@ def customer_days(
                 "transactions: every purchase needs a customer id, a timestamp and an amount "
                 f">= 0 (no NaN); offending rows:\n{bad.to_string(index=False)}"
             )
+        ts = timestamp
+        if timezone and timezone != "UTC":
+            source.execute("SET TimeZone = 'UTC'")
+            ts = f"timezone('{timezone}', {timestamp}::TIMESTAMPTZ)"
         out = source.execute(
-            f"""SELECT {customer} AS customer_id, date_trunc('day', {timestamp}) AS day,
+            f"""SELECT {customer} AS customer_id, date_trunc('day', {ts}) AS day,
                        SUM({amount})::DOUBLE AS value
                 FROM transactions GROUP BY 1, 2"""
         ).df()

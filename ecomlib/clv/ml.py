@@ -114,7 +114,7 @@ class LightGBMCLV(_InnerTrained):
         n_estimators: int = 300,
         learning_rate: float = 0.03,
         num_leaves: int = 15,
-        n_jobs: int = 2,
+        n_jobs: int = 1,
         seed: int = 42,
     ):
         super().__init__(inner_weeks, seed)
@@ -179,9 +179,12 @@ class _GRUNet(nn.Module):
             nn.Linear(hidden + n_static, hidden), nn.ReLU(), nn.Linear(hidden, 2)
         )
 
-    def forward(self, seq: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, seq: torch.Tensor, static: torch.Tensor, offset: torch.Tensor
+    ) -> torch.Tensor:
+        """Log rates of purchases and spend: the BG/NBD ``offset`` plus a learned correction."""
         _, h = self.gru(seq)
-        return self.head(torch.cat([h[-1], static], dim=1))  # log rates: purchases, spend
+        return offset + self.head(torch.cat([h[-1], static], dim=1))
 
 
 def _poisson_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -194,7 +197,8 @@ def _poisson_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 class GRUCLV(_InnerTrained):
     """A GRU over each customer's weekly purchase days, spend and calendar, with the RFM
-    features beside it; Poisson loss on the purchases and spend of the next weeks, trained
+    features beside it, correcting the BG/NBD rate (its log is the offset; the network starts
+    at zero correction); Poisson loss on the purchases and spend of the next weeks, trained
     through :func:`ecomlib.train.fit`.
     """
 
@@ -230,7 +234,15 @@ class GRUCLV(_InnerTrained):
             [counts[..., None], np.log1p(spend)[..., None] / 4, started[..., None], cal], axis=2
         )
         static = ((X.to_numpy(float) - self.mu_) / self.sd_).astype(np.float32)
-        return torch.tensor(seq, dtype=torch.float32), torch.tensor(static)
+        value = (period.summary["spend"] / period.summary["n_purchases"]).to_numpy(float)
+        value = np.maximum(value, 0.01)
+        rate = np.maximum(X["bg_rate"].to_numpy(float), 1e-4)
+        offset = np.log(np.stack([rate, rate * value / self.spend_scale_], axis=1))
+        return (
+            torch.tensor(seq, dtype=torch.float32),
+            torch.tensor(static),
+            torch.tensor(offset, dtype=torch.float32),
+        )
 
     def fit(self, period: Period) -> GRUCLV:
         from ecomlib.train import fit
@@ -240,7 +252,7 @@ class GRUCLV(_InnerTrained):
         self.mu_ = X.to_numpy(float).mean(axis=0)
         self.sd_ = X.to_numpy(float).std(axis=0) + 1e-6
         self.spend_scale_ = float(max(y["spend"].mean() / max(y["purchases"].mean(), 1e-9), 1.0))
-        seq, static = self._tensors(inner, X)
+        seq, static, offset = self._tensors(inner, X)
         h = self.inner_weeks_
         target = torch.tensor(
             np.stack(
@@ -255,9 +267,12 @@ class GRUCLV(_InnerTrained):
         )
         torch.manual_seed(self.seed)
         net = _GRUNet(seq.shape[2], static.shape[1], self.hidden)
+        with torch.no_grad():  # start exactly at BG/NBD
+            net.head[-1].weight.zero_()
+            net.head[-1].bias.zero_()
         result = fit(
             net,
-            (seq, static, target),
+            (seq, static, offset, target),
             loss_fn=_poisson_loss,
             epochs=self.epochs,
             batch_size=self.batch_size,
@@ -280,8 +295,8 @@ class GRUCLV(_InnerTrained):
         from ecomlib.train import predict
 
         h = _check_horizon(horizon)
-        seq, static = self._tensors(period, features(period, self.inner_weeks_, self.bg_))
-        out = predict(self.net_, (seq, static), device=self.fit_result_.device).numpy()
+        tensors = self._tensors(period, features(period, self.inner_weeks_, self.bg_))
+        out = predict(self.net_, tensors, device=self.fit_result_.device).numpy()
         rate = np.exp(out.astype(np.float64))
         return pd.DataFrame(
             {
@@ -313,7 +328,7 @@ class ChurnClassifier(_InnerTrained):
             learning_rate=0.03,
             num_leaves=15,
             min_child_samples=40,
-            n_jobs=2,
+            n_jobs=1,
             random_state=self.seed,
             verbose=-1,
         )

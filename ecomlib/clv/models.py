@@ -129,10 +129,10 @@ def pareto_nbd_loglik(params, x, t_x, T) -> np.ndarray:
     a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_a0 = _pareto_log_a0(params, x, t_x, T)
-    a2 = np.logaddexp(
-        -(r + x) * np.log(alpha + T) - s * np.log(beta + T),
-        np.log(s) + log_a0 - np.log(r + s + x),
-    )
+        a2 = np.logaddexp(
+            -(r + x) * np.log(alpha + T) - s * np.log(beta + T),
+            np.log(s) + log_a0 - np.log(r + s + x),
+        )
     return a1 + a2
 
 
@@ -213,9 +213,15 @@ class _CountModel(CLVModel):
     n_params = 4
 
     def __init__(
-        self, interval: float = 0.9, n_samples: int = 400, batch: int = 4096, seed: int = 0
+        self,
+        interval: float = 0.9,
+        n_samples: int = 200,
+        batch: int = 4096,
+        intervals: bool = True,
+        seed: int = 0,
     ):
         self.interval = interval
+        self.intervals = intervals
         self.n_samples = n_samples
         self.batch = batch
         self.seed = seed
@@ -231,8 +237,13 @@ class _CountModel(CLVModel):
         log.info("%s params %s LL %.1f", self.name, np.round(self.params_, 3), self.loglik_)
         return self
 
-    def predict(self, period: Period, horizon: float, intervals: bool = True) -> pd.DataFrame:
+    def predict(
+        self, period: Period, horizon: float, intervals: bool | None = None
+    ) -> pd.DataFrame:
+        """Expected purchases, spend, P(alive), P(no purchase); with ``intervals`` (default
+        the ``intervals`` setting) the ``interval`` predictive interval of the purchases."""
         h = _check_horizon(horizon)
+        intervals = self.intervals if intervals is None else intervals
         x, t_x, T = _rfm(period)
         purchases = self.expected(x, t_x, T, h)
         value = self.spend_model_.expected_value(x, period.summary["monetary"])

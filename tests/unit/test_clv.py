@@ -102,6 +102,33 @@ def test_duckdb_source_matches_frame():
     )
 
 
+def test_days_are_the_sources_local_days():
+    import duckdb
+
+    frame = pd.DataFrame(
+        {
+            "household_id": [1, 1],
+            "transaction_timestamp": pd.to_datetime(["2020-01-02 03:00", "2020-01-02 15:00"]),
+            "sales_value": [2.0, 3.0],
+        }
+    )
+    con = duckdb.connect()
+    con.register("t", frame)
+    con.execute("CREATE VIEW transactions AS SELECT * FROM t")
+    utc = clv.customer_days(con, now="2021-01-01")
+    local = clv.customer_days(con, now="2021-01-01", timezone="America/New_York")
+    assert len(utc) == 1 and utc["day"].iloc[0] == pd.Timestamp("2020-01-02")
+    assert local["day"].tolist() == [pd.Timestamp("2020-01-01"), pd.Timestamp("2020-01-02")]
+
+
+def test_cdnow_sample_source():
+    if not (raw_dir("cdnow") / "CDNOW_sample.txt").is_file():
+        pytest.skip("CDNOW_sample.txt not fetched (ecom data fetch cdnow)")
+    con, info = clv.connect_source("cdnow_sample")
+    days = clv.customer_days(con, timezone=info["timezone"])
+    assert days["customer_id"].nunique() == 2357 and len(days) == 6696
+
+
 def test_calibration_holdout_split_and_actuals():
     days = synthetic(100, weeks=30)
     cal_end = START + pd.Timedelta(days=14 * 7 - 1)
