@@ -26,17 +26,30 @@ app.add_typer(data_app, name="data")
 
 
 def _friendly(func):
-    """Turn EcomError into a one-line message and exit status 1."""
+    """Turn EcomError into a one-line message and exit status 1; Ctrl-C or SIGTERM into
+    "interrupted" and exit status 130."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        from ecomlib.report.runner import RunInterrupted
+
         try:
             return func(*args, **kwargs)
+        except RunInterrupted as exc:
+            typer.secho(f"interrupted: {exc}", fg=typer.colors.YELLOW, err=True)
+            raise typer.Exit(130) from None
+        except KeyboardInterrupt:
+            typer.secho("interrupted", fg=typer.colors.YELLOW, err=True)
+            raise typer.Exit(130) from None
         except EcomError as exc:
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def _sigterm_as_interrupt(signum, frame) -> None:  # pragma: no cover - exercised by a test
+    raise KeyboardInterrupt
 
 
 def _parse_overrides(pairs: list[str]) -> dict:
@@ -79,7 +92,8 @@ def run_cmd(
         typer.Argument(help="Notebooks (01, 01_eda, or a path); all when omitted."),
     ] = None,
     profile: Annotated[
-        str, typer.Option(help="Parameter profile: default, smoke, full or gpu.")
+        str,
+        typer.Option(help="Parameter profile: default, smoke, full, gpu, or a YAML file of yours."),
     ] = "full",
     param: Annotated[
         list[str] | None,
@@ -121,6 +135,30 @@ def run_cmd(
         peak = f"{r.peak_mb / 1024:6.1f} GB peak" if r.peak_mb else ""
         typer.echo(f"{r.name:28s} {r.status:6s} {r.seconds:7.1f} s {peak}".rstrip())
     typer.echo(f"report: {final}  (index: {final.parent / 'index.html'})")
+
+
+@app.command("params")
+@_friendly
+def params_cmd(
+    notebook: Annotated[str, typer.Argument(help="Notebook: 01, 01_eda or a path.")],
+) -> None:
+    """List a notebook's parameters: default, value in each profile, allowed values, help."""
+    from ecomlib.report.params import table
+    from ecomlib.report.runner import find_notebook
+
+    path = find_notebook(notebook)
+    rows = table(path)
+    profiles = (
+        [k for k in rows[0] if k not in ("name", "default", "allowed", "help")] if rows else []
+    )
+    typer.echo(f"{path.stem}: set with -p NAME VALUE (ecom run) or in the parameters cell.\n")
+    for r in rows:
+        typer.echo(f"{r['name']} = {r['default']!r}" + (f"    # {r['help']}" if r["help"] else ""))
+        extra = [f"{p}: {r[p]!r}" for p in profiles if r[p] != ""]
+        if r["allowed"]:
+            extra.insert(0, f"allowed: {r['allowed']}")
+        if extra:
+            typer.echo("    " + "; ".join(extra))
 
 
 @app.command("refresh")
@@ -251,7 +289,10 @@ def data_sources() -> None:
 
 
 def main() -> None:  # pragma: no cover
+    import signal
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     app(args=_join_param_pairs(sys.argv[1:]), prog_name="ecom")
 
 

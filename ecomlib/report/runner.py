@@ -14,6 +14,7 @@ import ast
 import datetime as dt
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -59,19 +60,63 @@ def load_profile(profile: str, notebook: str) -> dict[str, Any]:
     """Parameters of ``profile`` for one notebook (its stem). ``default`` is empty."""
     if profile == "default":
         return {}
-    path = notebooks_dir() / "profiles" / f"{profile}.yaml"
+    path = Path(profile) if str(profile).endswith((".yaml", ".yml")) else None
+    path = path or notebooks_dir() / "profiles" / f"{profile}.yaml"
     if not path.is_file():
         avail = sorted(p.stem for p in (notebooks_dir() / "profiles").glob("*.yaml"))
         raise ParameterError(f"Unknown profile {profile!r}. Profiles: default, {', '.join(avail)}.")
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ParameterError(f"profile {path}{where}: not valid YAML ({problem}).") from None
+    if not isinstance(data, dict) or not isinstance(data.get(notebook) or {}, dict):
+        raise ParameterError(
+            f"profile {path}: expected 'notebook_stem: {{PARAM: value, ...}}' sections."
+        )
     return dict(data.get(notebook) or {})
+
+
+def find_profile(profile: str) -> str | Path:
+    """``profile`` as given to ``--profile``: a name in ``notebooks/profiles/`` or the path of
+    a YAML file of one's own (``mine.yaml``)."""
+    if profile in PROFILES:
+        return profile
+    path = Path(profile).expanduser()
+    if path.suffix.lower() in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise ParameterError(f"profile file {path.resolve()} not found.")
+        return path.resolve()
+    named = notebooks_dir() / "profiles" / f"{profile}.yaml"
+    if named.is_file():
+        return profile
+    avail = sorted(p.stem for p in (notebooks_dir() / "profiles").glob("*.yaml"))
+    raise ParameterError(
+        f"Unknown profile {profile!r}. Profiles: default, {', '.join(avail)}, or a .yaml file."
+    )
+
+
+def read_notebook(path: Path):
+    """The notebook at ``path`` (nbformat v4), or :class:`ParameterError` naming the file when
+    it cannot be read as a notebook."""
+    import nbformat
+
+    try:
+        return nbformat.read(path, as_version=4)
+    except OSError as exc:
+        raise ParameterError(f"{path}: cannot be read ({exc.strerror}).") from None
+    except Exception as exc:  # nbformat raises NotJSONError, ValidationError, ...
+        first = str(exc).strip().splitlines()[:1]
+        raise ParameterError(
+            f"{path}: not a valid Jupyter notebook ({first[0][:120] if first else type(exc).__name__})."
+        ) from None
 
 
 def notebook_parameters(path: Path) -> dict[str, Any]:
     """Names and default values of the notebook's ``parameters`` cell."""
-    import nbformat
-
-    nb = nbformat.read(path, as_version=4)
+    nb = read_notebook(path)
     for cell in nb.cells:
         if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
             params = {}
@@ -91,9 +136,7 @@ def notebook_parameters(path: Path) -> dict[str, Any]:
 def notebook_requirements(path: Path) -> dict[str, list[str]]:
     """Tables (and their columns) a notebook needs from its data source, declared in the
     notebook's metadata as ``{"ecom": {"requires": {"transactions": ["household_id"]}}}``."""
-    import nbformat
-
-    nb = nbformat.read(path, as_version=4)
+    nb = read_notebook(path)
     req = nb.metadata.get("ecom", {}).get("requires", {})
     return {str(t): list(cols or []) for t, cols in req.items()}
 
@@ -127,7 +170,8 @@ def check_parameters(path: Path, params: dict[str, Any]) -> dict[str, Any]:
     float for an integer (``3.0`` -> ``3``), an integer for a float, a number or date for text
     (``-p START=2017-01-01`` arrives as a date), and text or a tuple for a list
     (``-p MODELS=AutoETS,LightGBM`` -> ``["AutoETS", "LightGBM"]``). Parameters whose default is
-    ``None`` or not a literal accept any value.
+    ``None`` or not a literal accept any value. Values are then checked against what the
+    notebook declares (:mod:`ecomlib.report.params`: ranges, choices, devices, time zones).
     """
     valid = notebook_parameters(path)
     unknown = sorted(set(params) - set(valid))
@@ -142,9 +186,16 @@ def check_parameters(path: Path, params: dict[str, Any]) -> dict[str, Any]:
             out[key] = _conform(value, valid[key])
         except TypeError as exc:
             problems.append(f"{key} expects {exc} (default {valid[key]!r}), got {value!r}")
+    if not problems:
+        from ecomlib.report.params import check_values
+
+        problems = check_values(path, out)
     if problems:
         raise ParameterError(f"{path.stem}: " + "; ".join(problems) + ".")
     return out
+
+
+_BOOL_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
 
 
 def _conform(value: Any, default: Any) -> Any:
@@ -154,7 +205,11 @@ def _conform(value: Any, default: Any) -> Any:
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
-        raise TypeError("True or False")
+        if isinstance(value, int) and value in (0, 1):  # -p FLAG 1 like -p FLAG yes
+            return bool(value)
+        if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
+            return _BOOL_WORDS[value.strip().lower()]
+        raise TypeError("True or False (also yes/no, 1/0)")
     if isinstance(default, int):
         if isinstance(value, float) and value.is_integer():
             return int(value)
@@ -236,10 +291,13 @@ def process_peak_mb(pid: int) -> float | None:
     return None
 
 
-def _local_kernel_manager():
+def _local_kernel_manager(stderr_path: Path | None = None):
     """A new kernel manager class for one notebook run. Its ``peak_mb`` (a class attribute,
     so the caller can read it after papermill has dropped the manager) is the kernel's peak
-    resident memory, read just before the kernel is shut down."""
+    resident memory, read just before the kernel is shut down. With ``stderr_path`` the
+    kernel's own stderr (ipykernel's log lines, not cell output) goes to that file instead of
+    the terminal, where a shutdown message such as "KeyboardInterrupt caught in kernel" would
+    read like a failure."""
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.paths import jupyter_runtime_dir
     from jupyter_core.utils import ensure_dir_exists
@@ -247,6 +305,11 @@ def _local_kernel_manager():
 
     class MeasuredKernelManager(AsyncKernelManager):
         peak_mb: float | None = None
+
+        async def _async_launch_kernel(self, kernel_cmd, **kw) -> None:
+            if stderr_path is not None:
+                kw["stderr"] = open(stderr_path, "ab")  # noqa: SIM115 - the kernel owns it
+            await super()._async_launch_kernel(kernel_cmd, **kw)
 
         async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
             pid = getattr(self.provisioner, "pid", None)
@@ -306,7 +369,8 @@ def execute_notebook(
     os.environ.pop("MPLBACKEND", None)
     t0 = time.perf_counter()
     error = None
-    manager = _local_kernel_manager()
+    kernel_log = out_dir / f".{path.stem}.kernel.log"
+    manager = _local_kernel_manager(kernel_log)
     try:
         pm.execute_notebook(
             str(path),
@@ -343,7 +407,10 @@ def execute_notebook(
     if executed.exists():
         export_html(executed, out_dir / f"{path.stem}.html")
     if error:
+        if kernel_log.exists() and kernel_log.stat().st_size:
+            kernel_log.replace(out_dir / f"{path.stem}.kernel.log")  # kept for debugging
         raise NotebookFailed(error)
+    kernel_log.unlink(missing_ok=True)
     return result
 
 
@@ -368,6 +435,79 @@ def export_html(executed: Path, target: Path) -> None:
     target.write_text(body, encoding="utf-8")
 
 
+RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,120}$")
+PATH_PARAMETER = re.compile(r"(_FILE|_DIR|_PATH)$")
+OWNER_FILE = ".owner"
+
+
+class RunInterrupted(EcomError):
+    """Ctrl-C or SIGTERM during a run; the notebooks that finished are kept."""
+
+
+def _reports_folder(out: Path | None) -> Path:
+    """``--out`` resolved against the caller's working directory, created and writable."""
+    out = Path(out).expanduser() if out else config.reports_dir()
+    out = (out if out.is_absolute() else Path.cwd() / out).resolve()
+    if out.exists() and not out.is_dir():
+        raise ParameterError(f"--out {out} is a file; give a folder (it is created when missing).")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ParameterError(
+            f"--out {out}: a part of that path is a file, not a folder; choose another folder."
+        ) from None
+    except PermissionError:
+        raise ParameterError(
+            f"--out {out}: no permission to create it; choose a folder you can write to."
+        ) from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ParameterError(f"--out {out} is not writable; choose a folder you can write to.")
+    return out
+
+
+def _check_run_name(name: str) -> str:
+    if not RUN_NAME.match(name) or name.startswith(("failed-", "interrupted-")):
+        raise ParameterError(
+            f"--run-name {name!r}: use letters, digits, '.', '_', '+' and '-' only (no '/', '#', "
+            "'?', spaces or a leading '.'; not starting with 'failed-' or 'interrupted-'), "
+            "e.g. --run-name weekly-2026-12."
+        )
+    return name
+
+
+def _resolve_paths(params: dict[str, Any]) -> dict[str, Any]:
+    """Relative paths in ``*_FILE``, ``*_DIR`` and ``*_PATH`` parameters, against the caller's
+    working directory (the kernel runs in ``notebooks/``)."""
+    out = dict(params)
+    for key, value in params.items():
+        if PATH_PARAMETER.search(key) and isinstance(value, str) and value.strip():
+            path = Path(value).expanduser()
+            out[key] = str(path if path.is_absolute() else (Path.cwd() / path).resolve())
+    return out
+
+
+def _sweep_stale(out: Path) -> None:
+    """Remove the temporary folders (``.<run>.<random>``) of runs whose process is gone."""
+    import psutil
+
+    for folder in out.glob(".*.*"):
+        owner = folder / OWNER_FILE
+        if not folder.is_dir() or not owner.is_file():
+            continue
+        try:
+            pid = int(owner.read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if pid != os.getpid() and not psutil.pid_exists(pid):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o777 & ~mask
+
+
 def run(
     notebooks: list[str] | None = None,
     profile: str = "full",
@@ -380,21 +520,34 @@ def run(
 ) -> tuple[Path, list[NotebookResult]]:
     """Execute notebooks into a new report directory; return its path and the results.
 
-    ``data`` names the data source (a bundled name or a YAML path; default: the bundled one).
-    It is checked (:func:`ecomlib.data.checks.require_ok`) before anything runs and passed to
-    each notebook as ``DATA``; a notebook whose tables the source lacks is skipped, with a
-    ``skipped`` result whose ``error`` says which table, reported through ``on_skip(name,
-    reason)`` when given. The directory appears (atomically renamed) only when every notebook
-    succeeded. When one fails, the partial run is kept under ``<out>/failed-<run>/`` for
-    debugging, the previous reports stay intact, and :class:`NotebookFailed` is raised.
+    ``profile`` is a name (``default``, ``smoke``, ``full``, ``gpu``, or one of
+    ``notebooks/profiles/*.yaml``) or the path of a YAML profile. ``data`` names the data
+    source (a bundled name or a YAML path; default: the bundled one). It is checked
+    (:func:`ecomlib.data.checks.require_ok`) before anything runs and passed to each notebook
+    as ``DATA``; a notebook whose tables the source lacks is skipped, with a ``skipped``
+    result whose ``error`` says which table, reported through ``on_skip(name, reason)``.
+    Paths (``--out``, ``*_FILE``/``*_DIR``/``*_PATH`` parameters, the source) are resolved
+    against the caller's working directory before the kernel starts.
+
+    The directory appears (atomically renamed) only when every notebook succeeded. When one
+    fails, the partial run is kept under ``<out>/failed-<run>/`` and :class:`NotebookFailed`
+    is raised; on Ctrl-C (or SIGTERM through the CLI) the finished notebooks are kept under
+    ``<out>/interrupted-<run>/`` and :class:`RunInterrupted` is raised. Earlier reports stay
+    intact; temporary folders of runs that died are swept by the next run.
     """
     from ecomlib.data.source import open_source
 
-    if profile not in PROFILES:
-        raise ParameterError(f"Unknown profile {profile!r}. Profiles: {', '.join(PROFILES)}.")
-    paths = [find_notebook(n) for n in notebooks] if notebooks else list_notebooks()
+    profile = find_profile(profile)
+    profile_label = Path(profile).stem if isinstance(profile, Path) else profile
+    names = list(dict.fromkeys(notebooks or []))  # `ecom run 01 01` runs once
+    paths = list(dict.fromkeys(find_notebook(n) for n in names)) if names else list_notebooks()
     if not paths:
         raise EcomError(f"No numbered notebooks found in {notebooks_dir()}.")
+    out = _reports_folder(out)
+    run_name = _check_run_name(run_name or f"{dt.datetime.now():%Y%m%d-%H%M%S}-{profile_label}")
+    final = out / run_name
+    if final.exists():
+        raise EcomError(f"Report directory {final} already exists; choose another --run-name.")
     overrides = dict(overrides or {})
     if data is not None and "DATA" in overrides:
         raise ParameterError("give the data source once: --data FILE or -p DATA FILE, not both.")
@@ -408,10 +561,18 @@ def run(
         require_ok(source)
     plans, skipped = [], []
     for path in paths:  # validate every parameter before running anything
-        params = {**load_profile(profile, path.stem), **overrides}
+        from_profile = load_profile(profile, path.stem)
         declared = notebook_parameters(path)
+        unknown = sorted(set(from_profile) - set(declared))
+        if unknown:
+            where = profile if isinstance(profile, Path) else f"profile {profile!r}"
+            raise ParameterError(
+                f"{where}, section {path.stem}: unknown parameter(s) {', '.join(unknown)}. "
+                f"Valid parameters: {', '.join(declared)}."
+            )
+        params = _resolve_paths({**from_profile, **overrides})
         if "PROFILE" in declared:
-            params.setdefault("PROFILE", profile)
+            params.setdefault("PROFILE", profile_label)
         if data and "DATA" in declared:
             params["DATA"] = str(source.path) if source.path else str(data)
         reason = missing_requirement(path, source) if source else None
@@ -431,15 +592,22 @@ def run(
         "path": str(source.path) if source and source.path else None,
     }
 
-    out = Path(out) if out else config.reports_dir()
-    out.mkdir(parents=True, exist_ok=True)
-    run_name = run_name or f"{dt.datetime.now():%Y%m%d-%H%M%S}-{profile}"
-    final = out / run_name
-    if final.exists():
-        raise EcomError(f"Report directory {final} already exists; choose another --run-name.")
+    _sweep_stale(out)
     tmp = Path(tempfile.mkdtemp(prefix=f".{run_name}.", dir=out))
+    (tmp / OWNER_FILE).write_text(str(os.getpid()))
     results: list[NotebookResult] = []
     started = dt.datetime.now().isoformat(timespec="seconds")
+
+    def keep(prefix: str) -> Path:
+        _write_run_summary(tmp, run_name, profile_label, started, results + skipped, data_info)
+        target = out / f"{prefix}{run_name}"
+        shutil.rmtree(target, ignore_errors=True)
+        (tmp / OWNER_FILE).unlink(missing_ok=True)
+        tmp.chmod(_umask_mode())
+        os.replace(tmp, target)
+        write_index(out)
+        return target
+
     try:
         for path, params in plans:
             log.info("running %s with %s", path.stem, params)
@@ -447,15 +615,27 @@ def run(
                 results.append(execute_notebook(path, tmp, params, progress=progress))
             except NotebookFailed as exc:
                 results.append(NotebookResult(path.stem, "failed", None, params, error=str(exc)))
-                _write_run_summary(tmp, run_name, profile, started, results + skipped, data_info)
-                failed_dir = out / f"failed-{run_name}"
-                shutil.rmtree(failed_dir, ignore_errors=True)
-                os.replace(tmp, failed_dir)
-                write_index(out)
+                failed_dir = keep("failed-")
                 raise NotebookFailed(
                     f"{exc}\nPartially executed notebook kept in {failed_dir}/{path.name}"
                 ) from None
-        _write_run_summary(tmp, run_name, profile, started, results + skipped, data_info)
+            except KeyboardInterrupt:
+                results.append(
+                    NotebookResult(path.stem, "interrupted", None, params, error="interrupted")
+                )
+                kept = keep("interrupted-")
+                done = [r.name for r in results if r.status == "ok"]
+                raise RunInterrupted(
+                    f"interrupted during {path.stem}; "
+                    + (
+                        f"finished notebooks ({', '.join(done)}) kept in {kept}"
+                        if done
+                        else f"nothing had finished (partial run in {kept})"
+                    )
+                ) from None
+        _write_run_summary(tmp, run_name, profile_label, started, results + skipped, data_info)
+        (tmp / OWNER_FILE).unlink(missing_ok=True)
+        tmp.chmod(_umask_mode())
         os.replace(tmp, final)
     finally:
         if tmp.exists():

@@ -68,3 +68,33 @@ def test_01_eda_without_promotion_lift(run_notebook):
     assert m["n_households_analysed"] == 300
     assert m["n_transactions"] == 1_469_307  # the overview still covers every line
     assert m["coupon_redemptions"] == 2_102
+
+
+@pytest.mark.notebook
+@pytest.mark.xdist_group("nb_01")
+def test_01_eda_on_a_source_without_customers(run_notebook):
+    # pizzaplace: order lines with products and categories, no customer ids
+    m = run_notebook("01_eda", profile="smoke", DATA="pizzaplace")
+    assert m["n_transactions"] == 49_574 and m["n_baskets"] == 21_350
+    assert "n_households" not in m and "rfm_segments" not in m  # no customers: skipped
+    assert m["n_categories"] == 4 and m["top_category"] in {
+        "classic",
+        "supreme",
+        "veggie",
+        "chicken",
+    }
+    assert 1 <= m["median_basket_lines"] <= 5
+    assert 11 <= m["peak_hour"] <= 20  # local time of a pizza place
+    assert "display_lift" not in m and "n_campaigns" not in m
+
+
+@pytest.mark.notebook
+@pytest.mark.xdist_group("nb_01")
+def test_01_eda_on_a_source_without_products(run_notebook):
+    # cdnow: customers, dates and amounts only
+    m = run_notebook("01_eda", profile="smoke", DATA="cdnow")
+    assert m["n_transactions"] == 69_659 and m["n_households"] == 23_570
+    assert m["n_households_analysed"] == 800
+    assert "n_categories" not in m and "median_basket_lines" not in m
+    assert "peak_hour" not in m  # dates without a time of day
+    assert 0 < m["first_cohort_month1_retention"] < 0.5

@@ -36,3 +36,16 @@ def test_05_recommender_smoke(run_notebook):
     assert m["r2_peak_rss_mb"] < 4096
     # cold start: text similarity finds more first-ever purchases than random picks
     assert m["cold_start_recall10"] > m["cold_start_random_recall10"]
+    # basket rules and the exported lists of the refitted best model
+    assert m["n_basket_rules"] > 10 and m["top_basket_rule_lift"] > 2
+    assert m["recommendations_customers"] > 2000
+
+
+@pytest.mark.notebook
+@pytest.mark.xdist_group("nb_05")
+def test_05_recommender_basket_rules_without_customers(run_notebook):
+    # pizzaplace has no customer ids: no per-customer models, but basket rules from its orders
+    m = run_notebook("05", DATASETS=["shop"], DATA="pizzaplace")
+    assert "r2_best_recall10" not in m and "recommendations_customers" not in m
+    assert m["n_basket_rules"] > 10
+    assert m["top_basket_rule_lift"] > 1.5

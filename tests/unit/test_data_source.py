@@ -198,3 +198,77 @@ def test_cli_run_with_a_bad_source_writes_nothing(tmp_path):
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "required column(s) ['sales_value']" in out.stderr
     assert not reports.exists() or not any(reports.iterdir())
+
+
+def test_images_folder_source_splits_photos(tmp_path):
+    from PIL import Image
+
+    for cls in ("mugs", "plates"):
+        folder = tmp_path / "photos" / cls
+        folder.mkdir(parents=True)
+        for i in range(5):
+            Image.new("L", (40, 30), color=40 * i).save(folder / f"{i}.png")
+    (tmp_path / "shop.yaml").write_text("name: photos\ntables:\n  images: {path: photos/}\n")
+    src = open_source(tmp_path / "shop.yaml")
+    x_tr, y_tr, x_te, y_te, classes = src.images()
+    assert classes == ("mugs", "plates")
+    assert x_tr.shape[1:] == (28, 28) and len(x_tr) + len(x_te) == 10
+    assert set(y_te) == {0, 1}  # stratified
+    assert check_source(src).rows["images"] == 10
+
+
+def test_timestamps_with_offsets_are_instants(tmp_path):
+    orders = ORDERS.replace("2024-03-01 09:15:00", "2024-03-01 09:15:00+05:00")
+    src = open_source(_shop(tmp_path, orders=orders))
+    with src.connect() as con:
+        ts = con.execute(
+            "SELECT transaction_timestamp FROM transactions ORDER BY sales_value"
+        ).df()["transaction_timestamp"]
+    # 09:15+05:00 is 04:15 UTC; the bare 23:30 is Berlin time (UTC+1)
+    assert pd.Timestamp("2024-03-01 04:15") in set(ts)
+    assert pd.Timestamp("2024-03-01 22:30") in set(ts)
+    assert "time zones are mixed" in check_source(src).text()
+
+
+def test_run_skips_notebooks_whose_tables_the_source_lacks(tmp_path, monkeypatch):
+    import nbformat
+
+    from ecomlib.report import runner
+
+    monkeypatch.setenv("ECOM_HOME", str(tmp_path))
+    nbdir = tmp_path / "notebooks"
+    (nbdir / "profiles").mkdir(parents=True)
+    for stem, requires in (("01_orders", {"transactions": []}), ("02_photos", {"images": []})):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [
+            nbformat.v4.new_code_cell('DATA = ""', metadata={"tags": ["parameters"]}),
+            nbformat.v4.new_code_cell(
+                "from ecomlib.data import open_source\n"
+                "from ecomlib.report import record\n"
+                "record('n', open_source(DATA).connect()"
+                ".execute('select count(*) from transactions').fetchone()[0])"
+            ),
+        ]
+        nb.metadata["ecom"] = {"requires": requires}
+        nb.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
+        nbformat.write(nb, nbdir / f"{stem}.ipynb")
+    skipped = []
+    final, results = runner.run(
+        profile="default",
+        out=tmp_path / "reports",
+        data=str(_shop(tmp_path)),
+        progress=False,
+        on_skip=lambda name, reason: skipped.append((name, reason)),
+    )
+    assert skipped == [("02_photos", "data source 'test-shop' has no 'images' table")]
+    by_name = {r.name: r for r in results}
+    assert by_name["01_orders"].status == "ok" and by_name["01_orders"].metrics["n"] == 4
+    assert by_name["02_photos"].status == "skipped"
+    summary = (final / "metrics.json").read_text()
+    assert '"test-shop"' in summary and '"skipped"' in summary
+    index = (tmp_path / "reports" / "index.html").read_text()
+    assert "test-shop" in index and "skipped" in index

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -105,7 +106,8 @@ def test_parameter_values_are_conformed_to_the_default_type(default, value, expe
         (3, True, "an integer"),
         (3, 2.5, "an integer"),
         (0.5, "x", "a number"),
-        (True, 1, "True or False"),
+        (True, 2, "True or False"),
+        (True, "maybe", "True or False"),
         ("auto", [1], "text"),
         (["a"], 3, "a list"),
         ({"a": 1}, [1], "a mapping"),
@@ -388,3 +390,189 @@ def test_kernel_falls_back_to_tcp_where_socket_paths_would_be_too_long(monkeypat
     assert fallback().transport == "tcp"
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", "/tmp/rt")
     assert runner._local_kernel_manager()().transport == "ipc"
+
+
+# ---------------------------------------------------------------- bad input, interruption
+@pytest.mark.parametrize(
+    ("value", "expected"), [("yes", True), (1, True), ("no", False), (0, False)]
+)
+def test_boolean_parameters_accept_yes_no_and_one_zero(value, expected):
+    assert runner._conform(value, True) is expected
+
+
+def _cli(*args, cwd, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "ecomlib.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_relative_out_is_resolved_against_the_callers_folder(project):
+    elsewhere = project / "elsewhere"
+    elsewhere.mkdir()
+    out = _cli("run", "01", "--profile", "smoke", "--out", "rep", "--run-name", "r", cwd=elsewhere)
+    assert out.returncode == 0, out.stderr
+    assert (elsewhere / "rep" / "r" / "01_ok.metrics.json").is_file()
+    assert not (project / "notebooks" / "rep").exists()
+    # the run folder follows the umask, so a web server or another user can read the report
+    assert (elsewhere / "rep" / "r").stat().st_mode & 0o055 == 0o055 & ~_umask() & 0o777
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--out", "{file}"], "is a file"),
+        (["--out", "{file}/sub"], "is a file, not a folder"),
+        (["--run-name", "../escaped"], "--run-name '../escaped'"),
+        (["--run-name", "a#b"], "--run-name 'a#b'"),
+        (["--profile", "nope.yaml"], "profile file"),
+        (["--profile", "{bad_yaml}"], "not valid YAML"),
+        (["--profile", "{typo_profile}"], "section 01_ok: unknown parameter(s) NN"),
+    ],
+    ids=[
+        "out-file",
+        "out-under-file",
+        "escaping-name",
+        "hash-name",
+        "no-profile",
+        "bad-yaml",
+        "typo",
+    ],
+)
+def test_bad_run_options_give_one_line_and_leave_nothing(project, args, message):
+    blocker = project / "a_file"
+    blocker.write_text("x")
+    (project / "bad.yaml").write_text("01_ok: {N: [1,\n")
+    (project / "typo.yaml").write_text("01_ok: {NN: 3}\n")
+    fmt = {
+        "file": str(blocker),
+        "bad_yaml": str(project / "bad.yaml"),
+        "typo_profile": str(project / "typo.yaml"),
+    }
+    args = [a.format(**fmt) for a in args]
+    reports = project / "reports"
+    out = _cli("run", "01", *args, cwd=project)
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr and message in out.stderr, out.stderr
+    assert not reports.exists() or not any(reports.iterdir())
+    assert not (project / "escaped").exists()
+
+
+def test_a_notebook_that_is_not_json_is_refused_by_name(project):
+    bad = project / "broken.ipynb"
+    bad.write_text("{not json")
+    out = _cli("run", str(bad), cwd=project)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "not a valid Jupyter notebook" in out.stderr
+
+
+def test_the_same_notebook_twice_runs_once(project):
+    final, results = runner.run(["01", "01_ok"], profile="smoke", progress=False)
+    assert [r.name for r in results] == ["01_ok"]
+
+
+def test_failed_run_writes_strict_json(project):
+    with pytest.raises(runner.NotebookFailed):
+        runner.run(["01", "02"], profile="smoke", run_name="bad", progress=False)
+    text = (project / "reports" / "failed-bad" / "metrics.json").read_text()
+    assert "NaN" not in text
+    assert json.loads(text)["notebooks"]["02_boom"]["seconds"] is None
+
+
+def test_stale_temporary_folders_of_dead_runs_are_swept(project):
+    reports = project / "reports"
+    stale = reports / ".old-run.abc123"
+    stale.mkdir(parents=True)
+    (stale / runner.OWNER_FILE).write_text("999999999")  # no such process
+    live = reports / ".live-run.def456"
+    live.mkdir()
+    (live / runner.OWNER_FILE).write_text(str(os.getpid()))
+    runner.run(["01"], profile="smoke", progress=False)
+    assert not stale.exists() and live.exists()
+
+
+def test_sigterm_keeps_finished_notebooks_and_leaves_no_temp_folder(project):
+    import signal
+    import time
+
+    slow = project / "notebooks" / "03_slow.ipynb"
+    _notebook(slow, "import time\ntime.sleep(60)")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ecomlib.cli",
+            "run",
+            "01",
+            "03",
+            "--profile",
+            "smoke",
+            "--run-name",
+            "stopped",
+        ],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    reports = project / "reports"
+    deadline = time.time() + 120
+    while time.time() < deadline:  # wait until 01 has finished and 03 is running
+        tmp = [p for p in reports.glob(".stopped.*") if (p / "01_ok.metrics.json").exists()]
+        if tmp and (tmp[0] / "01_ok.html").exists():
+            break
+        time.sleep(0.5)
+    time.sleep(3)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    kept = reports / "interrupted-stopped"
+    info = json.loads((kept / "metrics.json").read_text())
+    assert info["notebooks"]["01_ok"]["status"] == "ok"
+    assert info["notebooks"]["03_slow"]["status"] == "interrupted"
+    assert (kept / "01_ok.html").is_file()
+    assert not list(reports.glob(".stopped.*"))
+    assert "interrupted-stopped" in (reports / "index.html").read_text()
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"OUTLIER_QUANTILE": 2}, "OUTLIER_QUANTILE=2.0: must be 0 < x < 1"),
+        ({"SAMPLE_HOUSEHOLDS": "abc"}, "SAMPLE_HOUSEHOLDS='abc': expects a number"),
+        ({"SAMPLE_HOUSEHOLDS": 0}, "must be >= 1"),
+        ({"LOCAL_TIMEZONE": "Mars/Olympus"}, "not an IANA time zone"),
+        ({"DEVICE": "gpu0"}, "use auto, cpu, mps, cuda or cuda:N"),
+        ({"DATA": "no-such-shop"}, "Unknown data source 'no-such-shop'"),
+    ],
+)
+def test_parameter_values_are_checked_against_the_notebook_declaration(params, message):
+    path = runner.find_notebook("01")
+    with pytest.raises(ParameterError, match=re.escape(message)):
+        runner.check_parameters(path, params)
+
+
+def test_cuda_is_refused_where_no_gpu_is_visible(monkeypatch):
+    from ecomlib.report import params
+
+    monkeypatch.setattr(params, "_cuda_available", lambda: False)
+    with pytest.raises(ParameterError, match="no CUDA GPU is visible"):
+        runner.check_parameters(runner.find_notebook("01"), {"DEVICE": "cuda"})
+
+
+def test_ecom_params_lists_defaults_profiles_and_rules():
+    out = _cli("params", "01", cwd=Path.cwd())
+    assert out.returncode == 0, out.stderr
+    assert "OUTLIER_QUANTILE = 0.999    # quantity cap" in out.stdout
+    assert "allowed: 0 < x < 1" in out.stdout
+    assert "smoke: 800" in out.stdout
