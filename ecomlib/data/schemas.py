@@ -7,16 +7,21 @@ readable report (file, column, rule, a few offending rows) when it does not fit.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
 from ecomlib.errors import DataError
 
 _nonneg = pa.Check.ge(0)
+_finite = pa.Check(
+    lambda s: np.isfinite(s.astype(float)), element_wise=False, error="finite (no inf/NaN)"
+)
 
 SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "transactions": pa.DataFrameSchema(
@@ -25,8 +30,9 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "basket_id": pa.Column("int64", nullable=False),
             "product_id": pa.Column("int64", nullable=False),
             "store_id": pa.Column("int64", nullable=True, required=False),
-            "quantity": pa.Column("int64", _nonneg, nullable=False),
-            "sales_value": pa.Column("float64", _nonneg, nullable=False),
+            # float: a fractional quantity (goods sold by weight) is kept, never truncated
+            "quantity": pa.Column("float64", [_nonneg, _finite], nullable=False),
+            "sales_value": pa.Column("float64", [_nonneg, _finite], nullable=False),
             "retail_disc": pa.Column("float64", nullable=True, required=False),
             "coupon_disc": pa.Column("float64", nullable=True, required=False),
             "coupon_match_disc": pa.Column("float64", nullable=True, required=False),
@@ -87,7 +93,7 @@ def _describe_failures(err: pa.errors.SchemaErrors, source: str, max_rows: int =
         vals = group["failure_case"].astype(str).tolist()[:max_rows]
         rule = str(check)
         if rule.startswith("column_in_dataframe"):
-            for missing in vals:
+            for missing in group["failure_case"].astype(str).tolist():  # every one, not 5
                 lines.append(f"  - column {missing!r} is required but missing")
             continue
         if rule == "multiple_fields_uniqueness":
@@ -102,8 +108,15 @@ def _describe_failures(err: pa.errors.SchemaErrors, source: str, max_rows: int =
             bad_type.add(column)
             rule = f"type {rule.split('(', 1)[1].rstrip(')')} (values cannot be converted)"
         rows = f" rows {idx}" if idx else ""
+        hint = ""
+        if "float" in rule and any(re.fullmatch(r"-?\d+,\d+", v) for v in vals):
+            hint = (
+                " Decimal commas: re-export with '.' as the decimal separator, or describe the "
+                "file in a source file with read: {decimal_separator: ','} (ecom data init)."
+            )
         lines.append(
             f"  - column {column!r} fails {rule}:{rows} values {vals} ({len(group)} failing in all)"
+            + hint
         )
     return "\n".join(lines)
 
@@ -120,12 +133,50 @@ def validate(frame: pd.DataFrame, schema: str, source: str = "table") -> pd.Data
         raise DataError(f"Unknown schema {schema!r}. Known schemas: {', '.join(sorted(SCHEMAS))}.")
     if frame.empty:
         raise DataError(f"{source} has no rows; the {schema!r} schema needs at least one.")
+    problems = _timestamp_problems(frame, SCHEMAS[schema])
+    if problems:
+        raise DataError(f"{source} does not match the {schema!r} schema:\n" + "\n".join(problems))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return SCHEMAS[schema].validate(frame, lazy=True)
     except pa.errors.SchemaErrors as err:
         raise DataError(_describe_failures(err, source)) from None
+
+
+_OFFSET = r"(?:[+-]\d\d(?::?\d\d)?|Z)$"
+
+
+def _timestamp_problems(frame: pd.DataFrame, schema: pa.DataFrameSchema, max_rows: int = 5):
+    """Text date columns that mix UTC offsets with bare times, or several formats: one line
+    each with the offending rows (pandera would only say 'cannot be converted')."""
+    lines = []
+    for name, col in schema.columns.items():
+        if name not in frame or "datetime" not in str(col.dtype):
+            continue
+        values = frame[name]
+        if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
+            continue
+        text = values.dropna().astype(str).str.strip()
+        has_off = text.str.contains(_OFFSET, regex=True)
+        if has_off.any() and (~has_off).any():
+            rows = text.index[has_off].tolist()[:max_rows]
+            lines.append(
+                f"  - column {name!r}: time zones are mixed: {int(has_off.sum())} value(s) carry a "
+                f"UTC offset (rows {rows}), {int((~has_off).sum())} do not; export every "
+                "timestamp the same way."
+            )
+            continue
+        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=bool(has_off.any()))
+        bad = parsed.isna()
+        if bad.any():
+            rows = text.index[bad].tolist()[:max_rows]
+            lines.append(
+                f"  - column {name!r}: {int(bad.sum())} value(s) are not dates in one format "
+                f"(YYYY-MM-DD[ hh:mm[:ss]]): rows {rows} values "
+                f"{text[bad].tolist()[:max_rows]}; export dates in one ISO format."
+            )
+    return lines
 
 
 def read_file(path: str | Path) -> pd.DataFrame:
@@ -147,7 +198,16 @@ def read_file(path: str | Path) -> pd.DataFrame:
             if b"\x00" in head:
                 raise DataError(f"{path}: looks binary, not CSV text.")
             sep = "\t" if suffix == ".tsv" else None
-            frame = pd.read_csv(path, sep=sep, engine="python" if sep is None else "c")
+            try:  # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is not part of a name
+                frame = pd.read_csv(
+                    path, sep=sep, engine="python" if sep is None else "c", encoding="utf-8-sig"
+                )
+            except UnicodeDecodeError as exc:
+                raise DataError(
+                    f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at position "
+                    f"{exc.start}); save the file as UTF-8 (in Excel: 'CSV UTF-8'), or convert it "
+                    f"with `iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8{suffix}`."
+                ) from None
             if frame.shape[1] < 2:
                 raise DataError(
                     f"{path}: parsed into a single column {list(frame.columns)[:1]}; "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 import struct
 
 import numpy as np
@@ -197,3 +198,46 @@ def test_unknown_schema_and_bad_mapping(tmp_path):
         schemas.validate(_transactions(), "orders")
     with pytest.raises(DataError, match="not in the file"):
         data.read_table(path, "transactions", {"nope": "household_id"})
+
+
+HEADER = "household_id,basket_id,product_id,quantity,sales_value,transaction_timestamp\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (HEADER + "1,10,100,1,inf,2017-01-01 10:00\n", "fails finite"),
+        (
+            HEADER + "1,10,100,1,2.0,2017-01-01 10:00\n1,11,101,1,3.0,2017-01-03T11:00+01:00\n",
+            "time zones are mixed",
+        ),
+        (
+            HEADER + "1,10,100,1,2.0,2017-01-01 10:00\n1,11,101,1,3.0,01/02/2017 11:00\n",
+            "not dates in one format (YYYY-MM-DD",
+        ),
+        (HEADER.replace(",", ";") + "1;10;100;1;2,50;2017-01-01 10:00\n", "Decimal commas"),
+        ("a,b\n1,2\n", "'transaction_timestamp' is required but missing"),
+    ],
+    ids=["inf", "mixed-zones", "mixed-formats", "decimal-comma", "all-missing-listed"],
+)
+def test_file_check_refuses_bad_values_with_a_reason(tmp_path, content, message):
+    path = tmp_path / "orders.csv"
+    path.write_text(content)
+    with pytest.raises(DataError, match=re.escape(message)):
+        data.read_table(path, "transactions")
+
+
+def test_file_check_reads_a_byte_order_mark_and_keeps_fractional_quantities(tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + (HEADER + "1,10,100,1.5,2.0,2017-01-01 10:00\n").encode())
+    frame = data.read_table(path, "transactions")
+    assert frame["quantity"].tolist() == [1.5]
+
+
+def test_file_check_names_a_file_that_is_not_utf8(tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_bytes(
+        (HEADER.strip() + ",name\n1,10,100,1,2.0,2017-01-01,caf\xe9\n").encode("latin-1")
+    )
+    with pytest.raises(DataError, match="not UTF-8 text"):
+        data.read_table(path, "transactions")
