@@ -4,6 +4,13 @@
 >>> df = fc.build_series("category", "D", n_series=50)         # unique_id, ds, y
 >>> cv = fc.backtest(df, [fc.SeasonalNaive(), fc.LightGBMForecaster()], h=14, n_windows=4)
 >>> fc.leaderboard(fc.evaluate(cv, df))
+
+Any source or frequency (D, W, M, Q), with the models chosen on validation windows:
+
+>>> df = fc.build_series("total", "M", start=None, end=None, con=src.connect())
+>>> models = make_models(["SeasonalNaive", "AutoETS", "LightGBM", "Linear"], h=12, freq="M")
+>>> test, fitted, sel, val = fc.backtest_and_select(df, models, h=12, n_windows=2, season=12)
+>>> sel.table                                                    # role and reason per model
 """
 
 from ecomlib.forecast.backtest import (

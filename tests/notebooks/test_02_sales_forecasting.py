@@ -1,10 +1,25 @@
-"""Papermill smoke run of notebook 02: the recorded leaderboard must make sense."""
+"""Papermill smoke runs of notebook 02: the recorded leaderboard and selection must make sense."""
 
 from __future__ import annotations
 
 import math
 
 import pytest
+
+
+def _check_selection(metrics: dict) -> None:
+    """The recommended model beat both baselines on the validation windows, or is one."""
+    mase, sel = metrics["mase"], metrics["selection"]
+    rec = metrics["recommended_model"]
+    assert rec == sel["recommended"] and rec in mase
+    assert math.isfinite(metrics["recommended_mase"])
+    val = sel["validation_mase"]
+    base = min(val[b] for b in ("SeasonalNaive", "AutoETS") if b in val)
+    assert rec in ("SeasonalNaive", "AutoETS") or val[rec] < base
+    assert not set(sel["dropped"]) & {rec, *sel["members"]}
+    if sel["members"]:
+        assert "Ensemble" in mase and math.isfinite(mase["Ensemble"])
+    assert metrics["forecast_model"] == rec
 
 
 @pytest.mark.notebook
@@ -25,9 +40,10 @@ def test_02_sales_forecasting_smoke(run_notebook):
         "SeedConv1D",
         "Conv1D+",
         "GRU",
-        "Ensemble",
     ):
         assert name in mase and math.isfinite(mase[name]), name
+    _check_selection(metrics)
+    assert metrics["data_source"] == "completejourney"
     # the best model beats the seasonal naive forecast on the smoke data
     assert metrics["best_mase"] == min(mase.values())
     assert metrics["best_mase"] < mase["SeasonalNaive"]
@@ -39,7 +55,36 @@ def test_02_sales_forecasting_smoke(run_notebook):
     assert metrics["n_extra_series"] == 6
     assert mase["LightGBM+promo+extra"] < 0.9 * mase["Naive"]
     assert mase["Naive"] > mase["SeasonalNaive"]  # the data has a weekly cycle
-    cov = metrics["coverage"][metrics["best_model"]]
+    cov = metrics["coverage"][metrics["recommended_model"]]
     assert 0.3 <= cov["coverage_80"] <= 1.0
     assert metrics["forecast_rows"] == metrics["n_series"] * 14
     assert metrics["n_rows"] == metrics["n_series"] * 365
+
+
+@pytest.mark.notebook
+@pytest.mark.xdist_group("nb_02")
+def test_02_monthly_series_file(run_notebook, tmp_path):
+    """A user's monthly series (84 months of a souvenir shop and 426 of cafe spending)."""
+    import pandas as pd
+
+    from ecomlib.forecast.datasets import retail_series
+
+    path = tmp_path / "monthly.csv"
+    df = pd.concat([retail_series("auscafe").tail(120), retail_series("dutch_sales").tail(120)])
+    df.assign(
+        ds=df.groupby("unique_id")
+        .cumcount()
+        .map(lambda i: pd.Timestamp("2010-01-01") + pd.DateOffset(months=int(i)))
+    ).to_csv(path, index=False)
+    metrics = run_notebook(
+        "02_sales_forecasting",
+        SERIES_FILE=str(path),
+        FREQ="M",
+        HORIZON=12,
+        N_WINDOWS=2,
+        STEP=12,
+        MODELS=["Naive", "SeasonalNaive", "AutoETS", "AutoTheta", "LightGBM", "Linear", "Ensemble"],
+    )
+    _check_selection(metrics)
+    assert metrics["n_series"] == 2 and metrics["forecast_rows"] == 2 * 12
+    assert "exog_columns" not in metrics
