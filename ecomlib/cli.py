@@ -120,7 +120,11 @@ def run_cmd(
     def skipped(name: str, reason: str) -> None:
         typer.echo(f"{name:28s} skipped: {reason}")
 
-    final, results = run(
+    def finished(r) -> None:
+        peak = f"{r.peak_mb / 1024:6.1f} GB peak" if r.peak_mb else ""
+        typer.echo(f"{r.name:28s} {r.status:6s} {r.seconds:7.1f} s {peak}".rstrip())
+
+    final, _ = run(
         notebooks,
         profile=profile,
         overrides=overrides,
@@ -128,12 +132,9 @@ def run_cmd(
         run_name=run_name,
         data=data,
         on_skip=skipped,
+        on_result=finished,
+        progress=sys.stderr.isatty(),  # a log file gets one line per notebook, not bars
     )
-    for r in results:
-        if r.status == "skipped":
-            continue
-        peak = f"{r.peak_mb / 1024:6.1f} GB peak" if r.peak_mb else ""
-        typer.echo(f"{r.name:28s} {r.status:6s} {r.seconds:7.1f} s {peak}".rstrip())
     typer.echo(f"report: {final}  (index: {final.parent / 'index.html'})")
 
 

@@ -124,6 +124,20 @@ class FitResult:
     device: str
     samples_per_second: float = float("nan")
     extras: dict = field(default_factory=dict)
+    planned_steps: int = 0  # optimizer steps the schedule planned at the start
+    steps_run: int = 0  # optimizer steps taken
+    budget_cut: bool = False  # the max_seconds guard shortened the run
+
+    @property
+    def note(self) -> str | None:
+        """A sentence for the report when the time budget shortened training, else None."""
+        if not self.budget_cut:
+            return None
+        return (
+            f"The time budget shortened training: {self.steps_run:,} of {self.planned_steps:,} "
+            f"planned steps ({len(self.history)} epoch(s)) ran in {self.seconds:.0f} s; on a "
+            "faster or less loaded machine the model trains longer (and usually scores higher)."
+        )
 
 
 def _param_groups(
@@ -328,13 +342,14 @@ def fit(
     # Validation costs about a third of a training step per example (forward only).
     val_share = len(val_src) / max(len(train_src), 1) / 3 if val_src is not None else 0.0
     probe_step = min(20, max(1, total_steps // 10))
+    planned_steps, budget_cut = total_steps, False
 
     def _fit_to_budget(step: int, validated: bool) -> None:
         """Shorten the run (and its schedule) so it ends within ``max_seconds``.
 
         ``validated``: the elapsed time already includes the validation passes.
         """
-        nonlocal total_steps, sched
+        nonlocal total_steps, sched, budget_cut
         per_step = (time.perf_counter() - start) / step
         if not validated:
             per_step *= 1 + val_share
@@ -350,6 +365,7 @@ def fit(
             per_step,
         )
         total_steps = new_total
+        budget_cut = True
         sched = _scheduler(scheduler, opt, peak_lrs, total_steps, done=step)
 
     def _prep(batch: Batch) -> Batch:
@@ -438,6 +454,7 @@ def fit(
                 break
             if max_seconds is not None and time.perf_counter() - start > max_seconds:
                 log.info("time budget of %.0f s reached at epoch %d", max_seconds, epoch)
+                budget_cut = budget_cut or step < planned_steps
                 break
             if max_seconds is not None:
                 # re-plan with a whole epoch (and its validation) measured
@@ -460,6 +477,9 @@ def fit(
         seconds=seconds,
         device=dev,
         samples_per_second=seen / seconds if seconds > 0 else float("nan"),
+        planned_steps=planned_steps,
+        steps_run=step,
+        budget_cut=budget_cut,
     )
 
 

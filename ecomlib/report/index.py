@@ -103,6 +103,18 @@ def write_index(reports: Path) -> Path:
                 f"<tr><td>{link}</td><td class='{status}'>{status}</td>"
                 f"<td>{secs_txt}</td><td>{peak_txt}</td><td>{detail}</td></tr>"
             )
+        files = sorted(
+            f.name
+            for f in run_dir.iterdir()
+            if f.is_file() and (f.suffix in (".csv", ".md") or f.name == "metrics.json")
+        )
+        links = " ".join(
+            f"<a href='{html.escape(run_dir.name + '/' + f)}'>{html.escape(f)}</a>" for f in files
+        )
+        total = info.get("seconds")
+        total_txt = f", {total / 60:.1f} min" if isinstance(total, (int, float)) else ""
+        commit = info.get("commit")
+        commit_txt = f", commit <code>{html.escape(commit)}</code>" if commit else ""
         source = info.get("data") or {}
         source_txt = html.escape(str(source.get("name") or "completejourney (bundled default)"))
         if source.get("path"):
@@ -110,7 +122,9 @@ def write_index(reports: Path) -> Path:
         sections.append(
             f"<h2>{html.escape(run_dir.name)}</h2><p class='sub'>data <code>{source_txt}</code>, "
             f"profile <code>{html.escape(str(info.get('profile')))}</code>, started "
-            f"{html.escape(str(info.get('started')))}</p><table><tr><th>notebook</th><th>status</th>"
+            f"{html.escape(str(info.get('started')))}{total_txt}{commit_txt}"
+            + (f"<br>files: {links}" if links else "")
+            + "</p><table><tr><th>notebook</th><th>status</th>"
             f"<th>duration</th><th title='peak resident memory of the notebook&#39;s kernel'>"
             f"peak memory</th><th>headline metrics</th></tr>{''.join(rows)}</table>"
         )

@@ -414,6 +414,16 @@ def execute_notebook(
     return result
 
 
+def page_title(nb, stem: str) -> str:
+    """``<stem> · <the notebook's H1 title>`` (the stem alone when it has none)."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return f"{stem} · {line[2:].strip()}"
+    return stem
+
+
 def export_html(executed: Path, target: Path) -> None:
     """HTML without code cells (``nbconvert --no-input``), images embedded, each figure with
     the alternative text recorded by :func:`ecomlib.plots.set_style` (template ``ecom_report``,
@@ -428,10 +438,9 @@ def export_html(executed: Path, target: Path) -> None:
         exclude_input_prompt=True,
         exclude_output_prompt=True,
     )
-    resources = {"metadata": {"name": executed.stem}}
-    body, _ = exporter.from_notebook_node(
-        nbformat.read(executed, as_version=4), resources=resources
-    )
+    nb = nbformat.read(executed, as_version=4)
+    resources = {"metadata": {"name": page_title(nb, executed.stem)}}
+    body, _ = exporter.from_notebook_node(nb, resources=resources)
     target.write_text(body, encoding="utf-8")
 
 
@@ -517,6 +526,7 @@ def run(
     progress: bool = True,
     data: str | Path | None = None,
     on_skip=None,
+    on_result=None,
 ) -> tuple[Path, list[NotebookResult]]:
     """Execute notebooks into a new report directory; return its path and the results.
 
@@ -525,7 +535,8 @@ def run(
     source (a bundled name or a YAML path; default: the bundled one). It is checked
     (:func:`ecomlib.data.checks.require_ok`) before anything runs and passed to each notebook
     as ``DATA``; a notebook whose tables the source lacks is skipped, with a ``skipped``
-    result whose ``error`` says which table, reported through ``on_skip(name, reason)``.
+    result whose ``error`` says which table, reported through ``on_skip(name, reason)``;
+    ``on_result(result)`` is called as each notebook finishes.
     Paths (``--out``, ``*_FILE``/``*_DIR``/``*_PATH`` parameters, the source) are resolved
     against the caller's working directory before the kernel starts.
 
@@ -613,6 +624,8 @@ def run(
             log.info("running %s with %s", path.stem, params)
             try:
                 results.append(execute_notebook(path, tmp, params, progress=progress))
+                if on_result:
+                    on_result(results[-1])
             except NotebookFailed as exc:
                 results.append(NotebookResult(path.stem, "failed", None, params, error=str(exc)))
                 failed_dir = keep("failed-")
@@ -644,6 +657,33 @@ def run(
     return final, results + skipped
 
 
+def _git_commit() -> str | None:
+    """The checkout's commit (short hash, ``+`` when files are modified), or None."""
+    import subprocess
+
+    try:
+        root = config.project_root()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        return head.stdout.strip() + ("+" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def _write_run_summary(
     run_dir: Path,
     run_name: str,
@@ -656,6 +696,8 @@ def _write_run_summary(
         "run": run_name,
         "profile": profile,
         "started": started,
+        "seconds": sum(r.seconds for r in results if r.seconds is not None),
+        "commit": _git_commit(),
         "data": data,
         "notebooks": {
             r.name: {

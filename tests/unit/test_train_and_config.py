@@ -205,6 +205,10 @@ def test_bad_param_groups_are_explained():
 
 def test_a_budget_that_fits_changes_nothing():
     _same_run_with(max_seconds=600)
+    x, y = _blobs(256)
+    result = fit(nn.Linear(4, 2), (x, y), loss_fn=nn.CrossEntropyLoss(), epochs=2, max_seconds=600)
+    assert not result.budget_cut and result.note is None
+    assert result.steps_run == result.planned_steps
 
 
 class _FakeClock:
@@ -254,6 +258,10 @@ def test_a_tight_budget_shortens_the_schedule_instead_of_cutting_it(monkeypatch)
     rates = np.array(seen)
     assert rates.max() == pytest.approx(0.1, rel=0.05)  # the warm-up still reached the peak
     assert rates[-1] < 0.01 * rates.max()  # and the decay ran to its end: not cut mid-cycle
+    # the report is told: the result says the budget shortened the run, and by how much
+    assert result.budget_cut and result.steps_run == clock.train_steps < result.planned_steps
+    assert result.planned_steps == 10 * 9
+    assert "time budget shortened training" in result.note
 
 
 @pytest.mark.parametrize(
