@@ -13,7 +13,7 @@ import time
 import traceback
 from pathlib import Path
 
-AREAS = ("eda", "forecast", "vision", "nlp", "recsys", "own_data", "clv")
+AREAS = ("eda", "forecast", "vision", "nlp", "recsys", "own_data", "clv", "reliability")
 
 
 def main(argv: list[str] | None = None) -> int:
