@@ -7,9 +7,10 @@ The procedure notebook 02 used by hand for the Complete Journey, automated: one 
 1. every model's MASE is compared with the best of the reference baselines (SeasonalNaive,
    AutoETS): a model that does not beat it by the relative ``margin`` is dropped (never
    recommended), and so is a model without a forecast for every series and window;
-2. the ensemble members are chosen greedily among the kept models and the best baseline:
-   start from the best, add the model that lowers the ensemble's (equal-weight mean) MASE the
-   most, stop when no model lowers it by more than ``tol`` or ``max_members`` are in;
+2. the ensemble members are chosen greedily among the models that beat the best baseline
+   (without the margin) and that baseline: start from the best, add the model that lowers the
+   ensemble's (equal-weight mean) MASE the most, stop when no model lowers it by more than
+   ``tol`` or ``max_members`` are in; the ensemble itself must clear the margin;
 3. the recommended model is the best of the ensemble (two members or more) and the kept
    models; if nothing beats the baselines, the best baseline is recommended.
 
@@ -173,8 +174,15 @@ def select_models(
     def beats(c: str) -> bool:
         return np.isfinite(mase[c]) and mase[c] < bar and coverage[c] == 1.0
 
-    # greedy forward selection of the ensemble members among the kept models and the baseline
-    pool = [c for c in cands if beats(c) or (reference and c == reference[0])]
+    # greedy forward selection of the ensemble members among the models that beat the best
+    # baseline (no margin: the ensemble as a whole must clear it) and that baseline
+    ref_mase = reference[1] if reference else np.inf
+    pool = [
+        c
+        for c in cands
+        if (np.isfinite(mase[c]) and mase[c] < ref_mase and coverage[c] == 1.0)
+        or (reference and c == reference[0])
+    ]
     pool = sorted(pool, key=lambda c: mase[c])
     members: list[str] = pool[:1]
     best = mase[members[0]] if members else np.inf
@@ -213,6 +221,7 @@ def select_models(
         members_note = ""
     rows = []
     ref_txt = f"{reference[0]} {reference[1]:.3f}" if reference else "-"
+    by = f" by {margin:.0%}" if margin else ""
     for c in cols:
         if c == recommended:
             role, why = (
@@ -228,9 +237,9 @@ def select_models(
         elif coverage[c] < 1.0:
             role, why = "dropped", f"forecasts only {coverage[c]:.0%} of the series x windows"
         elif beats(c):
-            role, why = "kept", f"beats {ref_txt}"
+            role, why = "kept", f"beats {ref_txt}{by}"
         else:
-            role, why = "dropped", f"MASE {mase[c]:.3f} does not beat {ref_txt}"
+            role, why = "dropped", f"MASE {mase[c]:.3f} does not beat {ref_txt}{by}"
         rows.append(
             {"model": c, "mase": mase[c], "coverage": coverage[c], "role": role, "reason": why}
         )

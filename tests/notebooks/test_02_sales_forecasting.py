@@ -88,3 +88,30 @@ def test_02_monthly_series_file(run_notebook, tmp_path):
     _check_selection(metrics)
     assert metrics["n_series"] == 2 and metrics["forecast_rows"] == 2 * 12
     assert "exog_columns" not in metrics
+
+
+@pytest.mark.notebook
+@pytest.mark.xdist_group("nb_02")
+def test_02_other_source_without_promotions(run_notebook):
+    """The bundled pizza place: order lines without promotions, local days, its own dates."""
+    from ecomlib.data import open_source
+    from ecomlib.errors import DataError
+
+    try:
+        open_source("pizzaplace").connect()
+    except DataError as exc:  # its files come with `make data`
+        pytest.skip(f"pizzaplace source not prepared: {exc}")
+    metrics = run_notebook(
+        "02_sales_forecasting",
+        DATA="pizzaplace",
+        START="",
+        END="",
+        TIMEZONE="",
+        N_SERIES=4,
+        MODELS=["Naive", "SeasonalNaive", "AutoETS", "LightGBM+promo", "LightGBM-lags", "Ensemble"],
+    )
+    _check_selection(metrics)
+    assert metrics["data_source"] == "pizzaplace" and metrics["n_series"] == 4
+    assert "exog_columns" not in metrics  # no promotions: the models without the plan
+    assert "LightGBM" in metrics["mase"] and "LightGBM+promo" not in metrics["mase"]
+    assert metrics["n_rows"] == 4 * 365
