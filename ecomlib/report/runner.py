@@ -661,24 +661,16 @@ def _git_commit() -> str | None:
     """The checkout's commit (short hash, ``+`` when files are modified), or None."""
     import subprocess
 
-    try:
-        root = config.project_root()
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["git", *args], cwd=config.project_root(), capture_output=True, text=True, timeout=10
         )
+
+    try:
+        head = git("rev-parse", "--short", "HEAD")
         if head.returncode != 0:
             return None
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
+        dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
         return head.stdout.strip() + ("+" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
