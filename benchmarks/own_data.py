@@ -2,9 +2,9 @@
 10x scale-up of the Complete Journey through the same source layer. Writes
 ``reports/bench/own_data.md``.
 
-1. For each bundled source (completejourney, cdnow, pizzaplace) and profile (smoke, full:
-   ``OWN_DATA_PROFILES=smoke`` for the short run): which notebooks ran or were skipped (and
-   why), wall seconds, the kernel's peak memory, headline metrics.
+1. For each bundled source (completejourney, cdnow, pizzaplace) and profile (smoke, full;
+   ``OWN_DATA_PROFILES=smoke`` for the short run, empty for none): which notebooks ran or
+   were skipped (and why), wall seconds, the kernel's peak memory, headline metrics.
 2. The Complete Journey x10 (households duplicated with new ids, 10 Parquet files read by a
    glob; products and promotions shared): ``ecom data check`` and notebook 01 (smoke) seconds
    and peak memory, against the same on x1.
@@ -98,7 +98,7 @@ tables:
 
 def main() -> None:
     os.environ.setdefault("ECOM_PROGRESS", "0")
-    profiles = os.environ.get("OWN_DATA_PROFILES", "smoke,full").split(",")
+    profiles = [p for p in os.environ.get("OWN_DATA_PROFILES", "smoke,full").split(",") if p]
     gib = 1024**3
     lines = [
         "# Own data: every notebook on each bundled source",
