@@ -52,6 +52,7 @@ from ecomlib.text.explain import (
 from ecomlib.text.search import SemanticIndex
 from ecomlib.text.sentiment import (
     DEFAULT_ANCHORS,
+    FREQ_NAMES,
     AnchorScorer,
     VaderScorer,
     plot_sentiment_trend,
@@ -71,6 +72,7 @@ __all__ = [
     "ASPECTS",
     "AnchorScorer",
     "DEFAULT_ANCHORS",
+    "FREQ_NAMES",
     "REVIEW_COLUMNS",
     "VaderScorer",
     "Explanation",

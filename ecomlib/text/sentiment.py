@@ -26,6 +26,7 @@ from ecomlib.errors import DataError, ParameterError
 
 __all__ = [
     "DEFAULT_ANCHORS",
+    "FREQ_NAMES",
     "AnchorScorer",
     "VaderScorer",
     "plot_sentiment_trend",
@@ -212,17 +213,22 @@ def sentiment_by_product(
     return table.sort_values(["reviews", f"mean_{cols[0]}"], ascending=[False, True])
 
 
-def trend_frequency(dates: pd.Series, max_periods: int = 40) -> str:
+def trend_frequency(dates: pd.Series, max_periods: int = 40, min_per_period: int = 10) -> str:
     """The finest of month ("M"), quarter ("Q") and year ("Y") giving at most ``max_periods``
-    periods between the first and last date."""
+    periods from the first to the last date and a median of at least ``min_per_period``
+    reviews per period that has any ("Y" when none qualifies)."""
     known = pd.to_datetime(dates).dropna()
     if known.empty:
         raise DataError("the reviews have no dates: no trend over time.")
-    for freq in ("M", "Q", "Y"):
+    for freq in ("M", "Q"):
         periods = known.dt.to_period(freq)
-        if (periods.max() - periods.min()).n + 1 <= max_periods:
+        span = (periods.max() - periods.min()).n + 1
+        if span <= max_periods and periods.value_counts().median() >= min_per_period:
             return freq
     return "Y"
+
+
+FREQ_NAMES = {"M": "monthly", "Q": "quarterly", "Y": "yearly"}
 
 
 def sentiment_trend(

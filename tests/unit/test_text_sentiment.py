@@ -171,8 +171,9 @@ def test_sentiment_by_product():
 
 def test_sentiment_trend_monthly_and_by_product():
     frame = _scored()
-    assert text.trend_frequency(frame["review_date"]) == "M"
-    trend = text.sentiment_trend(frame, ["vader"])
+    assert text.trend_frequency(frame["review_date"], min_per_period=1) == "M"
+    assert text.trend_frequency(frame["review_date"]) == "Y"  # too few reviews per month
+    trend = text.sentiment_trend(frame, ["vader"], freq="M")
     assert [str(p) for p in trend.index] == ["2024-01", "2024-02", "2024-03"]
     assert trend["reviews"].tolist() == [3, 1, 2]
     assert trend.loc[pd.Period("2024-01", "M"), "mean_vader"] == pytest.approx(0.2)
@@ -183,9 +184,10 @@ def test_sentiment_trend_monthly_and_by_product():
 
 
 def test_trend_frequency_coarsens_long_spans_and_needs_dates():
-    years = pd.Series(pd.date_range("2008-01-01", "2017-12-31", freq="90D"))
-    assert text.trend_frequency(years) == "Q"
-    assert text.trend_frequency(pd.Series(pd.date_range("1990", "2020", freq="YS"))) == "Y"
+    quarters = pd.Series(pd.date_range("2008-01-01", "2017-12-31", freq="3D"))
+    assert text.trend_frequency(quarters) == "Q"  # 120 months are too many, 40 quarters not
+    assert text.trend_frequency(quarters.iloc[:300]) == "M"  # 30 months, 10 a month
+    assert text.trend_frequency(quarters.iloc[::10]) == "Y"  # 3 a month, 9 a quarter
     with pytest.raises(DataError, match="no dates"):
         text.trend_frequency(pd.Series([pd.NaT, pd.NaT]))
     with pytest.raises(ParameterError):
