@@ -197,6 +197,20 @@ def load_movielens_100k() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     return ratings, _read("ml-100k.item"), _read("ml-100k.user")
 
 
+def load_cdnow_sample() -> pd.DataFrame:
+    """The CDNOW 1/10 sample of Fader, Hardie & Lee (2005): 2,357 customers,
+    ``customer_id`` (the sample's own id, 1..2357), ``date, number_of_cds, dollar_value``."""
+    loc = _require("cdnow")
+    frame = pd.read_csv(
+        loc / "CDNOW_sample.txt",
+        sep=r"\s+",
+        header=None,
+        names=["master_id", "customer_id", "date", "number_of_cds", "dollar_value"],
+    )
+    frame["date"] = pd.to_datetime(frame["date"].astype(str), format="%Y%m%d")
+    return frame[["customer_id", "date", "number_of_cds", "dollar_value"]]
+
+
 def load_cdnow() -> pd.DataFrame:
     """CDNOW master file: ``customer_id, date, number_of_cds, dollar_value``."""
     loc = _require("cdnow")

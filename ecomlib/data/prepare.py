@@ -42,9 +42,9 @@ def _amazon_reviews() -> dict[str, pd.DataFrame]:
 
 
 def _cdnow() -> dict[str, pd.DataFrame]:
-    from ecomlib.data.loaders import load_cdnow
+    from ecomlib.data.loaders import load_cdnow, load_cdnow_sample
 
-    return {"transactions.parquet": load_cdnow()}
+    return {"transactions.parquet": load_cdnow(), "sample.parquet": load_cdnow_sample()}
 
 
 def _pizzaplace() -> dict[str, pd.DataFrame]:
@@ -68,10 +68,11 @@ def _pizzaplace() -> dict[str, pd.DataFrame]:
     return {"order_lines.parquet": lines, "pizzas.parquet": pizzas}
 
 
-PREPARERS: dict[str, Callable[[], dict[str, pd.DataFrame]]] = {
-    "amazon_reviews": _amazon_reviews,
-    "cdnow": _cdnow,
-    "pizzaplace": _pizzaplace,
+# dataset -> (the files it writes, the function that makes them)
+PREPARERS: dict[str, tuple[tuple[str, ...], Callable[[], dict[str, pd.DataFrame]]]] = {
+    "amazon_reviews": (("reviews.parquet",), _amazon_reviews),
+    "cdnow": (("transactions.parquet", "sample.parquet"), _cdnow),
+    "pizzaplace": (("order_lines.parquet", "pizzas.parquet"), _pizzaplace),
 }
 
 
@@ -80,15 +81,11 @@ def prepare(name: str, force: bool = False) -> list[Path]:
     if name not in PREPARERS:
         return []
     folder = processed_dir(name)
-    expected = {
-        "amazon_reviews": ["reviews.parquet"],
-        "cdnow": ["transactions.parquet"],
-        "pizzaplace": ["order_lines.parquet", "pizzas.parquet"],
-    }[name]
+    expected, make = PREPARERS[name]
     if not force and all((folder / f).is_file() for f in expected):
         return [folder / f for f in expected]
     written = []
-    for fname, frame in PREPARERS[name]().items():
+    for fname, frame in make().items():
         _write(frame, folder / fname)
         written.append(folder / fname)
     return written
