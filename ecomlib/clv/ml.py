@@ -187,6 +187,12 @@ class _GRUNet(nn.Module):
         return offset + self.head(torch.cat([h[-1], static], dim=1))
 
 
+def _squash(X: pd.DataFrame) -> np.ndarray:
+    """Signed log1p of the features: heavy tails would swamp the network after one step."""
+    v = X.to_numpy(float)
+    return np.sign(v) * np.log1p(np.abs(v))
+
+
 def _poisson_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Poisson deviance of purchases and scaled spend with the window length as exposure."""
     log_h = torch.log(target[:, 2:3])
@@ -209,7 +215,7 @@ class GRUCLV(_InnerTrained):
         hidden: int = 32,
         epochs: int = 20,
         batch_size: int = 256,
-        lr: float = 3e-3,
+        lr: float = 1e-3,
         max_seconds: float | None = 60.0,
         inner_weeks: float | None = None,
         device: str = "auto",
@@ -233,7 +239,7 @@ class GRUCLV(_InnerTrained):
         seq = np.concatenate(
             [counts[..., None], np.log1p(spend)[..., None] / 4, started[..., None], cal], axis=2
         )
-        static = ((X.to_numpy(float) - self.mu_) / self.sd_).astype(np.float32)
+        static = np.clip((_squash(X) - self.mu_) / self.sd_, -5, 5).astype(np.float32)
         value = (period.summary["spend"] / period.summary["n_purchases"]).to_numpy(float)
         value = np.maximum(value, 0.01)
         rate = np.maximum(X["bg_rate"].to_numpy(float), 1e-4)
@@ -249,8 +255,8 @@ class GRUCLV(_InnerTrained):
 
         t0 = time.perf_counter()
         inner, X, y = self._training_frame(period)
-        self.mu_ = X.to_numpy(float).mean(axis=0)
-        self.sd_ = X.to_numpy(float).std(axis=0) + 1e-6
+        self.mu_ = _squash(X).mean(axis=0)
+        self.sd_ = _squash(X).std(axis=0) + 1e-6
         self.spend_scale_ = float(max(y["spend"].mean() / max(y["purchases"].mean(), 1e-9), 1.0))
         seq, static, offset = self._tensors(inner, X)
         h = self.inner_weeks_
@@ -278,6 +284,7 @@ class GRUCLV(_InnerTrained):
             batch_size=self.batch_size,
             lr=self.lr,
             weight_decay=1e-4,
+            grad_clip=1.0,
             val_fraction=0.15,
             patience=4,
             max_seconds=self.max_seconds,
