@@ -42,6 +42,19 @@ def set_currency(code: str) -> str:
     return _CURRENCY["symbol"]
 
 
+def readable(frame: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+    """A copy for display: integer columns with thousands separators (``1,469,307``), float
+    columns with ``digits`` significant digits; the frame itself keeps its numbers."""
+    out = frame.copy()
+    for col in out.columns:
+        values = out[col]
+        if pd.api.types.is_integer_dtype(values):
+            out[col] = values.map("{:,}".format)
+        elif pd.api.types.is_float_dtype(values):
+            out[col] = values.map(lambda v: f"{v:,.{digits}g}" if abs(v) < 1e4 else f"{v:,.0f}")
+    return out
+
+
 def money(value: float, decimals: int = 0) -> str:
     """An amount in the current currency: ``money(1234.5)`` -> ``'$1,234'``."""
     return f"{_CURRENCY['symbol']}{value:,.{decimals}f}"

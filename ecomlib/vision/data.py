@@ -147,7 +147,7 @@ def load_image_folder(
             labels.append(label)
             paths.append(path)
     if skipped:
-        log.warning(
+        log.info(  # the caller gets them in ImageFolder.skipped
             "%d unreadable image file(s) skipped (first: %s/%s); see ImageFolder.skipped",
             len(skipped),
             skipped[0][0].parent.name,

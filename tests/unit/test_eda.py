@@ -415,3 +415,11 @@ def test_spend_difference_test():
     assert eda.spend_difference_test(tx, demo, "band")["p_value"] < 1e-6
     with pytest.raises(DataError):
         eda.spend_difference_test(tx, demo.assign(band="a"), "band")
+
+
+def test_readable_adds_thousands_separators_for_display_only():
+    frame = pd.DataFrame({"rows": [1469307, 12], "share": [0.057741, 12345.6], "name": ["a", "b"]})
+    shown = eda.readable(frame)
+    assert shown["rows"].tolist() == ["1,469,307", "12"]
+    assert shown["share"].tolist() == ["0.05774", "12,346"]
+    assert frame["rows"].dtype == "int64"  # the frame itself is untouched
