@@ -12,38 +12,17 @@ import numpy as np
 import pandas as pd
 
 from ecomlib.forecast.metrics import leaderboard
+from ecomlib.report.metrics import write_csv
 
 log = logging.getLogger(__name__)
 
 
-def output_path(path: str | os.PathLike) -> Path:
-    """Where an output file goes.
-
-    Absolute paths are kept. A relative path goes into the report directory of the current
-    ``ecom run`` (detected from ``ECOM_METRICS_FILE``, which the runner sets), otherwise into
-    ``data/processed/`` — never into the notebooks folder.
-    """
-    p = Path(path)
-    if p.is_absolute():
-        return p
-    metrics = os.environ.get("ECOM_METRICS_FILE")
-    if metrics:
-        return Path(metrics).resolve().parent / p
-    from ecomlib.config import data_dir
-
-    return data_dir() / "processed" / p
-
-
 def export_forecast(forecast: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write a forecast frame to CSV (dates as YYYY-MM-DD) and return the resolved path."""
-    target = output_path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """Write a forecast frame to CSV (dates as YYYY-MM-DD) at
+    :func:`ecomlib.report.output_path` of ``path``, atomically; return the path."""
     out = forecast.copy()
     out["ds"] = pd.to_datetime(out["ds"]).dt.strftime("%Y-%m-%d")
-    tmp = target.with_suffix(target.suffix + ".tmp")
-    out.to_csv(tmp, index=False, float_format="%.2f")
-    os.replace(tmp, target)
-    return target
+    return write_csv(out, path, float_format="%.2f")
 
 
 def leaderboard_table(

@@ -129,7 +129,8 @@ def test_closed_days_zero_only_listed_dates():
 
 
 def test_export_goes_to_run_folder_or_data_processed(tmp_path, monkeypatch):
-    from ecomlib.forecast.report import export_forecast, output_path
+    from ecomlib.forecast.report import export_forecast
+    from ecomlib.report import output_path
 
     fc = pd.DataFrame({"unique_id": ["a"], "ds": pd.to_datetime(["2018-01-01"]), "m": [1.234]})
     monkeypatch.setenv("ECOM_METRICS_FILE", str(tmp_path / "run" / "02.metrics.json"))
