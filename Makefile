@@ -21,7 +21,7 @@ setup: $(STAMP) system
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip wheel
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,spark]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (ecom)" >/dev/null
 	@touch $(STAMP)
 
@@ -34,6 +34,13 @@ system:
 	   (apt-get update -q >/dev/null && apt-get install -y -q dataset-fashion-mnist chromium chromium-driver >/dev/null)) \
 	  || echo "warning: apt-get could not install dataset-fashion-mnist/chromium"; \
 	else echo "note: not root; install 'dataset-fashion-mnist' and 'chromium' with your package manager (see README)"; fi
+	@# Java 17 for the Spark engine (ecomlib.data.engines)
+	@if command -v java >/dev/null || [ -n "$$JAVA_HOME" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (apt-get install -y -q openjdk-17-jre-headless >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null && apt-get install -y -q openjdk-17-jre-headless >/dev/null)) \
+	  || echo "warning: apt-get could not install openjdk-17-jre-headless (the Spark engine needs Java 17)"; \
+	else echo "note: no java; install Java 17 (Debian: openjdk-17-jre-headless) for the Spark engine, or set ECOM_SPARK_MASTER=sc://HOST:PORT"; fi
 
 data: setup
 	$(BIN)/ecom data fetch

@@ -297,10 +297,10 @@ def normalise_frame(frame: pd.DataFrame, int_columns: tuple[str, ...] = ()) -> p
             frame[col] = s.astype("datetime64[ns]")
         elif s.dtype.kind == "f":
             frame[col] = s.astype("float64")
-        elif s.dtype.kind in "iu":
-            frame[col] = s.astype("int64")
         elif isinstance(s.dtype, pd.api.extensions.ExtensionDtype) and s.dtype.kind in "iuf":
             frame[col] = s.astype("float64") if s.isna().any() else s.astype("int64")
+        elif s.dtype.kind in "iu":
+            frame[col] = s.astype("int64")
         elif s.dtype == object:
             first = s.dropna()
             first = first.iloc[0] if len(first) else None
@@ -410,7 +410,10 @@ class SparkEngine:
         files = [str(f) for f in spec.files()]
         lower = spec.path.lower()
         if lower.endswith((".parquet", ".pq")) or spec.path.endswith("*"):
-            frame = self.spark.read.option("mergeSchema", "true").parquet(*files)
+            reader = self.spark.read
+            if len(files) > 1:  # union_by_name, as DuckDB reads them (a Spark job: only then)
+                reader = reader.option("mergeSchema", "true")
+            frame = reader.parquet(*files)
         else:
             frame = self._read_csv(spec, files)
         from pyspark.sql import types as T
