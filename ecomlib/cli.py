@@ -289,6 +289,24 @@ def data_sources() -> None:
             typer.echo(f"{name:16s} unavailable: {exc}")
 
 
+@app.command("engines")
+@_friendly
+def engines_cmd() -> None:
+    """List the query engines (duckdb, spark), whether each can run here and, if not, why."""
+    import os
+
+    from ecomlib.data.engines import available_engines, default_engine
+
+    default = default_engine()
+    for name, reason in available_engines().items():
+        mark = " (default)" if name == default else ""
+        typer.echo(f"{name:8s} {'available' if reason is None else 'unavailable'}{mark}")
+        if reason:
+            typer.echo(f"  {reason}")
+    master = os.environ.get("ECOM_SPARK_MASTER") or os.environ.get("SPARK_REMOTE")
+    typer.echo(f"choose with ECOM_ENGINE=duckdb|spark; Spark master: {master or 'local[*]'}")
+
+
 def main() -> None:  # pragma: no cover
     import signal
 
