@@ -35,8 +35,9 @@ PUBLISHED = {
 def published_check() -> list[str]:
     """Fit the peers on the CDNOW sample and compare with the paper."""
     from ecomlib import clv
+    from ecomlib.data import load_cdnow_sample
 
-    raw = clv.read_cdnow_sample()
+    raw = load_cdnow_sample()
     days = clv.customer_days(
         raw.rename(
             columns={

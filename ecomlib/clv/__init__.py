@@ -14,7 +14,6 @@ from ecomlib.clv.data import (
     connect_source,
     customer_days,
     future_purchases,
-    read_cdnow_sample,
     summarise,
 )
 from ecomlib.clv.evaluate import (
@@ -70,7 +69,6 @@ __all__ = [
     "make_models",
     "paired_bootstrap",
     "pareto_nbd_loglik",
-    "read_cdnow_sample",
     "run_study",
     "score",
     "segment_table",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,50 +23,6 @@ SUMMARY_COLUMNS = ["frequency", "recency", "T", "monetary", "n_purchases", "spen
 
 
 # ---------------------------------------------------------------- sources
-def read_cdnow_sample(path: str | Path | None = None) -> pd.DataFrame:
-    """The CDNOW 1/10 sample (2,357 customers): ``customer_id, date, number_of_cds,
-    dollar_value`` (``customer_id`` is the sample's own id, 1..2357).
-
-    Parameters
-    ----------
-    path : str or Path, optional
-        ``CDNOW_sample.txt``; default ``data/raw/cdnow/CDNOW_sample.txt``.
-    """
-    from ecomlib.config import raw_dir
-
-    path = Path(path) if path else raw_dir("cdnow") / "CDNOW_sample.txt"
-    if not path.is_file():
-        raise DataError(
-            f"{path} is missing; run `ecom data fetch cdnow` (it ships in the lifetimes 0.11.3 "
-            "wheel as lifetimes/datasets/CDNOW_sample.txt)."
-        )
-    frame = pd.read_csv(
-        path,
-        sep=r"\s+",
-        header=None,
-        names=["master_id", "customer_id", "date", "number_of_cds", "dollar_value"],
-    )
-    frame["date"] = pd.to_datetime(frame["date"].astype(str), format="%Y%m%d")
-    return frame[["customer_id", "date", "number_of_cds", "dollar_value"]]
-
-
-def _cdnow_frame(which: str) -> pd.DataFrame:
-    if which == "cdnow_sample":
-        raw = read_cdnow_sample()
-    else:
-        from ecomlib.data import load_cdnow
-
-        raw = load_cdnow()
-    return pd.DataFrame(
-        {
-            "household_id": raw["customer_id"].astype("int64"),
-            "transaction_timestamp": raw["date"],
-            "quantity": raw["number_of_cds"],
-            "sales_value": raw["dollar_value"].astype("float64"),
-        }
-    )
-
-
 def connect_source(data: str = "") -> tuple[Any, dict[str, str]]:
     """A DuckDB connection with a canonical ``transactions`` view for ``data``, and the
     source's ``name``, ``timezone`` and ``currency``.
@@ -76,21 +31,14 @@ def connect_source(data: str = "") -> tuple[Any, dict[str, str]]:
     ----------
     data : str
         ``""`` (the bundled default, Complete Journey), ``"cdnow"``, any bundled source name
-        or source file of :func:`ecomlib.data.open_source`; ``"cdnow_sample"`` for the CDNOW
-        1/10 sample.
+        (``"cdnow_sample"``: the CDNOW 1/10 sample) or source file of
+        :func:`ecomlib.data.open_source`.
 
     Raises
     ------
     DataError
         The source has no transactions table with a customer id.
     """
-    import duckdb
-
-    if data == "cdnow_sample":
-        con = duckdb.connect()
-        con.register("_cdnow", _cdnow_frame(data))
-        con.execute("CREATE VIEW transactions AS SELECT * FROM _cdnow")
-        return con, {"name": data, "timezone": "UTC", "currency": "USD"}
     from ecomlib.data import open_source
 
     src = open_source(data)

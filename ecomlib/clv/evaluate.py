@@ -159,25 +159,9 @@ def segment_table(table: pd.DataFrame) -> pd.DataFrame:
     return out.reindex([s for s in SEGMENT_ACTIONS if s in out.index])
 
 
-def output_path(path: str | os.PathLike) -> Path:
-    """Absolute paths are kept; a relative one goes next to the run's metrics under ``ecom
-    run`` (``$ECOM_METRICS_FILE``), else into ``data/processed/``."""
-    p = Path(path)
-    if p.is_absolute():
-        return p
-    metrics = os.environ.get("ECOM_METRICS_FILE")
-    if metrics:
-        return Path(metrics).resolve().parent / p
-    from ecomlib.config import data_dir
-
-    return data_dir() / "processed" / p
-
-
 def export_predictions(table: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write the per-customer predictions to CSV atomically and return the path."""
-    target = output_path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(target.suffix + ".tmp")
-    table.to_csv(tmp, float_format="%.4f")
-    os.replace(tmp, target)
-    return target
+    """Write the per-customer predictions to CSV (at :func:`ecomlib.report.output_path` of
+    ``path``, atomically) and return the path."""
+    from ecomlib.report import write_csv
+
+    return write_csv(table.reset_index(), path, float_format="%.4f")

@@ -5,7 +5,10 @@ name, its default (and so its type) and, in the comment after it, one line of he
 notebook's metadata adds the allowed values or range of those that need one::
 
     {"ecom": {"parameters": {"HORIZON": {"min": 1}, "MODEL": {"choices": ["resnet", "seed"]},
-                             "OUTLIER_QUANTILE": {"min": 0, "max": 1, "exclusive": true}}}}
+                             "OUTLIER_QUANTILE": {"min": 0, "max": 1, "exclusive": true},
+                             "MODELS": {"choices_from": "ecomlib.forecast.zoo:MODEL_NAMES"}}}}
+
+(``choices_from`` names a sequence in the library, so a list of model names is kept once.)
 
 Some rules hold by name in every notebook: ``SEED`` >= 0; ``DEVICE`` is auto, cpu, mps,
 cuda or cuda:N, and cuda needs a visible GPU; ``*TIMEZONE`` is an IANA zone (or empty);
@@ -58,9 +61,20 @@ def declared(path: Path) -> list[Parameter]:
     rules = nb.metadata.get("ecom", {}).get("parameters", {})
     helps = _help_lines(nb)
     return [
-        Parameter(name, default, helps.get(name, ""), dict(rules.get(name, {})))
+        Parameter(name, default, helps.get(name, ""), _resolve_rule(dict(rules.get(name, {}))))
         for name, default in notebook_parameters(path).items()
     ]
+
+
+def _resolve_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """``choices_from: "module:NAME"`` -> ``choices``: the library's sequence of that name."""
+    ref = rule.pop("choices_from", None)
+    if ref:
+        import importlib
+
+        module, _, attr = ref.partition(":")
+        rule["choices"] = list(getattr(importlib.import_module(module), attr))
+    return rule
 
 
 def _help_lines(nb) -> dict[str, str]:

@@ -8,6 +8,7 @@ import pytest
 
 from ecomlib import clv
 from ecomlib.config import raw_dir
+from ecomlib.data import load_cdnow_sample
 from ecomlib.errors import DataError, EcomError, ParameterError
 
 START = pd.Timestamp("2020-01-01")
@@ -159,7 +160,7 @@ def cdnow_sample_period():
     path = raw_dir("cdnow") / "CDNOW_sample.txt"
     if not path.is_file():
         pytest.skip("CDNOW_sample.txt not fetched (ecom data fetch cdnow)")
-    raw = clv.read_cdnow_sample(path)
+    raw = load_cdnow_sample()
     days = clv.customer_days(
         raw.rename(
             columns={
