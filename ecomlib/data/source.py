@@ -195,6 +195,8 @@ class Source:
         if memory_limit:
             con.execute(f"SET memory_limit = '{memory_limit}'")
         con.execute("SET TimeZone = 'UTC'")
+        # no progress widget in notebooks: a slow query on a busy machine would print one
+        con.execute("SET enable_progress_bar = false")
         for name, spec in self.tables.items():
             if name != "images":
                 con.execute(f"CREATE VIEW _raw_{name} AS {_raw_sql(spec)}")
