@@ -35,18 +35,9 @@ PUBLISHED = {
 def published_check() -> list[str]:
     """Fit the peers on the CDNOW sample and compare with the paper."""
     from ecomlib import clv
-    from ecomlib.data import load_cdnow_sample
 
-    raw = load_cdnow_sample()
-    days = clv.customer_days(
-        raw.rename(
-            columns={
-                "customer_id": "household_id",
-                "date": "transaction_timestamp",
-                "dollar_value": "sales_value",
-            }
-        )
-    )
+    con, info = clv.connect_source("cdnow_sample")
+    days = clv.customer_days(con, timezone=info["timezone"])
     period = clv.summarise(days, "1997-09-30")
     lines = [
         f"CDNOW 1/10 sample, {len(period.customers):,} customers, calibration to 1997-09-30:",

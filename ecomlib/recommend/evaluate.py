@@ -353,11 +353,7 @@ def model_zoo(
             ),
             # ranker_within plus text-embedding similarity (cosine of each candidate to the
             # household's decayed MiniLM profile and to its other items of the last 60 days);
-            # chosen on the mean of validation windows V1 and V2 over seeds 42-44: recall@10
-            # 0.3947 -> 0.3942, new-item recall@10 0.0517 -> 0.0528 (recall + new-item higher
-            # on every seed). 3 training windows instead of 2 (n_windows=3; same windows and
-            # seeds: score 0.44703 -> 0.44718, higher on 2 of 3 seeds) is a tenth of the seed
-            # noise for 40% more fit time, and tied on the test window: not adopted
+            # validation figures in docs/benchmarks.md
             "ranker_emb": lambda: _deals(
                 stores=_stores(),
                 cycle=True,

@@ -692,19 +692,10 @@ class NextBasketRanker(Recommender):
         (:func:`~ecomlib.recommend.content.text_embeddings`): adds each candidate's cosine to
         the user's 60-day-decayed embedding profile and its highest cosine to the other items
         the user bought in the ``embedding_days`` before the cut (:func:`embedding_similarity`,
-        purchases up to each cut only). Items without a vector get NaN. On top of zoo
-        ``ranker_within``, mean of validation windows V1 and V2 (the 28 days before the test
-        window and the 28 before those), seeds 42-44: new-item recall@10 0.0517 -> 0.0528,
-        recall@10 0.3947 -> 0.3942 (zoo ``ranker_emb``, notebook 05's model).
+        purchases up to each cut only). Items without a vector get NaN.
     embedding_days : the "bought lately" window of ``embeddings``.
 
-    Options measured and not adopted (lambdarank objectives, overlapping training windows,
-    an explorer share feature, embedding / product-group / store candidate lists, item trend
-    features, recall-weighted training rows) were removed; the figures measured for them are
-    in ``benchmarks/recsys.py`` and their code in git history at commit 39af717. Also tried
-    and not kept: never-bought items the promotion plan puts on display / in the mailer at the
-    user's stores in the predicted window as a candidate list (mean of V1 and V2 over seeds
-    42-44: recall@10 0.3942 -> 0.3944, new-item recall@10 0.0528 -> 0.0524).
+    The options tried and not kept, with their validation figures: docs/benchmarks.md.
     """
 
     name = "ranker"

@@ -8,7 +8,6 @@ import pytest
 
 from ecomlib import clv
 from ecomlib.config import raw_dir
-from ecomlib.data import load_cdnow_sample
 from ecomlib.errors import DataError, EcomError, ParameterError
 
 START = pd.Timestamp("2020-01-01")
@@ -160,16 +159,8 @@ def cdnow_sample_period():
     path = raw_dir("cdnow") / "CDNOW_sample.txt"
     if not path.is_file():
         pytest.skip("CDNOW_sample.txt not fetched (ecom data fetch cdnow)")
-    raw = load_cdnow_sample()
-    days = clv.customer_days(
-        raw.rename(
-            columns={
-                "customer_id": "household_id",
-                "date": "transaction_timestamp",
-                "dollar_value": "sales_value",
-            }
-        )
-    )
+    con, info = clv.connect_source("cdnow_sample")
+    days = clv.customer_days(con, timezone=info["timezone"])
     return clv.summarise(days, "1997-09-30")
 
 
