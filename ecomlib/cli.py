@@ -111,11 +111,31 @@ def run_cmd(
             "--data", help="Data source: a YAML source file or a bundled name (default: bundled)."
         ),
     ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(help="Query engine: duckdb (default) or spark (also ECOM_ENGINE)."),
+    ] = None,
+    no_cache: Annotated[
+        bool,
+        typer.Option("--no-cache", help="Recompute every cached step (also -p CACHE False)."),
+    ] = False,
+    jobs: Annotated[int, typer.Option(help="Notebooks run at once, each in its own kernel.")] = 1,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            help="A failed-/interrupted- run folder: keep its finished notebooks, run the rest."
+        ),
+    ] = None,
 ) -> None:
     """Execute notebooks with papermill and write HTML reports plus reports/index.html."""
     from ecomlib.report.runner import run
 
     overrides = _parse_overrides(param or [])
+    if resume and (notebooks or param or data or run_name):
+        raise EcomError(
+            "--resume re-runs a run with its own notebooks, parameters and data; "
+            "give it alone (with --out, --engine, --jobs or --no-cache)."
+        )
 
     def skipped(name: str, reason: str) -> None:
         typer.echo(f"{name:28s} skipped: {reason}")
@@ -134,6 +154,10 @@ def run_cmd(
         on_skip=skipped,
         on_result=finished,
         progress=sys.stderr.isatty(),  # a log file gets one line per notebook, not bars
+        engine=engine,
+        cache=not no_cache,
+        jobs=jobs,
+        resume=resume,
     )
     typer.echo(f"report: {final}  (index: {final.parent / 'index.html'})")
 
@@ -287,6 +311,36 @@ def data_sources() -> None:
             typer.echo(f"  {src.title}")
         except EcomError as exc:
             typer.echo(f"{name:16s} unavailable: {exc}")
+
+
+cache_app = typer.Typer(no_args_is_help=True, help="The cache of fitted models and other steps.")
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("list")
+@_friendly
+def cache_list() -> None:
+    """List the cached step results: step, size, when computed, seconds a hit saves."""
+    from ecomlib import cache
+
+    rows = cache.entries()
+    typer.echo(
+        f"cache: {cache.location()} (limit {cache.limit_bytes() / 1e6:,.0f} MB"
+        f"{'' if cache.enabled() else ', disabled by ECOM_CACHE'})"
+    )
+    for r in rows:
+        typer.echo(f"{r['step']:28s} {r['mb']:9.1f} MB  {r['computed']}  {r['seconds']:7.1f} s")
+    total = sum(r["mb"] for r in rows)
+    typer.echo(f"{len(rows)} entries, {total:,.1f} MB")
+
+
+@cache_app.command("clear")
+@_friendly
+def cache_clear() -> None:
+    """Remove every cached step result (the next run recomputes them)."""
+    from ecomlib import cache
+
+    typer.echo(f"removed {cache.clear()} cached results from {cache.location()}")
 
 
 @app.command("engines")

@@ -251,6 +251,7 @@ class NotebookResult:
     error: str | None = None
     headline: list[str] = field(default_factory=list)
     peak_mb: float | None = None  # peak resident memory of the kernel process (Linux)
+    cells: list[list] = field(default_factory=list)  # [code cell number, seconds, first line]
 
 
 class NotebookFailed(EcomError):
@@ -342,16 +343,38 @@ def _local_kernel_manager(stderr_path: Path | None = None):
     return LocalKernelManager
 
 
+def cell_seconds(executed: Path, min_seconds: float = 0.5) -> list[list]:
+    """``[code cell number, seconds, first line]`` of each code cell of an executed notebook
+    that took at least ``min_seconds`` (papermill records every cell's duration)."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    out = []
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    for number, cell in enumerate(code, start=1):
+        seconds = (cell.metadata.get("papermill") or {}).get("duration")
+        if seconds is not None and seconds >= min_seconds:
+            lines = [
+                ln
+                for ln in cell.source.splitlines()
+                if ln.strip() and not ln.lstrip().startswith("#")
+            ]
+            out.append([number, round(float(seconds), 2), (lines[0] if lines else "")[:80]])
+    return out
+
+
 def execute_notebook(
     path: Path,
     out_dir: Path,
     parameters: dict[str, Any] | None = None,
     progress: bool = True,
     timeout: int | None = None,
+    footer: dict[str, Any] | None = None,
 ) -> NotebookResult:
     """Execute one notebook with papermill into ``out_dir`` (ipynb, html, metrics).
 
-    Raises :class:`NotebookFailed` (after writing the partial notebook) when a cell raises.
+    ``footer`` (the run's manifest) is printed at the foot of the HTML page. Raises
+    :class:`NotebookFailed` (after writing the partial notebook) when a cell raises.
     """
     import papermill as pm
 
@@ -405,7 +428,8 @@ def execute_notebook(
         manager.peak_mb,
     )
     if executed.exists():
-        export_html(executed, out_dir / f"{path.stem}.html")
+        result.cells = cell_seconds(executed)
+        export_html(executed, out_dir / f"{path.stem}.html", footer=footer)
     if error:
         if kernel_log.exists() and kernel_log.stat().st_size:
             kernel_log.replace(out_dir / f"{path.stem}.kernel.log")  # kept for debugging
@@ -424,10 +448,10 @@ def page_title(nb, stem: str) -> str:
     return stem
 
 
-def export_html(executed: Path, target: Path) -> None:
+def export_html(executed: Path, target: Path, footer: dict[str, Any] | None = None) -> None:
     """HTML without code cells (``nbconvert --no-input``), images embedded, each figure with
     the alternative text recorded by :func:`ecomlib.plots.set_style` (template ``ecom_report``,
-    the JupyterLab one plus ``alt``)."""
+    the JupyterLab one plus ``alt``); ``footer`` (a run manifest) is listed at its foot."""
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -441,7 +465,29 @@ def export_html(executed: Path, target: Path) -> None:
     nb = nbformat.read(executed, as_version=4)
     resources = {"metadata": {"name": page_title(nb, executed.stem)}}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
+    if footer:
+        body = body.replace("</body>", _footer_html(footer) + "\n</body>", 1)
     target.write_text(body, encoding="utf-8")
+
+
+def _footer_html(manifest: dict[str, Any]) -> str:
+    import html
+
+    data = manifest.get("data") or {}
+    versions = ", ".join(f"{k} {v}" for k, v in (manifest.get("versions") or {}).items())
+    parts = [
+        f"run {manifest.get('run', '')}",
+        f"profile {manifest.get('profile', '')}",
+        f"data {data.get('name', '')} (fingerprint {data.get('fingerprint', '-')})",
+        f"engine {manifest.get('engine', '')}",
+        f"commit {manifest.get('commit') or '-'}",
+        versions,
+    ]
+    text = " · ".join(html.escape(str(p)) for p in parts if p)
+    return (
+        '<footer class="ecom-manifest" style="margin:2em 1em;font-size:smaller;color:#666">'
+        f"{text}</footer>"
+    )
 
 
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,120}$")
@@ -527,6 +573,10 @@ def run(
     data: str | Path | None = None,
     on_skip=None,
     on_result=None,
+    engine: str | None = None,
+    cache: bool = True,
+    jobs: int = 1,
+    resume: str | Path | None = None,
 ) -> tuple[Path, list[NotebookResult]]:
     """Execute notebooks into a new report directory; return its path and the results.
 
@@ -540,12 +590,158 @@ def run(
     Paths (``--out``, ``*_FILE``/``*_DIR``/``*_PATH`` parameters, the source) are resolved
     against the caller's working directory before the kernel starts.
 
+    ``engine`` (``duckdb`` or ``spark``; default ``ECOM_ENGINE`` or duckdb) is checked and
+    handed to the kernels as ``ECOM_ENGINE``; ``cache=False`` (or ``-p CACHE False``) bypasses
+    the step cache (:mod:`ecomlib.cache`); ``jobs`` > 1 runs that many notebooks at once, each
+    in its own kernel. ``resume`` names a ``failed-`` or ``interrupted-`` run folder: its
+    finished notebooks are kept and the others re-run with the parameters recorded there.
+
     The directory appears (atomically renamed) only when every notebook succeeded. When one
     fails, the partial run is kept under ``<out>/failed-<run>/`` and :class:`NotebookFailed`
     is raised; on Ctrl-C (or SIGTERM through the CLI) the finished notebooks are kept under
     ``<out>/interrupted-<run>/`` and :class:`RunInterrupted` is raised. Earlier reports stay
-    intact; temporary folders of runs that died are swept by the next run.
+    intact; temporary folders of runs that died are swept by the next run. ``metrics.json``
+    holds the run's manifest (versions, data fingerprint, engine, commit) and each notebook's
+    parameters, metrics and per-cell seconds.
     """
+    overrides = dict(overrides or {})
+    if "CACHE" in overrides:  # -p CACHE False: a run-wide switch, not a notebook parameter
+        cache = cache and _as_flag(overrides.pop("CACHE"), "CACHE")
+    if jobs < 1:
+        raise ParameterError(f"--jobs {jobs}: give a number of notebooks to run at once, >= 1.")
+    engine = _check_engine(engine)
+    out = _reports_folder(out)
+    if run_name is not None:
+        _check_run_name(run_name)
+    previous = _load_resume(out, resume) if resume is not None else None
+    if previous is not None:
+        plans, skipped, done, source_info, profile_label, run_name, resume_dir = previous
+        run_name = _check_run_name(run_name)
+        source = None
+    else:
+        done = []
+        plans, skipped, source, profile_label = _plan(notebooks, profile, overrides, data, on_skip)
+        run_name = _check_run_name(run_name or f"{dt.datetime.now():%Y%m%d-%H%M%S}-{profile_label}")
+        source_info = {
+            "name": source.name if source else "completejourney",
+            "path": str(source.path) if source and source.path else None,
+            "fingerprint": _data_fingerprint(source),
+        }
+    final = out / run_name
+    if final.exists():
+        raise EcomError(f"Report directory {final} already exists; choose another --run-name.")
+    manifest = _manifest(run_name, profile_label, source_info, engine, cache)
+
+    _sweep_stale(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{run_name}.", dir=out))
+    (tmp / OWNER_FILE).write_text(str(os.getpid()))
+    if previous is not None:
+        rerun = tuple(path.stem for path, _ in plans)
+        for f in resume_dir.iterdir():  # what the finished notebooks wrote, reports and files
+            if f.is_file() and f.name != "metrics.json" and not f.name.startswith(rerun):
+                shutil.copy2(f, tmp / f.name)
+    results: list[NotebookResult] = list(done)
+    started = dt.datetime.now().isoformat(timespec="seconds")
+
+    def summary() -> None:
+        _write_run_summary(tmp, manifest, started, results + skipped)
+
+    def keep(prefix: str) -> Path:
+        summary()
+        target = out / f"{prefix}{run_name}"
+        shutil.rmtree(target, ignore_errors=True)
+        (tmp / OWNER_FILE).unlink(missing_ok=True)
+        tmp.chmod(_umask_mode())
+        os.replace(tmp, target)
+        write_index(out)
+        return target
+
+    env = {"ECOM_ENGINE": engine, "ECOM_CACHE": "1" if cache else "0"}
+    saved_env = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        failure = None
+        try:
+            for result in _execute_all(plans, tmp, progress and jobs == 1, jobs, manifest):
+                results.append(result)
+                if result.status == "failed":
+                    failure = failure or result
+                elif on_result:
+                    on_result(result)
+        except KeyboardInterrupt:
+            finished = {r.name for r in results}
+            results.extend(
+                NotebookResult(p.stem, "interrupted", None, prm, error="interrupted")
+                for p, prm in plans
+                if p.stem not in finished
+            )
+            kept = keep("interrupted-")
+            ok = [r.name for r in results if r.status == "ok"]
+            during = ", ".join(r.name for r in results if r.status == "interrupted")
+            raise RunInterrupted(
+                f"interrupted during {during}; "
+                + (
+                    f"finished notebooks ({', '.join(ok)}) kept in {kept}"
+                    if ok
+                    else f"nothing had finished (partial run in {kept})"
+                )
+                + f"; finish it with: ecom run --resume {kept.name}"
+            ) from None
+        if failure is not None:
+            finished = {r.name for r in results}
+            results.extend(  # what --resume will run
+                NotebookResult(
+                    p.stem, "not run", None, prm, error=f"not run: {failure.name} failed"
+                )
+                for p, prm in plans
+                if p.stem not in finished
+            )
+            failed_dir = keep("failed-")
+            raise NotebookFailed(
+                f"{failure.error}\nPartially executed notebook kept in "
+                f"{failed_dir}/{failure.name}.ipynb; after fixing the cause, finish the run "
+                f"with: ecom run --resume {failed_dir.name}"
+            )
+        summary()
+        (tmp / OWNER_FILE).unlink(missing_ok=True)
+        tmp.chmod(_umask_mode())
+        os.replace(tmp, final)
+        if previous is not None:
+            shutil.rmtree(resume_dir, ignore_errors=True)  # its content is in `final`
+    finally:
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    write_index(out)
+    return final, results + skipped
+
+
+def _as_flag(value: Any, name: str) -> bool:
+    try:
+        return _conform(value, True)
+    except TypeError:
+        raise ParameterError(f"-p {name} {value!r}: use true or false (yes/no, 1/0).") from None
+
+
+def _check_engine(engine: str | None) -> str:
+    """The engine for this run (``--engine``, else ``ECOM_ENGINE``, else duckdb), available."""
+    from ecomlib.data.engines import ENGINES, available_engines
+
+    name = (engine or os.environ.get("ECOM_ENGINE") or "duckdb").strip().lower()
+    if name not in ENGINES:
+        raise ParameterError(f"--engine {name!r}: use one of {', '.join(ENGINES)}.")
+    reason = available_engines().get(name)
+    if reason:
+        raise ParameterError(f"--engine {name}: not available here: {reason}.")
+    return name
+
+
+def _plan(notebooks, profile, overrides, data, on_skip):
+    """Resolve notebooks, profile, parameters and the data source; validate everything."""
     from ecomlib.data.source import open_source
 
     profile = find_profile(profile)
@@ -554,12 +750,6 @@ def run(
     paths = list(dict.fromkeys(find_notebook(n) for n in names)) if names else list_notebooks()
     if not paths:
         raise EcomError(f"No numbered notebooks found in {notebooks_dir()}.")
-    out = _reports_folder(out)
-    run_name = _check_run_name(run_name or f"{dt.datetime.now():%Y%m%d-%H%M%S}-{profile_label}")
-    final = out / run_name
-    if final.exists():
-        raise EcomError(f"Report directory {final} already exists; choose another --run-name.")
-    overrides = dict(overrides or {})
     if data is not None and "DATA" in overrides:
         raise ParameterError("give the data source once: --data FILE or -p DATA FILE, not both.")
     data = data if data is not None else overrides.pop("DATA", None)
@@ -598,63 +788,141 @@ def run(
             f"nothing to run on data source {source.name!r}: "
             + "; ".join(f"{r.name}: {r.error}" for r in skipped)
         )
-    data_info = {
-        "name": source.name if source else "completejourney",
-        "path": str(source.path) if source and source.path else None,
-    }
+    return plans, skipped, source, profile_label
 
-    _sweep_stale(out)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{run_name}.", dir=out))
-    (tmp / OWNER_FILE).write_text(str(os.getpid()))
-    results: list[NotebookResult] = []
-    started = dt.datetime.now().isoformat(timespec="seconds")
 
-    def keep(prefix: str) -> Path:
-        _write_run_summary(tmp, run_name, profile_label, started, results + skipped, data_info)
-        target = out / f"{prefix}{run_name}"
-        shutil.rmtree(target, ignore_errors=True)
-        (tmp / OWNER_FILE).unlink(missing_ok=True)
-        tmp.chmod(_umask_mode())
-        os.replace(tmp, target)
-        write_index(out)
-        return target
+def _load_resume(out: Path, resume: str | Path):
+    """Plans of a ``failed-``/``interrupted-`` run: its unfinished notebooks with their
+    recorded parameters, and its finished ones as results."""
+    folder = Path(resume)
+    folder = folder if folder.is_absolute() else out / folder
+    name = folder.name
+    prefix = next((p for p in ("failed-", "interrupted-") if name.startswith(p)), None)
+    if prefix is None or not (folder / "metrics.json").is_file():
+        runs = sorted(p.name for p in out.glob("failed-*")) + sorted(
+            p.name for p in out.glob("interrupted-*")
+        )
+        raise ParameterError(
+            f"--resume {resume}: no failed or interrupted run of that name in {out} "
+            f"(resumable: {', '.join(runs) or 'none'})."
+        )
+    import json
 
     try:
+        payload = json.loads((folder / "metrics.json").read_text())
+        recorded = payload["notebooks"]
+    except (OSError, ValueError, KeyError):
+        raise ParameterError(f"--resume {folder}: its metrics.json is not readable.") from None
+    plans, done, skipped = [], [], []
+    for stem, info in recorded.items():
+        fields = {k: info.get(k) for k in ("seconds", "peak_mb", "error")}
+        r = NotebookResult(
+            stem,
+            info.get("status", "?"),
+            fields["seconds"],
+            info.get("parameters") or {},
+            info.get("metrics") or {},
+            fields["error"],
+            info.get("headline") or [],
+            fields["peak_mb"],
+            info.get("cells") or [],
+        )
+        if r.status == "ok":
+            done.append(r)
+        elif r.status == "skipped":
+            skipped.append(r)
+        else:
+            plans.append((find_notebook(stem), check_parameters(find_notebook(stem), r.parameters)))
+    if not plans:
+        raise ParameterError(f"--resume {folder}: every notebook of that run finished.")
+    manifest = payload.get("manifest") or {}
+    data = manifest.get("data") or payload.get("data") or {}
+    profile_label = manifest.get("profile") or payload.get("profile") or "full"
+    return plans, skipped, done, data, profile_label, name[len(prefix) :], folder
+
+
+def _execute_all(plans, tmp: Path, progress: bool, jobs: int, manifest: dict):
+    """Yield each notebook's result as it finishes; a failure is yielded as a ``failed``
+    result and stops the start of further notebooks (running ones finish)."""
+    if jobs == 1 or len(plans) == 1:
         for path, params in plans:
             log.info("running %s with %s", path.stem, params)
             try:
-                results.append(execute_notebook(path, tmp, params, progress=progress))
-                if on_result:
-                    on_result(results[-1])
+                yield execute_notebook(path, tmp, params, progress=progress, footer=manifest)
             except NotebookFailed as exc:
-                results.append(NotebookResult(path.stem, "failed", None, params, error=str(exc)))
-                failed_dir = keep("failed-")
-                raise NotebookFailed(
-                    f"{exc}\nPartially executed notebook kept in {failed_dir}/{path.name}"
-                ) from None
-            except KeyboardInterrupt:
-                results.append(
-                    NotebookResult(path.stem, "interrupted", None, params, error="interrupted")
-                )
-                kept = keep("interrupted-")
-                done = [r.name for r in results if r.status == "ok"]
-                raise RunInterrupted(
-                    f"interrupted during {path.stem}; "
-                    + (
-                        f"finished notebooks ({', '.join(done)}) kept in {kept}"
-                        if done
-                        else f"nothing had finished (partial run in {kept})"
-                    )
-                ) from None
-        _write_run_summary(tmp, run_name, profile_label, started, results + skipped, data_info)
-        (tmp / OWNER_FILE).unlink(missing_ok=True)
-        tmp.chmod(_umask_mode())
-        os.replace(tmp, final)
+                yield NotebookResult(path.stem, "failed", None, params, error=str(exc))
+                return
+        return
+    import concurrent.futures as cf
+    import multiprocessing
+
+    pool = cf.ProcessPoolExecutor(
+        max_workers=min(jobs, len(plans)), mp_context=multiprocessing.get_context("spawn")
+    )
+    try:
+        futures = {
+            pool.submit(execute_notebook, path, tmp, params, False, None, manifest): (path, params)
+            for path, params in plans
+        }
+        for future in cf.as_completed(futures):
+            path, params = futures[future]
+            try:
+                yield future.result()
+            except NotebookFailed as exc:
+                for f in futures:
+                    f.cancel()
+                yield NotebookResult(path.stem, "failed", None, params, error=str(exc))
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    write_index(out)
-    return final, results + skipped
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _data_fingerprint(source) -> str | None:
+    """A short hash of the size and modification time of every file the source reads."""
+    if source is None:
+        return None
+    import hashlib
+    import json
+
+    blob = json.dumps(source.fingerprint(), sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+_MANIFEST_PACKAGES = (
+    "ecom-analytics",
+    "numpy",
+    "pandas",
+    "duckdb",
+    "torch",
+    "transformers",
+    "scikit-learn",
+    "lightgbm",
+    "statsforecast",
+    "papermill",
+    "pyspark",
+)
+
+
+def _manifest(run_name: str, profile: str, data: dict, engine: str, cache: bool) -> dict:
+    """What a run ran with: versions, data fingerprint, engine, cache, commit."""
+    import importlib.metadata
+    import platform
+
+    versions = {"python": platform.python_version()}
+    for name in _MANIFEST_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return {
+        "run": run_name,
+        "profile": profile,
+        "data": data,
+        "engine": engine,
+        "cache": cache,
+        "commit": _git_commit(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "versions": versions,
+    }
 
 
 def _git_commit() -> str | None:
@@ -677,20 +945,16 @@ def _git_commit() -> str | None:
 
 
 def _write_run_summary(
-    run_dir: Path,
-    run_name: str,
-    profile: str,
-    started: str,
-    results: list[NotebookResult],
-    data: dict[str, Any] | None = None,
+    run_dir: Path, manifest: dict[str, Any], started: str, results: list[NotebookResult]
 ) -> None:
     payload = {
-        "run": run_name,
-        "profile": profile,
+        "run": manifest["run"],
+        "profile": manifest["profile"],
         "started": started,
         "seconds": sum(r.seconds for r in results if r.seconds is not None),
-        "commit": _git_commit(),
-        "data": data,
+        "commit": manifest.get("commit"),
+        "data": manifest.get("data"),
+        "manifest": manifest,
         "notebooks": {
             r.name: {
                 "status": r.status,
@@ -700,6 +964,7 @@ def _write_run_summary(
                 "metrics": r.metrics,
                 "headline": r.headline,
                 "error": r.error,
+                "cells": r.cells,
             }
             for r in results
         },

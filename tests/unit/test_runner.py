@@ -576,3 +576,74 @@ def test_ecom_params_lists_defaults_profiles_and_rules():
     assert "OUTLIER_QUANTILE = 0.999    # quantity cap" in out.stdout
     assert "allowed: 0 < x < 1" in out.stdout
     assert "smoke: 800" in out.stdout
+
+
+def test_metrics_json_and_pages_carry_the_run_manifest_and_cell_seconds(project):
+    slow = project / "notebooks" / "03_slow.ipynb"
+    _notebook(slow, "import time; time.sleep(0.7)")
+    final, results = runner.run(["03"], profile="smoke", run_name="m", progress=False)
+    summary = json.loads((final / "metrics.json").read_text())
+    manifest = summary["manifest"]
+    assert manifest["run"] == "m" and manifest["profile"] == "smoke"
+    assert manifest["engine"] == "duckdb" and manifest["cache"] is True
+    assert manifest["versions"]["python"] == sys.version.split()[0]
+    assert {"numpy", "pandas", "papermill"} <= set(manifest["versions"])
+    cells = summary["notebooks"]["03_slow"]["cells"]  # code cell 2 is the injected one
+    assert [c[0] for c in cells] == [3] and cells[0][1] >= 0.7 and "time.sleep" in cells[0][2]
+    html = (final / "03_slow.html").read_text()
+    assert "ecom-manifest" in html and "profile smoke" in html and "engine duckdb" in html
+
+
+def test_resume_runs_only_what_did_not_finish(project):
+    with pytest.raises(runner.NotebookFailed, match="ecom run --resume failed-r"):
+        runner.run(["01", "02"], profile="smoke", run_name="r", progress=False)
+    reports = project / "reports"
+    first = (reports / "failed-r" / "01_ok.html").read_bytes()
+    # fix the cause, then finish the run: 01 is kept as it was, 02 runs
+    _notebook(project / "notebooks" / "02_boom.ipynb", "print('fixed')")
+    final, results = runner.run(resume="failed-r", progress=False)
+    assert final == reports / "r" and not (reports / "failed-r").exists()
+    assert (final / "01_ok.html").read_bytes() == first
+    info = json.loads((final / "metrics.json").read_text())
+    assert {k: v["status"] for k, v in info["notebooks"].items()} == {
+        "01_ok": "ok",
+        "02_boom": "ok",
+    }
+    assert info["notebooks"]["01_ok"]["parameters"] == {"N": 5, "PROFILE": "smoke"}
+    with pytest.raises(ParameterError, match="no failed or interrupted run"):
+        runner.run(resume="r", progress=False)
+
+
+def test_a_failure_marks_the_notebooks_it_kept_from_running(project):
+    with pytest.raises(runner.NotebookFailed):
+        runner.run(["02", "01"], profile="smoke", run_name="f", progress=False)
+    info = json.loads((project / "reports" / "failed-f" / "metrics.json").read_text())
+    assert info["notebooks"]["01_ok"]["status"] == "not run"
+
+
+def test_engine_and_cache_options_are_checked_and_reach_the_kernel(project, monkeypatch):
+    with pytest.raises(ParameterError, match="--engine 'sqlite': use one of duckdb, spark"):
+        runner.run(["01"], profile="smoke", engine="sqlite", progress=False)
+    with pytest.raises(ParameterError, match="-p CACHE 'maybe'"):
+        runner.run(["01"], profile="smoke", overrides={"CACHE": "maybe"}, progress=False)
+    env = project / "notebooks" / "04_env.ipynb"
+    _notebook(
+        env,
+        "import os\nfrom ecomlib.report import record\n"
+        "record('engine', os.environ['ECOM_ENGINE'])\nrecord('cache', os.environ['ECOM_CACHE'])",
+    )
+    _, results = runner.run(["04"], profile="smoke", overrides={"CACHE": "no"}, progress=False)
+    assert results[0].metrics == {"engine": "duckdb", "cache": "0"}
+    assert "ECOM_CACHE" not in os.environ or os.environ["ECOM_CACHE"] != "0"
+
+
+def test_jobs_run_notebooks_in_parallel_kernels(project):
+    for i in (3, 4):
+        _notebook(project / "notebooks" / f"0{i}_nap.ipynb", "import time\ntime.sleep(4)")
+    t0 = dt.datetime.now()
+    final, results = runner.run(["03", "04"], profile="smoke", jobs=2, progress=False)
+    assert sorted(r.name for r in results) == ["03_nap", "04_nap"]
+    assert all(r.status == "ok" for r in results)
+    assert {p.name for p in final.glob("*.html")} == {"03_nap.html", "04_nap.html"}
+    # both slept 4 s; one after the other would take over 8 s plus two kernel starts
+    assert (dt.datetime.now() - t0).total_seconds() < 8 + 2 * 3

@@ -1,0 +1,207 @@
+"""Artifact cache for the expensive steps of the notebooks (fitted models, embeddings, backtests).
+
+>>> from ecomlib import cache
+>>> result = cache.step("cnn_fit", vision.train_classifier, model, x_train, y_train, epochs=4)
+
+runs ``train_classifier(model, x_train, y_train, epochs=4)`` the first time and replays the
+stored result afterwards. The key hashes the step name, the arguments by content (arrays and
+frames by value, torch modules by class, structure and weights), the ecomlib source code and the
+versions of the numerical libraries, so a change to the data, a parameter, the library or an
+upgrade recomputes; nothing else does. A replayed result is what the call returned the first
+time, timings included.
+
+Storage is :class:`joblib.Memory` under ``data/cache/steps`` (``ECOM_CACHE_DIR`` moves it):
+writes are atomic, so concurrent runs are safe; after each new entry the store is trimmed to
+``ECOM_CACHE_MB`` (default 4096) megabytes, least recently used first. ``ECOM_CACHE=0``
+(``ecom run --no-cache`` or ``-p CACHE False``) bypasses it; ``ecom cache list | clear``
+inspects and empties it. Inside ``ecom run`` each step's hit or miss is recorded in the
+notebook's metrics (``cache``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import importlib.metadata
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MB = 4096
+_VERSIONED = (
+    "numpy",
+    "pandas",
+    "scipy",
+    "scikit-learn",
+    "torch",
+    "transformers",
+    "lightgbm",
+    "statsforecast",
+    "duckdb",
+)
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def enabled() -> bool:
+    """False when ``ECOM_CACHE`` is 0/false/no/off."""
+    return os.environ.get("ECOM_CACHE", "1").strip().lower() not in _FALSE
+
+
+def location() -> Path:
+    """The cache folder: ``$ECOM_CACHE_DIR`` or ``data/cache/steps``."""
+    from ecomlib import config
+
+    env = os.environ.get("ECOM_CACHE_DIR")
+    return Path(env).expanduser().resolve() if env else config.cache_dir() / "steps"
+
+
+def limit_bytes() -> int:
+    """Size bound of the store (``ECOM_CACHE_MB`` megabytes)."""
+    try:
+        return int(float(os.environ.get("ECOM_CACHE_MB", DEFAULT_MB)) * 1e6)
+    except ValueError:
+        return int(DEFAULT_MB * 1e6)
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Hash of the ecomlib sources plus the versions of the numerical libraries it calls."""
+    digest = hashlib.sha256()
+    root = Path(__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    for name in _VERSIONED:
+        try:
+            digest.update(f"{name}={importlib.metadata.version(name)}".encode())
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return digest.hexdigest()[:16]
+
+
+def _normalise(obj: Any) -> Any:
+    """A stable, hashable stand-in for ``obj``: torch modules and tensors by value (joblib's
+    hash of a pickled module changes from process to process)."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a core dependency
+        torch = None
+    if torch is not None:
+        if isinstance(obj, torch.nn.Module):
+            state = [(k, v.detach().cpu().numpy()) for k, v in obj.state_dict().items()]
+            return ("torch.nn.Module", type(obj).__qualname__, repr(obj), state)
+        if isinstance(obj, torch.Tensor):
+            return ("torch.Tensor", obj.detach().cpu().numpy())
+        if isinstance(obj, torch.device):
+            return str(obj)
+    if isinstance(obj, dict):
+        return {k: _normalise(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_normalise(v) for v in obj)
+    if callable(obj) and hasattr(obj, "__qualname__"):
+        return f"{getattr(obj, '__module__', '')}.{obj.__qualname__}"
+    return obj
+
+
+def _memory():
+    import joblib
+
+    return joblib.Memory(location(), verbose=0)
+
+
+def _store(memory):
+    @memory.cache(ignore=["_call"])
+    def ecom_step(name: str, key: str, _call: Callable[[], Any]) -> Any:
+        return _call()
+
+    return ecom_step
+
+
+def key(name: str, fn: Callable, args: tuple, kwargs: dict) -> str:
+    """The cache key of one call (what :func:`step` looks up)."""
+    import joblib
+
+    return joblib.hash(
+        (name, code_fingerprint(), _normalise(fn), _normalise(args), _normalise(kwargs))
+    )
+
+
+def step(name: str, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, computed once per distinct input and replayed from the cache.
+
+    Parameters
+    ----------
+    name : str
+        Name of the step, shown by ``ecom cache list`` and in the run's metrics.
+    fn : callable
+        A deterministic function of its arguments (seed passed in, not global state).
+    *args, **kwargs
+        Passed to ``fn``; all of them are part of the key.
+    """
+    if not enabled():
+        return fn(*args, **kwargs)
+    memory = _memory()
+    cached = _store(memory)
+    k = key(name, fn, args, kwargs)
+    hit = cached.check_call_in_cache(name, k, None)
+    t0 = time.perf_counter()
+    result = cached(name, k, lambda: fn(*args, **kwargs))
+    seconds = time.perf_counter() - t0
+    _note(name, hit, seconds)
+    if not hit:
+        try:
+            memory.reduce_size(bytes_limit=limit_bytes())
+        except OSError as exc:  # pragma: no cover - a concurrent run removed an entry
+            log.debug("cache trim skipped: %s", exc)
+    return result
+
+
+def _note(name: str, hit: bool, seconds: float) -> None:
+    """Record the step's hit or miss in the notebook's metrics (inside ``ecom run``)."""
+    from ecomlib.report.metrics import record, recorded
+
+    if not os.environ.get("ECOM_METRICS_FILE"):
+        return
+    log_ = dict(recorded().get("cache") or {})
+    log_[name] = {"hit": hit, "seconds": round(seconds, 2)}
+    record("cache", log_)
+
+
+def entries() -> list[dict[str, Any]]:
+    """One row per stored result: step name, size in MB, when it was computed, and the
+    seconds its computation took (what a hit saves)."""
+    rows = []
+    for meta in location().rglob("metadata.json"):
+        try:
+            info = json.loads(meta.read_text())
+        except (OSError, ValueError):
+            continue
+        folder = meta.parent
+        size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+        rows.append(
+            {
+                "step": str(info.get("input_args", {}).get("name", "?")).strip("'\""),
+                "mb": size / 1e6,
+                "computed": dt.datetime.fromtimestamp(info.get("time", 0)).isoformat(
+                    " ", "seconds"
+                ),
+                "seconds": float(info.get("duration") or 0.0),
+                "path": str(folder),
+            }
+        )
+    return sorted(rows, key=lambda r: r["computed"])
+
+
+def clear() -> int:
+    """Remove every stored result; returns how many there were."""
+    n = len(entries())
+    shutil.rmtree(location(), ignore_errors=True)
+    return n
