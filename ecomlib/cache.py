@@ -24,12 +24,14 @@ import datetime as dt
 import functools
 import hashlib
 import importlib.metadata
+import inspect
 import json
 import logging
 import os
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -102,12 +104,20 @@ def _normalise(obj: Any) -> Any:
             return ("torch.Tensor", obj.detach().cpu().numpy())
         if isinstance(obj, torch.device):
             return str(obj)
+    if inspect.ismethod(obj):  # a bound method: its object's state is part of the call
+        return ("method", obj.__func__.__qualname__, _normalise(obj.__self__))
     if isinstance(obj, dict):
         return {k: _normalise(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return type(obj)(_normalise(v) for v in obj)
     if callable(obj) and hasattr(obj, "__qualname__"):
         return f"{getattr(obj, '__module__', '')}.{obj.__qualname__}"
+    if (
+        hasattr(obj, "__dict__")
+        and not isinstance(obj, type)
+        and type(obj).__module__.startswith("ecomlib")
+    ):  # the project's own objects (models, configs) by their attributes
+        return ("object", type(obj).__qualname__, _normalise(vars(obj)))
     return obj
 
 
@@ -134,27 +144,48 @@ def key(name: str, fn: Callable, args: tuple, kwargs: dict) -> str:
     )
 
 
+@dataclass(frozen=True)
+class StepInfo:
+    """How the last call of a step went: ``hit`` (replayed) and the ``seconds`` its result took
+    to compute (on a hit: when it was first computed, so reports show real timings)."""
+
+    hit: bool
+    seconds: float
+
+
+_LAST: dict[str, StepInfo] = {}
+
+
 def step(name: str, fn: Callable, *args: Any, **kwargs: Any) -> Any:
     """``fn(*args, **kwargs)``, computed once per distinct input and replayed from the cache.
 
     Parameters
     ----------
     name : str
-        Name of the step, shown by ``ecom cache list`` and in the run's metrics.
+        Name of the step, shown by ``ecom cache list`` and in the run's metrics; :func:`last`
+        tells whether its last call was replayed and how long the computation took.
     fn : callable
-        A deterministic function of its arguments (seed passed in, not global state).
+        A deterministic function of its arguments (seed passed in, not global state); a bound
+        method is keyed by its object's state too.
     *args, **kwargs
         Passed to ``fn``; all of them are part of the key.
     """
+
+    def compute() -> tuple[Any, float]:
+        t0 = time.perf_counter()
+        out = fn(*args, **kwargs)
+        return out, time.perf_counter() - t0
+
     if not enabled():
-        return fn(*args, **kwargs)
+        result, seconds = compute()
+        _LAST[name] = StepInfo(False, seconds)
+        return result
     memory = _memory()
     cached = _store(memory)
     k = key(name, fn, args, kwargs)
     hit = cached.check_call_in_cache(name, k, None)
-    t0 = time.perf_counter()
-    result = cached(name, k, lambda: fn(*args, **kwargs))
-    seconds = time.perf_counter() - t0
+    result, seconds = cached(name, k, compute)
+    _LAST[name] = StepInfo(hit, seconds)
     _note(name, hit, seconds)
     if not hit:
         try:
@@ -164,6 +195,13 @@ def step(name: str, fn: Callable, *args: Any, **kwargs: Any) -> Any:
     return result
 
 
+def last(name: str) -> StepInfo:
+    """How the last :func:`step` call named ``name`` in this process went."""
+    if name not in _LAST:
+        raise KeyError(f"no cache step named {name!r} has run in this process")
+    return _LAST[name]
+
+
 def _note(name: str, hit: bool, seconds: float) -> None:
     """Record the step's hit or miss in the notebook's metrics (inside ``ecom run``)."""
     from ecomlib.report.metrics import record, recorded
@@ -171,7 +209,7 @@ def _note(name: str, hit: bool, seconds: float) -> None:
     if not os.environ.get("ECOM_METRICS_FILE"):
         return
     log_ = dict(recorded().get("cache") or {})
-    log_[name] = {"hit": hit, "seconds": round(seconds, 2)}
+    log_[name] = {"hit": hit, "compute_seconds": round(seconds, 2)}
     record("cache", log_)
 
 

@@ -39,6 +39,7 @@ from ecomlib.text.evaluate import (
     blend_weight,
     confident_mistakes,
     expected_calibration_error,
+    fit_and_predict,
     plot_reliability,
     reliability_table,
 )
@@ -96,6 +97,7 @@ __all__ = [
     "deletion_check",
     "explain",
     "explanations_html",
+    "fit_and_predict",
     "has_labels",
     "keyword_summary",
     "length_stats",

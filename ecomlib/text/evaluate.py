@@ -17,9 +17,22 @@ __all__ = [
     "blend_weight",
     "confident_mistakes",
     "expected_calibration_error",
+    "fit_and_predict",
     "plot_reliability",
     "reliability_table",
 ]
+
+
+def fit_and_predict(clf, train_texts, train_labels, test_texts) -> tuple[object, np.ndarray, float]:
+    """Fit ``clf`` (any classifier with ``fit(texts, labels)`` and ``predict_proba``) and score
+    ``test_texts``; returns ``(fitted clf, positive-class probabilities, predict seconds)``.
+    One call, so :func:`ecomlib.cache.step` can store the fitted model with its predictions."""
+    import time
+
+    clf.fit(list(train_texts), np.asarray(train_labels))
+    t0 = time.perf_counter()
+    p = clf.predict_proba(list(test_texts))[:, 1]
+    return clf, p, time.perf_counter() - t0
 
 
 def binary_scores(

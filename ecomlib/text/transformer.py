@@ -406,7 +406,9 @@ class TransformerClassifier:
         path = _resolve_model_dir(self.model_dir)
         self.tokenizer_ = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
         backbone = _quiet_from_pretrained(AutoModel, path)
-        self.net_ = TextClassifierNet(backbone, n_classes=n_classes, dropout=self.dropout)
+        with torch.random.fork_rng(devices=[]):  # the head's initial weights follow `seed`
+            torch.manual_seed(self.seed)
+            self.net_ = TextClassifierNet(backbone, n_classes=n_classes, dropout=self.dropout)
         self.device_ = resolve_device(self.device)
 
     def _check_fitted(self) -> None:

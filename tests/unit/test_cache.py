@@ -79,3 +79,169 @@ def test_torch_modules_key_by_weights_the_same_in_every_process():
     torch.manual_seed(1)
     other = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU())
     assert cache.key("fit", print, (other,), {"device": torch.device("cpu")}) not in keys
+
+
+# ------------------------------------------------------------------ the notebooks' cached steps
+def _timeless(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame without its measured-seconds columns (the one thing a rerun changes)."""
+    return frame.drop(columns=[c for c in frame if "seconds" in str(c)])
+
+
+def _replayed_equals_fresh(name, fn, make_args, compare):
+    """Fresh call (cache off) vs. a stored and then replayed call: identical results."""
+    import os
+
+    os.environ["ECOM_CACHE"] = "0"
+    try:
+        fresh = fn(*make_args())
+    finally:
+        os.environ.pop("ECOM_CACHE")
+    cache.step(name, fn, *make_args())
+    assert not cache.last(name).hit
+    replayed = cache.step(name, fn, *make_args())
+    assert cache.last(name).hit
+    compare(fresh, replayed)
+
+
+def test_cnn_fit_step_replays_what_a_fresh_fit_gives():
+    import torch
+
+    from ecomlib import vision
+
+    rng = np.random.default_rng(0)
+    y = np.arange(48) % 2
+    x = rng.integers(0, 255, size=(48, 12, 12)).astype(np.uint8)
+
+    def args():
+        torch.manual_seed(0)
+        model = vision.ImageClassifier("resnet", ["a", "b"], image_size=12, width=4)
+        return model, x, y
+
+    def fit(model, x, y):
+        return vision.train_classifier(model, x, y, epochs=1, batch_size=16, seed=0, device="cpu")
+
+    def same(a, b):  # everything but the measured seconds
+        pd.testing.assert_frame_equal(_timeless(a.history), _timeless(b.history))
+        np.testing.assert_array_equal(
+            vision.predict_proba(a.model, x, device="cpu"),
+            vision.predict_proba(b.model, x, device="cpu"),
+        )
+
+    _replayed_equals_fresh("cnn_fit", fit, args, same)
+
+
+def test_embedding_step_replays_what_a_fresh_embedding_gives():
+    from ecomlib import text
+
+    texts = ["great coffee, would buy again", "arrived broken", "ok"]
+    _replayed_equals_fresh(
+        "review_embeddings_test",
+        text.embed_texts,
+        lambda: (texts, None, 32, 64, "cpu"),
+        np.testing.assert_array_equal,
+    )
+
+
+def test_finetune_step_replays_what_a_fresh_fit_gives(tmp_path):
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from ecomlib import text
+
+    tok = AutoTokenizer.from_pretrained(str(text.default_model_dir()), local_files_only=True)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=tok.vocab_size,
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+    )
+    BertModel(config).save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    train = ["love it", "great taste", "awful", "broken on arrival"] * 3
+    labels = [1, 1, 0, 0] * 3
+
+    def args():
+        clf = text.TransformerClassifier(
+            str(tmp_path), max_length=16, epochs=1, batch_size=4, device="cpu", seed=0
+        )
+        return clf, pd.Series(train), labels, pd.Series(["so good", "terrible"])
+
+    def same(a, b):
+        np.testing.assert_array_equal(a[1], b[1])  # the test predictions
+        pd.testing.assert_frame_equal(_timeless(a[0].history_), _timeless(b[0].history_))
+        np.testing.assert_array_equal(a[0].predict_proba(train), b[0].predict_proba(train))
+
+    _replayed_equals_fresh("finetune", text.fit_and_predict, args, same)
+    # the key of an unfitted classifier is the same in another process (warm runs are)
+    code = (
+        f"from ecomlib import cache, text; clf = text.TransformerClassifier({str(tmp_path)!r},"
+        " max_length=16, epochs=1, batch_size=4, device='cpu', seed=0)\n"
+        "print(cache.key('finetune', text.fit_and_predict, (clf, [1]), {}))"
+    )
+    there = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    here = cache.key("finetune", text.fit_and_predict, (args()[0], [1]), {})
+    assert there == here
+
+
+def test_forecast_backtest_step_replays_what_a_fresh_backtest_gives():
+    from ecomlib import forecast as fc
+    from ecomlib.forecast.datasets import retail_series
+    from ecomlib.forecast.zoo import make_models
+
+    df = retail_series("souvenirs")
+
+    def args():
+        models = make_models(
+            ["SeasonalNaive", "AutoETS", "LightGBM"],
+            h=12,
+            freq="MS",
+            device="cpu",
+            seed=0,
+            lgbm_trees=30,
+        )
+        return df, models
+
+    def backtest(df, models):
+        return fc.backtest_and_select(
+            df, models, h=12, n_windows=1, step=12, season=12, show_progress=False
+        )
+
+    def same(a, b):
+        for x, y in zip((a[0], a[3]), (b[0], b[3]), strict=True):
+            pd.testing.assert_frame_equal(x, y)
+        assert (
+            a[2]
+            .table.drop(columns=[c for c in a[2].table if "seconds" in c])
+            .equals(b[2].table.drop(columns=[c for c in b[2].table if "seconds" in c]))
+        )
+
+    _replayed_equals_fresh("forecast_backtest", backtest, args, same)
+
+
+def test_clv_study_step_replays_what_a_fresh_study_gives():
+    from test_clv import START, synthetic  # tests/unit is on the path (rootdir conftest)
+
+    from ecomlib.clv import study as cs
+
+    days = synthetic(200, weeks=30)
+
+    def args():
+        return days, START + pd.Timedelta(days=15 * 7 - 1), 15
+
+    def study(days, cal_end, weeks):
+        return cs.run_study(
+            days, cal_end, weeks, ["rate", "BG/NBD", "LightGBM"], n_boot=50, seed=0, lgbm_trees=20
+        )
+
+    def same(a, b):
+        pd.testing.assert_frame_equal(_timeless(a.board), _timeless(b.board))
+        for name in a.preds:
+            pd.testing.assert_frame_equal(a.preds[name], b.preds[name])
+        assert a.best == b.best and a.paired == b.paired
+
+    _replayed_equals_fresh("clv_study", study, args, same)
