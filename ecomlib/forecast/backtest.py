@@ -132,16 +132,27 @@ def backtest(
     n_windows: int = 4,
     step: int | None = None,
     show_progress: bool = True,
-    return_models: bool = False,
-):
+) -> pd.DataFrame:
     """Refit each model at each cutoff and forecast the next ``h`` periods.
 
     Ensembles whose members are earlier models in ``models`` are combined from those columns
     (no refit). Returns ``unique_id, ds, cutoff, y`` and one column per model;
     ``attrs["seconds"]`` maps model name to total fit+predict seconds over the windows.
-    With ``return_models=True`` returns ``(frame, fitted)`` where ``fitted`` maps each model
-    name to its copy fitted at the last cutoff (for feature importance, training curves).
+    :func:`backtest_with_models` also returns the models fitted at the last cutoff.
     """
+    return backtest_with_models(df, models, h, n_windows, step, show_progress)[0]
+
+
+def backtest_with_models(
+    df: pd.DataFrame,
+    models: Sequence[Forecaster],
+    h: int = 14,
+    n_windows: int = 4,
+    step: int | None = None,
+    show_progress: bool = True,
+) -> tuple[pd.DataFrame, dict[str, Forecaster]]:
+    """:func:`backtest`, returning ``(frame, fitted)``: ``fitted`` maps each model name to its
+    copy fitted at the last cutoff (for feature importance, training curves)."""
     names = [m.name for m in models]
     if len(set(names)) != len(names):
         raise ParameterError(f"model names must be unique, got {names}")
@@ -199,7 +210,7 @@ def backtest(
         log.info("models with missing forecasts: %s", list(missing[missing].index))
     out.attrs["seconds"] = seconds
     out.attrs["notes"] = list(dict.fromkeys(notes))
-    return (out, fitted) if return_models else out
+    return out, fitted
 
 
 # ------------------------------------------------------------------ conformal intervals

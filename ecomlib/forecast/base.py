@@ -13,7 +13,7 @@ import copy
 import numpy as np
 import pandas as pd
 
-from ecomlib.errors import ParameterError
+from ecomlib.errors import NotFittedError, ParameterError
 from ecomlib.forecast.series import future_dates, season_length
 
 
@@ -43,7 +43,7 @@ class Forecaster:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "last_"):
-            raise ParameterError(f"{self.name}: call fit(df) before predict(h).")
+            raise NotFittedError(f"{self.name} is not fitted: call fit(df) before predict(h).")
 
     def _remember(self, df: pd.DataFrame) -> dict[str, np.ndarray]:
         """Keep each series' values (sorted by date) and its last date."""

@@ -317,29 +317,27 @@ def backtest_and_select(
     -------
     (test frame, fitted models at the last cutoff, Selection or None, validation frame or None)
     """
-    from ecomlib.forecast.backtest import backtest
+    from ecomlib.forecast.backtest import backtest_with_models
 
     if not select:
-        cv, fitted = backtest(
+        cv, fitted = backtest_with_models(
             df,
             models,
             h=h,
             n_windows=n_windows,
             step=step,
             show_progress=show_progress,
-            return_models=True,
         )
         return cv, fitted, None, None
     name = select_kwargs.pop("ensemble_name", "Ensemble")
     run = [m for m in models if not (isinstance(m, Ensemble) and m.name == name)]
-    cv, fitted = backtest(
+    cv, fitted = backtest_with_models(
         df,
         run,
         h=h,
         n_windows=2 * n_windows,
         step=step,
         show_progress=show_progress,
-        return_models=True,
     )
     val, test = split_windows(cv, n_windows)
     sel = select_models(val, df, season=season, ensemble_name=name, **select_kwargs)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ecomlib.errors import EcomError, ParameterError
+from ecomlib.errors import NotFittedError, ParameterError
 from ecomlib.recommend.interactions import Interactions
 
 log = logging.getLogger(__name__)
@@ -33,10 +33,6 @@ __all__ = [
     "Blend",
     "normalise_rows",
 ]
-
-
-class NotFittedError(EcomError):
-    """A model was asked for recommendations before ``fit``."""
 
 
 def _as_interactions(data) -> Interactions:

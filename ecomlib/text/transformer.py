@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from ecomlib.config import progress, resolve_device
-from ecomlib.errors import ParameterError
+from ecomlib.errors import NotFittedError, ParameterError
 from ecomlib.text.embeddings import (
     _quiet_from_pretrained,
     _resolve_model_dir,
@@ -413,7 +413,7 @@ class TransformerClassifier:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "net_"):
-            raise RuntimeError("This TransformerClassifier is not fitted: call fit() or load().")
+            raise NotFittedError("This TransformerClassifier is not fitted: call fit() or load().")
 
     @property
     def inference_length(self) -> int:

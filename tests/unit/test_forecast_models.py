@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecomlib.errors import ParameterError
+from ecomlib.errors import NotFittedError, ParameterError
 from ecomlib.forecast import (
     ConvForecaster,
     Ensemble,
@@ -55,7 +55,7 @@ def test_baselines_by_hand():
 
 
 def test_predict_before_fit_is_refused():
-    with pytest.raises(ParameterError, match="fit"):
+    with pytest.raises(NotFittedError, match="fit"):
         Naive().predict(3)
 
 
