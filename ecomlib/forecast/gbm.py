@@ -39,20 +39,13 @@ SCALE_WINDOW = 28
 MIN_ORIGINS = 8  # training origins a series needs at least (for the horizon h)
 RATIO_FLOOR = 0.1  # smallest same-weekday base (in units of the scale) for target="ratio"
 # calendar columns of the target date (see ecomlib.forecast.calendar_features) per ``calendar=``.
-# "full" (default): all of them. "weekly": only what one year of history can teach (weekday,
-# ordinary holidays), i.e. no month, day of month or major-holiday features, which a model
-# trained on one year meets in November/December only in months never seen as targets.
-# "no_month": "weekly" plus the day of month. On the validation windows (LightGBM+promo,
-# benchmarks/forecast.py --validation) "weekly" lost (MASE 0.737 vs 0.714: the day of month
-# matters) and "no_month" tied (0.7142 vs 0.7144), so "full" stays the default.
+# "full" (default): all of them.
 # "none": no calendar feature at all; "month": only the target's month (for weekly, monthly and
 # quarterly data, where days of week and holidays do not exist; the default there, "auto").
 CALENDAR_COLUMNS = {
     "full": None,
     "none": (),
     "month": ("month",),
-    "weekly": ("dow", "is_holiday", "days_to_holiday", "days_since_holiday"),
-    "no_month": ("dow", "dom", "is_holiday", "days_to_holiday", "days_since_holiday"),
 }
 
 
@@ -80,7 +73,6 @@ def make_features(
     season: int = 7,
     step: pd.Timedelta | str | None = None,
     exog: pd.DataFrame | None = None,
-    context: pd.DataFrame | None = None,
     calendar: str = "full",
     n_same: int = N_SAME,
 ) -> tuple[pd.DataFrame, np.ndarray]:
@@ -98,17 +90,9 @@ def make_features(
         of :func:`ecomlib.forecast.exog.split_exog`). Adds ``exog_<c>``, the value at the
         target date, and ``exog_<c>_delta``, that value minus the value at the origin date
         (NaN where a date is missing from ``exog``). Never reads ``x`` beyond the origin.
-    context : optional cross-sectional series aligned with ``x`` (same length and dates, one
-        column each, e.g. ``total``: the sum of all series). Like ``x`` they are read only at or
-        before the origin: per column ``c``, ``ctx_<c>_mean7`` / ``ctx_<c>_last0`` (recent level
-        over the 28-period mean: store-wide traffic swings), ``ctx_<c>_same4`` (the target
-        weekday's last 4 values over that mean) and ``ctx_<c>_share`` (the series' 7-period
-        share of ``c`` over its 28-period share).
     calendar : which calendar facts of the target date become ``target_<c>`` features, a key
         of :data:`CALENDAR_COLUMNS`: "full" (default) every column of
-        :func:`ecomlib.forecast.calendar_features`; "weekly" only the day of week and the
-        holiday flag and distances (no month, day of month or major-holiday features);
-        "no_month" those and the day of month; "month" only the month; "none" none.
+        :func:`ecomlib.forecast.calendar_features`; "month" only the month; "none" none.
     n_same : same-season values read before the origin (at least 2; fewer fit short series).
 
     Returns
@@ -169,11 +153,6 @@ def make_features(
         for c in exog.columns:
             feats[f"exog_{c}"] = at_target[c].to_numpy()
             feats[f"exog_{c}_delta"] = at_target[c].to_numpy() - at_origin[c].to_numpy()
-    if context is not None:
-        if len(context) != len(x):
-            raise ValueError(f"context has {len(context)} rows, the series {len(x)}")
-        for c in context.columns:
-            feats.update(_context_features(str(c), context[c].to_numpy(float), x, o, k, season))
     frame = pd.DataFrame(feats)
     return frame.astype(np.float32), scale
 
@@ -195,31 +174,6 @@ def _window_mean(cs: np.ndarray, end: np.ndarray, n: int) -> np.ndarray:
     return (cs[end + 1] - cs[end + 1 - n]) / n
 
 
-def _context_features(
-    name: str, v: np.ndarray, x: np.ndarray, o: np.ndarray, k: np.ndarray, season: int
-) -> dict[str, np.ndarray]:
-    """Features of a cross-sectional series ``v`` read at or before each origin ``o``."""
-    cv, cx = _cumsum0(np.nan_to_num(v)), _cumsum0(x)
-
-    def mean_to(cs: np.ndarray, n: int) -> np.ndarray:
-        return _window_mean(cs, o, n)
-
-    base = mean_to(cv, SCALE_WINDOW)
-    base = np.where(base > 0, base, 1.0)
-    m0 = -(-k // season)
-    same = np.stack([v[o + k - season * (m0 + i)] for i in range(4)], axis=1).mean(1)
-    v7, v28 = mean_to(cv, season), base
-    x7, x28 = mean_to(cx, season), mean_to(cx, SCALE_WINDOW)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where((v7 > 0) & (x28 > 0), (x7 / np.where(v7 > 0, v7, 1.0)) / (x28 / v28), 1.0)
-    return {
-        f"ctx_{name}_mean7": v7 / base,
-        f"ctx_{name}_last0": v[o] / base,
-        f"ctx_{name}_same4": same / base,
-        f"ctx_{name}_share": share,
-    }
-
-
 def _zero_share(x: np.ndarray, o: np.ndarray) -> np.ndarray:
     z = np.concatenate([[0], np.cumsum(x == 0)])
     return (z[o + 1] - z[o + 1 - SCALE_WINDOW]) / SCALE_WINDOW
@@ -238,7 +192,6 @@ class LightGBMForecaster(Forecaster):
         LightGBM knobs.
     objective : "l2", "l1" or "huber" (on scaled values).
     origin_stride : use every ``origin_stride``-th origin for training rows (speed).
-    weighting : "none" or "mase" (weight rows so the loss matches MASE's per-series scale).
     n_jobs : LightGBM threads.
     seed : random seed.
     target : "level" (default): learn the value over the 28-period scale; "ratio": learn it
@@ -259,22 +212,12 @@ class LightGBMForecaster(Forecaster):
     extra_stride : use every ``extra_stride``-th origin for the rows of the extra series
         (on top of ``origin_stride``), to keep training time in check.
     extra_weight : weight of an extra series' row relative to a scored series' row.
-    n_seeds : seed bagging: train ``n_seeds`` boosters on the same rows with the seeds
-        ``seed, seed + 1, ...`` (their row and column subsamples differ) and average their
-        raw predictions. Costs ``n_seeds`` times the training time; lowers the variance.
-    context : "none" (default) or "total": cross-sectional features (see
-        :func:`make_features`) from the sum of the forecast series of ``df`` per period, i.e.
-        the store-wide traffic up to the origin (computed from ``df`` itself, so it never sees
-        a value after the cutoff); extra series read the same total.
-    half_life : optional recency weighting of the training rows: a row whose origin lies
-        ``a`` periods before the last period of ``df`` weighs ``0.5 ** (a / half_life)`` times
-        as much (multiplied into the other weights). None (default): every origin alike.
     season : seasonal period of the same-season features (None: from ``freq``). A series too
         short for 8 same-season values gets fewer (at least 2); shorter still, the season
         falls back to 1; series shorter than that are not forecast (NaN, listed in
         ``notes_``).
     calendar : calendar features of the target date: "auto" (default: "full" for daily data,
-        "month" otherwise), "full", "weekly", "no_month", "month" or "none" (see
+        "month" otherwise), "full", "month" or "none" (see
         :data:`CALENDAR_COLUMNS` and :func:`make_features`).
     params : further ``lightgbm.LGBMRegressor`` keyword arguments (e.g.
         ``{"extra_trees": True}``); they override the knobs above.
@@ -295,7 +238,6 @@ class LightGBMForecaster(Forecaster):
         n_jobs: int = 1,
         seed: int = 42,
         season: int | None = None,
-        weighting: str = "none",
         name: str | None = None,
         freq: str = "D",
         exog: pd.DataFrame | None = None,
@@ -303,9 +245,6 @@ class LightGBMForecaster(Forecaster):
         extra_series: pd.DataFrame | None = None,
         extra_stride: int = 1,
         extra_weight: float = 1.0,
-        n_seeds: int = 1,
-        context: str = "none",
-        half_life: float | None = None,
         calendar: str = "auto",
         params: dict | None = None,
     ):
@@ -313,23 +252,11 @@ class LightGBMForecaster(Forecaster):
         if calendar != "auto":
             _check_calendar(calendar)
         self.calendar = calendar
-        if half_life is not None and not (np.isfinite(half_life) and half_life > 0):
-            raise ParameterError(f"half_life must be None or a number > 0, got {half_life!r}")
-        self.half_life = half_life
-        if context not in ("none", "total"):
-            raise ParameterError(f"context must be 'none' or 'total', got {context!r}")
-        self.context = context
-        if int(n_seeds) < 1:
-            raise ParameterError(f"n_seeds must be >= 1, got {n_seeds}")
-        self.n_seeds = int(n_seeds)
         if target not in ("level", "ratio"):
             raise ParameterError(f"target must be 'level' or 'ratio', got {target!r}")
         self.target = target
         if strategy not in ("direct", "lags"):
             raise ParameterError(f"strategy must be 'direct' or 'lags', got {strategy!r}")
-        if weighting not in ("none", "mase"):
-            raise ParameterError(f"weighting must be 'none' or 'mase', got {weighting!r}")
-        self.weighting = weighting
         self.strategy, self.h = strategy, h
         self.n_estimators, self.learning_rate, self.num_leaves = (
             n_estimators,
@@ -397,15 +324,11 @@ class LightGBMForecaster(Forecaster):
         """(features, scaled target, sample weights) of every training row.
 
         Rows come from the series of ``df`` and from ``extra_series`` cut at ``df``'s last date.
-        With ``weighting="mase"`` a row's weight is its scale over the series' in-sample
-        seasonal MAE, so the L1 loss on scaled values equals the MASE numerator of that series;
-        with ``"none"`` every row weighs 1 (``extra_weight`` for rows of extra series).
+        Every row weighs 1 (``extra_weight`` for rows of extra series), times the ratio base
+        with ``target="ratio"``.
         """
         X, Y, W = [], [], []
         self.series_ = sorted(df["unique_id"].unique())
-        self.context_ = (
-            df.groupby("ds")["y"].sum().rename("total") if self.context == "total" else None
-        )
         lengths = df.groupby("unique_id").size()
         self._resolve_history(int(lengths.max()))
         need = lookback(self.season_, self.n_same_) + self.h + MIN_ORIGINS - 1
@@ -465,12 +388,6 @@ class LightGBMForecaster(Forecaster):
         keep = (e["ds"] <= df["ds"].max()) & ~e["unique_id"].isin(df["unique_id"].astype(str))
         return e[keep].sort_values(["unique_id", "ds"])
 
-    def _context_at(self, dates: pd.DatetimeIndex) -> pd.DataFrame | None:
-        """The cross-sectional series at ``dates`` (0 where a date is missing)."""
-        if self.context_ is None:
-            return None
-        return self.context_.reindex(dates).fillna(0.0).to_frame().reset_index(drop=True)
-
     def _add_rows(self, g: pd.DataFrame, uid, stride: int, weight: float, X, Y, W) -> None:
         x = g["y"].to_numpy(float)
         o, k = self._rows(len(x), stride)
@@ -483,20 +400,13 @@ class LightGBMForecaster(Forecaster):
             self.season_,
             self.freq,
             self._exog_of(uid),
-            self._context_at(dates),
             self.calendar_,
             self.n_same_,
         )
         X.append(feats)
         base = self._base(feats)
         Y.append(x[o + k] / scale / base)
-        if self.half_life is not None:  # recency: rows of older origins weigh less
-            weight = weight * 0.5 ** ((len(x) - 1 - o) / self.half_life)
-        if self.weighting == "mase":
-            d = np.mean(np.abs(x[self.season_ :] - x[: -self.season_]))
-            W.append(weight * base * (scale / d if d > 0 else np.ones(len(o))))
-        else:
-            W.append(weight * base)
+        W.append(weight * base)
 
     def fit(self, df: pd.DataFrame) -> LightGBMForecaster:
         import lightgbm as lgb
@@ -519,11 +429,8 @@ class LightGBMForecaster(Forecaster):
             "verbose": -1,
             **self.params,
         }
-        self.models_ = [
-            lgb.LGBMRegressor(**{**knobs, "random_state": self.seed + i}).fit(X, y, sample_weight=w)
-            for i in range(self.n_seeds)
-        ]
-        self.model_ = self.models_[0]
+        model = lgb.LGBMRegressor(**{**knobs, "random_state": self.seed})
+        self.model_ = model.fit(X, y, sample_weight=w)
         self.history_ = {
             uid: (g["y"].to_numpy(float), pd.DatetimeIndex(g["ds"]))
             for uid, g in df.sort_values(["unique_id", "ds"]).groupby("unique_id", sort=True)
@@ -553,7 +460,6 @@ class LightGBMForecaster(Forecaster):
                 self.season_,
                 self.freq,
                 self._exog_of(uid),
-                self._context_at(dates),
                 self.calendar_,
                 self.n_same_,
             )
@@ -564,8 +470,7 @@ class LightGBMForecaster(Forecaster):
     def predict(self, h: int) -> pd.DataFrame:
         self._check_fitted()
         X, scale = self.prediction_frame(h)
-        raw = np.mean([m.predict(X) for m in self.models_], axis=0)
-        pred = np.maximum(raw * self._base(X) * scale, 0.0)
+        pred = np.maximum(self.model_.predict(X) * self._base(X) * scale, 0.0)
         out = future_dates(self.last_, h, self.freq)
         forecast = ~out["unique_id"].astype(str).isin(self.skipped_).to_numpy()
         out[self.name] = np.nan
@@ -573,9 +478,8 @@ class LightGBMForecaster(Forecaster):
         return out
 
     def feature_importance(self, kind: str = "gain") -> pd.Series:
-        """Feature importance of the fitted booster(s) (``gain`` share or ``split`` counts),
-        summed over the boosters of a seed bag."""
+        """Feature importance of the fitted booster (``gain`` share or ``split`` counts)."""
         self._check_fitted()
-        imp = sum(m.booster_.feature_importance(importance_type=kind) for m in self.models_)
+        imp = self.model_.booster_.feature_importance(importance_type=kind)
         s = pd.Series(imp, index=self.feature_names_, name=kind).sort_values(ascending=False)
         return s / s.sum() if kind == "gain" else s

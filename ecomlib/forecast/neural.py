@@ -481,13 +481,8 @@ class LinearForecaster(_DirectForecaster):
     the frame (missing dates: 0). ``holidays=True`` adds the target dates' holiday flags
     (:func:`ecomlib.forecast.calendar_features` ``is_holiday``).
 
-    On protocol F1's validation windows (``python -m benchmarks.forecast --validation``) the
-    plain linear model (window 56, no plan, no holidays) scored MASE 0.7315 alone, ahead of
-    AutoETS-sqrt (0.738) for about a second per fit, and ahead of window 28 / 112 (0.7313 /
-    0.7357, a tie / a loss), an MLP residual of 64 units (0.7335), the promotion plan (0.7327)
-    and the holiday flags (0.7317; on 8 earlier windows with Memorial Day, July 4 and Labor Day
-    0.746 vs 0.732). As a further Ensemble member, or instead of any one member, none of these
-    gained more than 0.0003 on the validation windows, so the Ensemble does not use it.
+    The validation figures of its variants (window, MLP residual, plan, holidays):
+    docs/benchmarks.md.
     """
 
     def __init__(

@@ -93,68 +93,26 @@ def make_models(
     (``LightGBM+promo`` and ``LightGBM+promo+extra`` when listed, else ``LightGBM``),
     ``LightGBM-lags`` and the :data:`DIVERSE_MEMBERS`, as far as they are listed; it is combined
     from their backtest columns. When LightGBM+promo+extra and both diverse members are listed,
-    LightGBM+promo is left out (redundant next to them, see below).
+    LightGBM+promo is left out (redundant next to them).
     ``LightGBM+promo`` is the direct LightGBM that also reads the retailer's promotion plan at
     the target date: ``exog`` (from :func:`ecomlib.forecast.promotion_features`) must be given,
-    and its :data:`PROMO_COLUMNS` are used. On the validation windows the display/mailer
-    columns beat the other subsets tried (all columns, campaigns/coupons only, sales-weighted
-    shares), the lags model gained nothing from the plan, and AutoETS + LightGBM+promo +
-    LightGBM-lags beat the previous ensemble (MASE 0.711 vs 0.714).
+    and its :data:`PROMO_COLUMNS` are used.
     ``LightGBM+promo+extra`` is LightGBM+promo trained on more series: ``extra_series`` (long
     frame of further series, e.g. categories ranked 51-150 by sales; ``exog`` must cover them
     too) adds training rows, cut at each origin, from every other origin
-    (:data:`EXTRA_SETTINGS`); only the scored series are forecast. On the validation windows
-    ranks 51-150 beat ranks 51-302 (MASE 0.712 vs 0.715, LightGBM+promo 0.714), the scored
-    series need every origin (stride 2 there: 0.720), MASE-aligned row weights
-    (``weighting="mase"``) lost (0.713), the lags model gained nothing from more series, and
-    the Ensemble with both direct models (AutoETS, LightGBM+promo, LightGBM+promo+extra,
-    LightGBM-lags) beat the one without it (0.708 vs 0.711); adding AutoTheta,
-    DynamicOptimizedTheta or MSTL lost, and member weights fitted on the validation windows
-    gained only 0.002 there (in-sample, so not used).
+    (:data:`EXTRA_SETTINGS`); only the scored series are forecast.
     ``LightGBM+promo-ratio`` (target over the last 4 same-weekday values, ``target="ratio"``)
-    and ``LightGBM+promo-huber`` (Huber loss) are LightGBM+promo with another target or loss:
-    alone they are no better (validation MASE 0.713 and 0.719 vs 0.714), but they err
-    differently. On the validation windows the Ensemble of AutoETS, LightGBM+promo+extra,
-    LightGBM-lags and these two scored 0.7058, vs 0.7083 for the previous Ensemble (AutoETS,
-    LightGBM+promo, LightGBM+promo+extra, LightGBM-lags) and 0.7061 with LightGBM+promo kept
-    as well (left out: no better and one fit more; the same held with the LightGBMs' seeds
-    changed to 43 and 44). Tried there and not used: seed bagging (3 boosters per LightGBM
-    member, ``n_seeds``: under 0.001 for three times the cost), store-total context features
-    (``context="total"``: LightGBM+promo 0.720 vs 0.714, and no gain as a member), an L2 loss,
-    63 leaves, extra trees, column subsample 0.5, MASE row weights and the lags model with the
-    promotion plan as further members (each gained at most 0.0003 or lost), Conv1D+ or GRU
-    as members (lost), the ratio target on
-    LightGBM+promo+extra instead (0.7055, for twice the cost), and the median instead of the
-    mean of the members.
+    and ``LightGBM+promo-huber`` (Huber loss) are LightGBM+promo with another target or loss.
     ``AutoETS-sqrt`` is AutoETS fitted to the square root of the sales (Box-Cox exponent
     :data:`ETS_BOXCOX` on ``y + 1``, forecasts squared back) with additive errors and season (trend
-    chosen automatically, model ``"AZA"``). On the validation windows the transform beat AutoETS
-    alone (MASE 0.737 with AutoETS's full model search vs 0.744; log: 0.742, exponent 0.25: 0.739)
-    and as the Ensemble's statistical member (0.7048 vs 0.7058; the same 0.001 with the LightGBMs'
-    seeds changed to 43 and 44), so it replaces AutoETS there. Restricted to additive errors and
-    season it scores 0.738 alone and 0.7050 in the Ensemble (AutoETS's full search on the sqrt
-    scale: 0.7048) for a quarter of the fit time, which keeps notebook 02 within its 3 minutes: that
-    speed is why "AZA" was kept. Tried on the validation windows and not used: recency-weighted
-    LightGBM rows (``half_life`` 60 / 120 / 240 days: LightGBM+promo 0.719 / 0.719 / 0.714 vs 0.714,
-    no gain as a further member), hierarchical reconciliation (department and store totals from
-    AutoETS or a LightGBM trained on all levels, WLS or MinT-shrink: the bottom-up sums of the
-    Ensemble were already the better aggregate forecasts; bottom level 0.7049-0.7154 vs 0.7048),
-    temporal reconciliation with weekly AutoETS / AutoTheta (lost) and trimmed or geometric means of
-    the members (lost).
+    chosen automatically, model ``"AZA"``); it replaces AutoETS in the Ensemble when listed.
     ``Linear`` (:class:`ecomlib.forecast.LinearForecaster`, :data:`LINEAR_SETTINGS`) is a global
-    linear map from the last 56 scaled values and the origin's weekday to the 14 values: alone
-    it beat AutoETS-sqrt on the validation windows (MASE 0.7315 vs 0.738) in about a second per
-    fit, but it is not an Ensemble member: added, or in place of any one member, it changed
-    the Ensemble's validation MASE by -0.0003 to +0.0042 (0.7050 now), and so did its variants
-    with the promotion plan, holiday flags or an MLP residual. Also tried on the validation
-    windows in that round and not used (LightGBM+promo alone vs 0.7144, and as a further member
-    or in place of one): the calendar features without month, day of month and major holidays
-    (``calendar="weekly"``: 0.7369, lost; ``"no_month"``: 0.7142, member gains <= 0.0008),
-    exponentially smoothed level features (rates 0.1, 0.3: 0.7156) and a square-root target
-    (0.7146); each is within the validation noise of about 0.003 or behind.
+    linear map from the last 56 scaled values and the origin's weekday to the 14 values; it is
+    not an Ensemble member.
     The LightGBM settings (600 trees at learning rate 0.03, every origin used for the direct
     model) and the ensemble members were chosen on the four backtest windows *before* protocol
-    F1's test windows (``python -m benchmarks.forecast --validation``), never on the test windows.
+    F1's test windows (``python -m benchmarks.forecast --validation``), never on the test windows;
+    the validation figures of the options tried are in docs/benchmarks.md.
     The statsforecast models AutoTheta, DynamicOptimizedTheta, MSTL (AutoETS trend) and AutoCES
     are cheap, diverse peers with a weekly season.
     ``arima_fast`` restricts AutoARIMA's search (approximation, p, q <= 2, P, Q <= 1): the full

@@ -645,13 +645,7 @@ class NextBasketRanker(Recommender):
     ----------
     window_days : length of the horizon predicted (28 = protocol R2's test window).
     n_windows : how many consecutive windows at the end of the training data make the
-        ranker's training examples (features before each cut, labels after it). 3 instead of
-        2 on ranker_emb, mean of validation windows V1 and V2 over seeds 42-44: recall@10
-        0.3942 -> 0.3950, new-item recall@10 0.0528 -> 0.0522, recall + new-item 0.44703 ->
-        0.44718 (higher on seeds 43 and 44, lower on 42): a tenth of the seed noise (about
-        0.001-0.002) for a fit about 40% longer, so zoo ``ranker_emb`` keeps 2 (test window,
-        report only: 0.3909 / 0.0521 with 2, 0.3910 / 0.0522 with 3). 4 windows (seed 42):
-        0.3947 / 0.0514.
+        ranker's training examples (features before each cut, labels after it).
     n_repeat : re-buy candidates per user (the user's items with the highest 60-day-decayed
         basket count).
     n_new : new-item candidates per source (EASE, neighbours, recent popularity).

@@ -163,27 +163,20 @@ def test_zoo_linear():
 
 
 # ------------------------------------------------------------------ LightGBM options
-def test_calendar_weekly_keeps_only_weekday_and_holiday_distances():
+def test_calendar_options():
     rng = np.random.default_rng(1)
     x = rng.gamma(2.0, 10.0, 120)
     dates = pd.date_range("2021-01-01", periods=120)
     o = np.arange(lookback() - 1, 100)
     k = np.full(len(o), 3)
     full, s1 = make_features(x, dates, o, k)
-    weekly, s2 = make_features(x, dates, o, k, calendar="weekly")
     cal = [c for c in full.columns if c.startswith("target_")]
     assert len(cal) == 9
-    assert [c for c in weekly.columns if c.startswith("target_")] == [
-        f"target_{c}" for c in CALENDAR_COLUMNS["weekly"]
-    ]
-    assert "target_month" not in weekly and "target_days_to_major" not in weekly
-    pd.testing.assert_frame_equal(weekly, full[list(weekly.columns)])
+    month, s2 = make_features(x, dates, o, k, calendar="month")
+    assert [c for c in month.columns if c.startswith("target_")] == ["target_month"]
+    pd.testing.assert_frame_equal(month, full[list(month.columns)])
     assert np.array_equal(s1, s2)
-    m = LightGBMForecaster(h=7, n_estimators=10, calendar="weekly").fit(_toy())
-    assert "target_month" not in m.feature_names_ and "target_dow" in m.feature_names_
-    assert len(m.predict(7)) == 14
-    no_month, _ = make_features(x, dates, o, k, calendar="no_month")
-    assert set(no_month.columns) - set(weekly.columns) == {"target_dom"}
+    assert set(CALENDAR_COLUMNS) == {"full", "none", "month"}
     with pytest.raises(ParameterError, match="calendar"):
         LightGBMForecaster(calendar="monthly")
     with pytest.raises(ParameterError, match="calendar"):

@@ -204,99 +204,19 @@ def test_lightgbm_extra_series_bad_input(kwargs):
         LightGBMForecaster(**kwargs)
 
 
-def test_lightgbm_seed_bagging_averages_boosters():
-    """n_seeds boosters with seeds seed, seed+1, ...; the forecast is their mean."""
+def test_lightgbm_params_override_the_knobs():
+    """Further LightGBM parameters reach the booster and override the named knobs."""
     df = _toy()
     kw = {"h": 7, "n_estimators": 20, "n_jobs": 1}
-    bag = LightGBMForecaster(n_seeds=3, **kw).fit(df)
-    assert [m.get_params()["random_state"] for m in bag.models_] == [42, 43, 44]
-    singles = [
-        LightGBMForecaster(seed=s, **kw).fit(df).predict(7)["LightGBM"] for s in (42, 43, 44)
-    ]
-    pred = bag.predict(7)["LightGBM"]
-    assert np.allclose(pred, np.mean(singles, axis=0), rtol=1e-4)  # no clipping at these levels
-    assert not np.allclose(singles[0], singles[1])  # the seeds do differ
-    assert bag.feature_importance().sum() == pytest.approx(1.0)
-    with pytest.raises(ParameterError, match="n_seeds"):
-        LightGBMForecaster(n_seeds=0)
-    # further LightGBM parameters reach every booster and override the named knobs
-    xt = LightGBMForecaster(n_seeds=2, params={"extra_trees": True, "num_leaves": 7}, **kw)
-    got = [m.get_params() for m in xt.fit(df).models_]
-    assert all(p["extra_trees"] is True and p["num_leaves"] == 7 for p in got)
-    assert not np.allclose(xt.predict(7)["LightGBM"], pred)
-
-
-def test_lightgbm_context_features_do_not_leak():
-    """The store-total features read the total only at or before each row's origin."""
-    rng = np.random.default_rng(7)
-    n = 150
-    x = rng.gamma(2.0, 10.0, n)
-    total = pd.DataFrame({"total": x + rng.gamma(2.0, 100.0, n)})
-    dates = pd.date_range("2021-01-01", periods=n)
-    origins = np.arange(lookback() - 1, n - 14)
-    horizons = rng.integers(1, 15, len(origins))
-    base, _ = make_features(x, dates, origins, horizons, context=total)
-    ctx = [c for c in base.columns if c.startswith("ctx_total_")]
-    assert len(ctx) == 4 and base[ctx].notna().all().all()
-    for cut in (70, 120):
-        t2 = total.copy()
-        t2.loc[cut + 1 :, "total"] = 1e6  # rewrite the future of `cut`
-        feats, _ = make_features(x, dates, origins, horizons, context=t2)
-        safe = origins <= cut
-        pd.testing.assert_frame_equal(feats[safe], base[safe])
-        assert not np.allclose(feats.loc[~safe, ctx].to_numpy(), base.loc[~safe, ctx].to_numpy())
-    with pytest.raises(ValueError, match="context"):
-        make_features(x, dates, origins, horizons, context=total.iloc[:-1])
-    # the forecaster builds the total from the series it is given, up to the cutoff only
-    df = _toy(n_ids=3)
-    kw = {"h": 7, "n_estimators": 20, "n_jobs": 1, "context": "total"}
-    m = LightGBMForecaster(**kw).fit(df)
-    assert {"ctx_total_mean7", "ctx_total_share"} <= set(m.feature_names_)
-    pd.testing.assert_series_equal(
-        m.context_, df.groupby("ds")["y"].sum(), check_names=False
-    )  # the total of the series given to fit, nothing later
-    X, _ = m.prediction_frame(7)
-    last = df[df["ds"] > df["ds"].max() - pd.Timedelta(days=7)].groupby("ds")["y"].sum()
-    mean28 = df[df["ds"] > df["ds"].max() - pd.Timedelta(days=28)].groupby("ds")["y"].sum()
-    assert X["ctx_total_mean7"].iloc[0] == pytest.approx(last.mean() / mean28.mean(), rel=1e-5)
-    with pytest.raises(ParameterError, match="context"):
-        LightGBMForecaster(context="department")
-
-
-def test_lightgbm_half_life_weights_recent_origins_more():
-    """half_life: a row's weight halves every half_life periods its origin lies before the end."""
-    df = _toy(n=120, n_ids=2)
-    kw = {"h": 7, "n_estimators": 20, "n_jobs": 1}
-    base = LightGBMForecaster(**kw)
-    X, y, w = base.training_frame(df)
+    base = LightGBMForecaster(**kw).fit(df)
+    assert base.model_.get_params()["random_state"] == 42
+    assert base.feature_importance().sum() == pytest.approx(1.0)
+    X, y, w = LightGBMForecaster(**kw).training_frame(df)
     assert np.allclose(w, 1.0)
-    m = LightGBMForecaster(half_life=14, **kw)
-    X2, y2, w2 = m.training_frame(df)
-    pd.testing.assert_frame_equal(X, X2)  # same rows and targets, only the weights change
-    assert np.array_equal(y, y2)
-    o, k = base._rows(120)  # row order of one series
-    age = 119 - np.concatenate([o, o])
-    expected = 0.5 ** (age / 14)
-    assert np.allclose(w2, expected / expected.mean())
-    # by hand: the newest origin (1 period before the end) weighs twice the one 14 older
-    i_new = np.flatnonzero(np.concatenate([o, o]) == 118)[0]
-    i_old = np.flatnonzero(np.concatenate([o, o]) == 104)[0]
-    assert w2[i_new] / w2[i_old] == pytest.approx(2.0)
-    pred = m.fit(df).predict(7)
-    _check(pred, m.name, df, 7)
-    assert not np.allclose(pred[m.name], base.fit(df).predict(7)[base.name])
-    # combined with the weights of the extra series
-    extra = _toy(n=120, n_ids=1, seed=3).assign(unique_id="x0")
-    both = LightGBMForecaster(half_life=14, extra_series=extra, extra_weight=0.5, **kw)
-    _, _, w3 = both.training_frame(df)
-    raw = np.concatenate([expected, 0.5 * 0.5 ** ((119 - o) / 14)])
-    assert np.allclose(w3, raw / raw.mean())
-
-
-@pytest.mark.parametrize("half_life", [0, -3.0, float("nan"), float("inf")])
-def test_lightgbm_half_life_bad_input(half_life):
-    with pytest.raises(ParameterError, match="half_life"):
-        LightGBMForecaster(half_life=half_life)
+    xt = LightGBMForecaster(params={"extra_trees": True, "num_leaves": 7}, **kw).fit(df)
+    got = xt.model_.get_params()
+    assert got["extra_trees"] is True and got["num_leaves"] == 7
+    assert not np.allclose(xt.predict(7)["LightGBM"], base.predict(7)["LightGBM"])
 
 
 def test_boxcox_by_hand_and_round_trip():
