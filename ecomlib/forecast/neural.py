@@ -35,9 +35,7 @@ from torch import nn
 
 from ecomlib.errors import ParameterError
 from ecomlib.forecast.base import Forecaster, SeriesTooShort
-from ecomlib.forecast.calendar import calendar_features
-from ecomlib.forecast.exog import split_exog
-from ecomlib.forecast.series import _norm_freq, add_periods, future_dates
+from ecomlib.forecast.series import _norm_freq, future_dates
 
 log = logging.getLogger(__name__)
 
@@ -447,49 +445,32 @@ class RNNForecaster(_DirectForecaster):
 
 
 class _LinearNet(nn.Module):
-    """A linear map from the inputs to the ``h`` outputs, plus an optional MLP residual."""
+    """A linear map from the inputs to the ``h`` outputs."""
 
-    def __init__(self, n_in: int, h: int, hidden: int = 0, dropout: float = 0.1):
+    def __init__(self, n_in: int, h: int):
         super().__init__()
         self.linear = nn.Linear(n_in, h)
-        self.mlp = (
-            nn.Sequential(
-                nn.Linear(n_in, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, h)
-            )
-            if hidden
-            else None
-        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.linear(x)
-        return out if self.mlp is None else out + self.mlp(x)
+        return self.linear(x)
 
 
 class LinearForecaster(_DirectForecaster):
-    """Global linear (NLinear-style) direct forecaster, optionally with an MLP residual.
+    """Global linear (NLinear-style) direct forecaster.
 
     Inputs: the last ``window`` values divided by their last 28-period mean (the per-origin
     scale the LightGBMs use) and a one-hot of the origin's day of week (which fixes the
-    weekday of every target date); outputs: all ``h`` scaled values at once, L1 loss. With
-    ``hidden=0`` the network is one linear layer (``window + 7`` inputs x ``h`` outputs); with
-    ``hidden > 0`` a one-hidden-layer MLP is added to that linear map. Trained through
+    weekday of every target date); outputs: all ``h`` scaled values at once, L1 loss: one
+    linear layer (``window + 7`` inputs x ``h`` outputs for daily data). Trained through
     :func:`ecomlib.train.fit` like the other networks (CUDA when ``device="auto"`` finds it).
-
-    ``exog`` (optional long frame ``unique_id, ds, <feature>...`` known in advance, e.g. the
-    promotion plan, as for :class:`ecomlib.forecast.LightGBMForecaster`) adds each feature at
-    the ``h`` target dates and at the origin, divided by the feature's standard deviation over
-    the frame (missing dates: 0). ``holidays=True`` adds the target dates' holiday flags
-    (:func:`ecomlib.forecast.calendar_features` ``is_holiday``).
-
-    The validation figures of its variants (window, MLP residual, plan, holidays):
-    docs/benchmarks.md.
+    The validation figures of the variants tried (window, MLP residual, promotion plan,
+    holiday flags): docs/benchmarks.md.
     """
 
     def __init__(
         self,
         h: int = 14,
         window: int | None = None,
-        hidden: int = 0,
         epochs: int = 30,
         batch_size: int = 128,
         lr: float = 3e-3,
@@ -499,27 +480,19 @@ class LinearForecaster(_DirectForecaster):
         seed: int = 42,
         name: str = "Linear",
         freq: str = "D",
-        exog: pd.DataFrame | None = None,
-        holidays: bool = False,
         scaling: str = "auto",
     ):
-        if int(h) < 1 or (window is not None and int(window) < 1):
-            raise ParameterError(f"h and window must be >= 1, got h={h}, window={window}")
-        if int(hidden) < 0:
-            raise ParameterError(f"hidden must be >= 0 (0: linear only), got {hidden}")
+        if int(h) < 1:
+            raise ParameterError(f"h must be >= 1, got h={h!r}")
+        if window is not None and int(window) < 1:
+            raise ParameterError(f"window must be >= 1 or None, got window={window!r}")
         self._set_training(epochs, batch_size, lr, patience, max_seconds, device, seed)
-        self.h, self.window, self.hidden = int(h), window and int(window), int(hidden)
-        self.name, self.freq, self.exog, self.holidays = name, freq, exog, bool(holidays)
+        self.h, self.window = int(h), window and int(window)
+        self.name, self.freq = name, freq
         self.scaling = scaling
-        if exog is not None:
-            split_exog(exog)  # fail early on a malformed frame
-
-    def _n_exog(self) -> int:
-        return 0 if self.exog is None else self.exog.shape[1] - 2
 
     def _build(self, h: int) -> nn.Module:
-        n_in = self.window_ + self._n_pos() + self._n_exog() * (h + 1)
-        return _LinearNet(n_in + (h if self.holidays else 0), h, self.hidden)
+        return _LinearNet(self.window_ + self._n_pos(), h)
 
     def _n_pos(self) -> int:
         """Width of the one-hot position of the origin: weekday, month or quarter (weekly: 0)."""
@@ -533,33 +506,5 @@ class LinearForecaster(_DirectForecaster):
         if self._n_pos():
             p, season = self._periods(ends)
             parts.append(np.eye(season, dtype=np.float32)[p % season])
-        ks = np.tile(np.arange(1, self.h + 1), len(ends))
-        targets = add_periods(np.repeat(ends, self.h), ks, self.freq).to_numpy()
-        targets = targets.astype("datetime64[D]").reshape(len(ends), self.h)
-        if self.exog is not None:
-            parts.append(self._exog_inputs(ends, targets, ids))
-        if self.holidays:
-            cal = calendar_features(targets.reshape(-1))
-            parts.append(cal["is_holiday"].to_numpy(np.float32).reshape(len(ends), self.h))
         feats = np.concatenate(parts, axis=1)
         return torch.from_numpy(feats.astype(np.float32)), scale
-
-    def _exog_inputs(self, ends: np.ndarray, targets: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        """Each exog feature at the origin and the ``h`` target dates, over its std."""
-        if not hasattr(self, "exog_"):
-            self.exog_ = split_exog(self.exog)
-            cols = [c for c in self.exog.columns if c not in ("unique_id", "ds")]
-            sd = self.exog[cols].astype(float).std().to_numpy()
-            self.exog_sd_ = np.where(sd > 0, sd, 1.0)
-        n_c = len(self.exog_sd_)
-        out = np.zeros((len(ends), n_c * (self.h + 1)), np.float32)
-        dates = np.concatenate([ends.astype("datetime64[D]")[:, None], targets], axis=1)
-        for uid in np.unique(ids):
-            rows = np.flatnonzero(ids == uid)
-            plan = self.exog_.get(str(uid))
-            if plan is None:
-                continue
-            got = plan.reindex(pd.DatetimeIndex(dates[rows].reshape(-1))).to_numpy(float)
-            got = np.nan_to_num(got / self.exog_sd_).reshape(len(rows), self.h + 1, n_c)
-            out[rows] = got.transpose(0, 2, 1).reshape(len(rows), -1)
-        return out
