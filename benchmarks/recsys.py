@@ -84,12 +84,6 @@ VALIDATION_MODELS = (
     "buy_again_decay",
     "tifu_knn",
     "ease",
-    "ranker",
-    "ranker_promo",
-    "ranker_deals",
-    "ranker_stores",
-    "ranker_cooc",
-    "ranker_within",
     "ranker_emb",
     "new_items",
 )
@@ -97,13 +91,7 @@ VALIDATION_MODELS = (
 
 #: the short list compared on two validation windows (V1 = the 28 days before the test window,
 #: V2 = the 28 days before V1); the one with the best mean is notebook 05's model
-CONTENDERS = ("ranker_emb", "ranker_within", "ranker_stores", "ranker_cooc", "ranker_deals")
-
-
-#: tried and not adopted: on the validation window only (each extra ranker raises the
-#: process's peak RSS; ranker_cooc on the test window in the run of 2026-11-29: recall@10
-#: 0.390, new-item recall@10 0.056, peak traced 1,138 MB)
-VALIDATION_ONLY = ("ranker_cooc",)
+CONTENDERS = ("ranker_emb", "buy_again_decay")
 
 
 def run_r2_validation(
@@ -181,7 +169,7 @@ def run_r2(max_items: int = 6000, gru_epochs: int = 5, gru_vocab: int = 5000):
     texts = rec.product_texts()
     vectors = rec.text_embeddings(texts["text"])
     validation, selection = run_r2_validation(frame, content=(texts["item_id"].to_numpy(), vectors))
-    names = [n for n in COMPLETE_JOURNEY_MODELS if n not in VALIDATION_ONLY]
+    names = list(COMPLETE_JOURNEY_MODELS)
     models = rec.model_zoo(
         "completejourney",
         names,
@@ -193,6 +181,11 @@ def run_r2(max_items: int = 6000, gru_epochs: int = 5, gru_vocab: int = 5000):
     board, recs, test = _r2_board(models, frame, trace_memory=True, ci=0.95)
     gaps = rec.paired_differences(recs, test, "buy_again_decay", k=10, recall_denominator="min_k")
     return board, gaps, validation, selection
+
+
+def _score(board: pd.DataFrame, model: str, metric: str) -> str:
+    """``board``'s ``metric`` of ``model`` as text, "n/a" when the model was not run."""
+    return f"{board.loc[model, metric]:.3f}" if model in board.index else "n/a"
 
 
 def main() -> None:
@@ -245,8 +238,10 @@ def main() -> None:
         "",
         "## R2 Complete Journey (last 28 days)",
         "",
-        "Targets: recall@10 >= 0.40 (buy-again 0.364), new-item recall@10 >= 0.06 "
-        "(popularity 0.033, EASE 0.042); peak memory <= 4 GB.",
+        "Targets: recall@10 >= 0.40 (buy_again "
+        f"{_score(r2, 'buy_again', 'recall@10')}), new-item recall@10 >= 0.06 (popularity "
+        f"{_score(r2, 'popularity', 'new-item recall@10')}, EASE "
+        f"{_score(r2, 'ease', 'new-item recall@10')}); peak memory <= 4 GB.",
         "",
         *_table(
             r2.assign(
@@ -288,78 +283,18 @@ def main() -> None:
             for name, row in r2_gaps.iterrows()
         ],
         "",
-        "`ranker_promo` is `ranker` with the retailer's promotion plan for the predicted weeks "
-        "as features (share of the window's weeks each product is on display / in the mailer, "
-        "overall and at the household's stores); `new_items` scores never-bought products by "
-        "recent popularity x planned promotion at the household's stores, plus EASE. Both read "
-        "only the plan for the weeks of the window being predicted and purchases before it. "
-        "`ranker_deals` adds how the household buys each product, from the basket lines "
-        "before each cut: share of its lines bought with a retailer or coupon discount, mean "
-        "quantity, spend and discount rate, the product's overall deal share, and planned "
-        "promotion at the household's stores x its deal share; its LightGBM settings (400 "
-        "trees, learning rate 0.03, min_child_samples 200, L2 10) were chosen on the "
-        "validation window. `ranker_stores` adds what sold lately at the household's stores "
-        "(store-weighted share of each store's shoppers of the 28 days before the cut who "
-        "bought the product, and whether it sold there at all), repurchase-cycle features "
-        "(the product's median gap between re-buys, days since the household's last purchase "
-        "over that gap) and the product-type features (how much and how recently the "
-        "household buys the product's type); chosen over ranker_deals on the validation "
-        "window. Tried on the validation window and not adopted: store-list candidates for "
-        "first purchases (coverage of first purchases 6.5% -> 7.1%, new-item recall not "
-        "higher), averaging 3 seeds (gain within noise for 3x the LightGBM time), other "
-        "LightGBM settings for the new-item classifier, type x brand groups (within noise). "
-        "`ranker_cooc` adds basket co-occurrence (for each product the 50 products most often "
-        "in the same baskets, by shrunk confidence P(j | i), from the baskets before each cut) "
-        "as a feature and as first-purchase candidates (coverage of first purchases on the "
-        "validation window 7.4% -> 8.3%): within noise on validation (also on top of "
-        "ranker_within's setting, seeds 42-44: 0.3975 / 0.0544 vs 0.3970 / 0.0544), not "
-        "adopted, so it is left out of the test table above (one earlier run of it on the test "
-        "window: recall@10 0.390, new-item recall@10 0.056, peak traced 1,138 MB; a variant "
-        "better on the test window but not on validation is not adopted). "
-        "`ranker_within` is ranker_stores whose two classifiers see no per-user features "
-        "(activity, tenure): a list only needs the order of each household's candidates, and "
-        "those features took many splits telling busy households from quiet ones (most of the "
-        "first-purchase classifier's gain). On the validation window over seeds 42, 43, 44 its "
-        "new-item recall@10 was higher on every seed and its recall@10 never lower: mean "
-        "0.3968 -> 0.3978, new-item recall@10 "
-        "0.0522 -> 0.0544 (dropping them from the first-purchase classifier only: 0.3970 / "
-        "0.0544): adopted for notebook 05. Also tried on validation and not adopted: the "
-        "item's recent growth (buyers of the last 14 days vs the 56 before, new buyers of the "
-        "last 28 days), training rows weighted like recall@10 (1 / min(10, items bought)), "
-        "the first-purchase classifier trained only on households with a first purchase "
-        "among their candidates, "
-        "and 15 or 63 leaves (15 leaves x 800 trees: recall +0.001, new-item -0.0015). "
-        "`ranker_emb` is ranker_within plus two features from the MiniLM vectors of the "
-        "product texts: each candidate's cosine to the household's 60-day-decayed embedding "
-        "profile and its highest cosine to the other products the household bought in the 60 "
-        "days before the cut. Chosen on the mean of the two validation windows below over "
-        "seeds 42-44 (recall@10 0.3947 -> 0.3942, new-item recall@10 0.0517 -> 0.0528; "
-        "recall@10 + new-item recall@10 higher on every seed): notebook 05's model. Not "
-        "adopted on the same windows (seed 42): never-bought candidates closest to the "
-        "embedding profile (ranker_emb 0.3949 / 0.0531 -> 0.3942 / 0.0532) and the "
-        "household's share of first purchases among its items of the last 56 days as a "
-        "feature of both classifiers (ranker_within 0.3954 / 0.0523 -> 0.3958 / 0.0516). "
-        "Tried since and not adopted: ranker_emb trained on 3 windows before each cut instead "
-        "of 2 (mean of V1 and V2 over seeds 42-44: recall@10 0.3942 -> 0.3950, new-item "
-        "recall@10 0.0528 -> 0.0522, score 0.44703 -> 0.44718, higher on seeds 43 and 44, "
-        "lower on 42: a tenth of the seed noise, for a fit about 40% longer and about 170 MB "
-        "more peak RSS); on the same windows, 4 windows, or 4 overlapping windows 14 days apart (seed 42: 0.3947 / 0.0514 "
-        "and 0.3947 / 0.0520 against 0.3949 / 0.0531), and LightGBM lambdarank (queries = a "
-        "household's candidates) in place of the classifiers, over both parts or re-ordering "
-        "one part's probabilities (seed 42, V1: 0.3961 / 0.0522, re-buys 0.3951 / 0.0551, "
-        "first purchases 0.3976 / 0.0519, against 0.3976 / 0.0551). The options tried and "
-        "not adopted (candidate lists from stores, product groups and embeddings, item trend, "
-        "recall-weighted rows, the explorer share, overlapping windows, lambdarank) were then "
-        "removed from NextBasketRanker; their code is at commit 39af717. Tried on 2026-11-29 "
-        "and not kept: a candidate list of never-bought products the promotion plan puts on "
-        "display / in the mailer at the household's stores in the predicted window (by that "
-        "share x recent buyers): mean of V1 and V2 over seeds 42-44, recall@10 0.3942 -> "
-        "0.3944, new-item recall@10 0.0528 -> 0.0524, score 0.44703 -> 0.44680 (lower on 2 "
-        "of 3 seeds); the same runs reproduced ranker_emb's 0.44703 after the clean-up.",
+        "`new_items` scores never-bought products by recent popularity x planned promotion "
+        "at the household's stores, plus EASE. `ranker_emb` is the learned next-basket "
+        "ranker (NextBasketRanker): the promotion plan for the predicted weeks, how the "
+        "household buys each product (deal share, quantity, spend, discount), what sold "
+        "lately at its stores, repurchase cycles, product types and the MiniLM similarity of "
+        "each candidate to the household's decayed profile and recent items; its classifiers "
+        "see no per-household features. Both read only the plan for the weeks of the window "
+        "being predicted and purchases before it. The options tried on the validation "
+        "windows and not kept, with their figures: docs/benchmarks.md.",
         "",
         "Validation window (the 28 days before the test window; training = everything before "
-        "it): the parameters of buy_again_decay, tifu_knn, ranker, ranker_deals, ranker_stores, "
-        "ranker_within, ranker_emb and new_items were chosen here, not on the test window.",
+        "it): the parameters of buy_again_decay, tifu_knn, ranker_emb and new_items were chosen here, not on the test window.",
         "",
         *_table(
             r2_val,
@@ -369,8 +304,7 @@ def main() -> None:
         "",
         "Two validation windows (seed 42): V1 as above, V2 = the 28 days before V1 (training = "
         "everything before V2). One 28-day window did not predict the test window at this scale "
-        "(over seeds 42-44 ranker_within's new-item gain on V1 was reversed on the test "
-        "window), so the short list is chosen on the mean of V1 and V2 (score = mean recall@10 "
+        "(docs/benchmarks.md), so the short list is compared on the mean of V1 and V2 (score = mean recall@10 "
         f"+ mean new-item recall@10): **{r2_sel.index[0]}** is chosen.",
         "",
         *_table(r2_sel, list(r2_sel.columns), dict.fromkeys(r2_sel.columns, ".4f")),

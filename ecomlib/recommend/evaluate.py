@@ -154,12 +154,6 @@ COMPLETE_JOURNEY_MODELS = (
     "item_knn",
     "ease",
     "tifu_knn",
-    "ranker",
-    "ranker_promo",
-    "ranker_deals",
-    "ranker_stores",
-    "ranker_cooc",
-    "ranker_within",
     "ranker_emb",
     "new_items",
     "gru",
@@ -228,13 +222,13 @@ def model_zoo(
     max_items : catalogue of the dense/blocked item-item models on Complete Journey.
     content : ``(item_ids, vectors)`` of product text embeddings (needed by "content",
         "hybrid" and "ranker_emb").
-    ranker_trees : LightGBM trees of each of the ranker's two classifiers ("ranker_deals"
-        uses twice as many at a lower learning rate).
+    ranker_trees : half the LightGBM trees of each of "ranker_emb"'s two classifiers (it uses
+        twice as many at learning rate 0.03).
     ease_params : EASE parameters of "ease_tuned" on MovieLens (e.g. chosen by
         :func:`grid_search` on a validation split); default lam 2000, weight_power 0.5,
         pop_exponent -0.1.
     source : the shop's data source (:class:`ecomlib.data.Source`, a DuckDB connection, or
-        None: the bundled Complete Journey). The rankers use what it has: the promotion plan
+        None: the bundled Complete Journey). The ranker uses what it has: the promotion plan
         (a ``promotions`` table and store ids), store sales (store ids), discounts, and
         product types or categories.
     """
@@ -284,29 +278,25 @@ def model_zoo(
         def _content():
             return ContentBased(*_vectors(), half_life_days=60)
 
-        def _ranker(signals=None, details=None, **kwargs):
+        def _ranker_emb():
             # one LightGBM thread: small data, and threads thrash on a shared 2-core machine
-            settings = {
-                "window_days": 28,
-                "n_windows": 2,
-                "max_items": min(max_items or 3000, 3000),  # three EASE fits: keep each small
-                "n_estimators": ranker_trees,
-                "seed": seed,
-                "n_jobs": 1,
-                "signals": signals,
-                "details": details,
-            }
-            return NextBasketRanker(**{**settings, **kwargs})
-
-        def _deals(**kwargs):
-            return _ranker(
-                _signals(),
-                _details(),
+            return NextBasketRanker(
+                window_days=28,
+                n_windows=2,
+                max_items=min(max_items or 3000, 3000),  # three EASE fits: keep each small
                 n_estimators=2 * ranker_trees,
                 learning_rate=0.03,
                 min_child_samples=200,
                 reg_lambda=10.0,
-                **kwargs,
+                seed=seed,
+                n_jobs=1,
+                signals=_signals(),
+                details=_details(),
+                stores=_stores(),
+                cycle=True,
+                item_groups=_groups(),
+                user_features=(),
+                embeddings=_vectors(),
             )
 
         factories = {
@@ -319,48 +309,11 @@ def model_zoo(
             "tifu_knn": lambda: TIFUKNN(
                 group_size=7, within_decay=1.0, group_decay=0.8, neighbours=300, alpha=0.9
             ),
-            "ranker": _ranker,
-            # the ranker plus the retailer's promotion plan for the predicted window
-            "ranker_promo": lambda: _ranker(_signals()),
-            # ... plus how the household buys each product (share bought on a deal, quantity,
-            # spend, discount rate; basket lines before each cut) and promotion x deal share
-            # (its LightGBM settings chosen on the validation window: more regularised, twice
-            # the trees at a lower learning rate)
-            "ranker_deals": _deals,
-            # ... plus what sold lately at the household's stores, repurchase-cycle features
-            # and how much / how recently it buys the product's type (chosen on validation)
-            "ranker_stores": lambda: _deals(
-                stores=_stores(),
-                cycle=True,
-                item_groups=_groups(),
-            ),
-            # ... plus basket co-occurrence (items bought in the same baskets as the
-            # household's items) as a feature and a source of first-purchase candidates
-            "ranker_cooc": lambda: _deals(
-                stores=_stores(),
-                cycle=True,
-                item_groups=_groups(),
-                basket_neighbours=50,
-            ),
-            # ranker_stores whose classifiers see no per-user features: only the order of a
-            # household's candidates counts, and without them their splits go to what
-            # separates those candidates (chosen on validation)
-            "ranker_within": lambda: _deals(
-                stores=_stores(),
-                cycle=True,
-                item_groups=_groups(),
-                user_features=(),
-            ),
-            # ranker_within plus text-embedding similarity (cosine of each candidate to the
-            # household's decayed MiniLM profile and to its other items of the last 60 days);
-            # validation figures in docs/benchmarks.md
-            "ranker_emb": lambda: _deals(
-                stores=_stores(),
-                cycle=True,
-                item_groups=_groups(),
-                user_features=(),
-                embeddings=_vectors(),
-            ),
+            # learned next-basket ranker (NextBasketRanker): the promotion plan, how the
+            # household buys each product, what sold lately at its stores, repurchase cycles,
+            # product types and text-embedding similarity; its classifiers see no per-user
+            # features; settings chosen on validation windows (docs/benchmarks.md)
+            "ranker_emb": _ranker_emb,
             # never-bought products: recent popularity x planned promotion at the household's
             # stores + EASE (weights chosen on the validation window)
             "new_items": lambda: NewItemScorer(

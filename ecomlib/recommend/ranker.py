@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 __all__ = [
     "NextBasketRanker",
     "TIFUKNN",
-    "basket_neighbours",
     "basket_order",
     "embedding_similarity",
 ]
@@ -100,58 +99,6 @@ def _neighbour_matrix(profiles: sp.csr_matrix, k: int, block: int = 2048) -> sp.
         cols.append(top.ravel())
     rows, cols = np.concatenate(rows), np.concatenate(cols)
     return sp.csr_matrix((np.full(len(rows), 1.0 / k, np.float32), (rows, cols)), shape=(n, n))
-
-
-def basket_neighbours(
-    frame: pd.DataFrame, n_items: int, k: int = 50, shrink: float = 10.0, block: int = 256
-) -> sp.csr_matrix:
-    """Item x item basket co-occurrence: for each item i its ``k`` items j with the highest
-    shrunk confidence ``P(j | i) = |baskets with i and j| / (|baskets with i| + shrink)``.
-
-    Parameters
-    ----------
-    frame : rows with ``item_idx`` and ``basket_id`` (or ``timestamp``, one basket per
-        distinct timestamp), e.g. :attr:`Interactions.frame`; only these rows are read.
-    n_items : size of the item index.
-    k : neighbours kept per item.
-    shrink : added to the item's basket count (damps items seen in few baskets).
-    block : items whose co-occurrence row is made dense at once (bounds peak memory).
-
-    Returns
-    -------
-    CSR matrix (n_items x n_items), row i = neighbours of item i, zero diagonal.
-    """
-    if k < 1 or shrink < 0 or block < 1:
-        raise ParameterError("basket_neighbours needs k >= 1, shrink >= 0 and block >= 1.")
-    if "item_idx" not in frame or not {"basket_id", "timestamp"} & set(frame.columns):
-        raise DataError("basket_neighbours needs 'item_idx' and 'basket_id' (or 'timestamp').")
-    key = frame["basket_id"] if "basket_id" in frame else frame["timestamp"]
-    basket, _ = pd.factorize(key)
-    item = frame["item_idx"].to_numpy()
-    n_baskets = int(basket.max()) + 1 if len(basket) else 0
-    bi = sp.csr_matrix((np.ones(len(item), np.float32), (basket, item)), shape=(n_baskets, n_items))
-    bi.sum_duplicates()
-    bi.data[:] = 1.0
-    ib = bi.T.tocsr()
-    count = np.diff(ib.indptr).astype(np.float32)
-    k = min(int(k), max(n_items - 1, 1))
-    rows, cols, vals = [], [], []
-    for start in range(0, n_items, block):
-        idx = np.arange(start, min(n_items, start + block))
-        conf = (ib[idx] @ bi).toarray()
-        conf[np.arange(len(idx)), idx] = 0.0
-        conf /= (count[idx] + shrink)[:, None]
-        top = np.argpartition(-conf, k - 1, axis=1)[:, :k]
-        rows.append(np.repeat(idx, k))
-        cols.append(top.ravel())
-        vals.append(np.take_along_axis(conf, top, axis=1).ravel())
-    out = sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(n_items, n_items),
-        dtype=np.float32,
-    )
-    out.eliminate_zeros()
-    return out
 
 
 class TIFUKNN(Recommender):
@@ -236,9 +183,6 @@ GROUP_FEATURES = (
     "g_rank",
     "g_item_rank",
 )
-#: basket co-occurrence: the user's decayed items x their basket neighbours (normalised by
-#: the user's best score) and the rank in the co-occurrence candidate list, when asked for
-COOC_FEATURES = ("cooc", "cooc_rank")
 #: repurchase cycle: the item's median gap between a household's purchases of it (over its
 #: re-buyers) and the days since the household last bought it over that gap
 CYCLE_FEATURES = ("i_gap", "overdue_i")
@@ -436,10 +380,6 @@ class _Snapshot:
         self.stores = None
         if params.get("stores") is not None:
             self.stores = params["stores"].stats(end, universe.user_ids, universe.item_ids)
-        # items bought in the same baskets as the user's items (baskets up to ``end`` only)
-        self.cooc = None
-        if params.get("basket_neighbours"):
-            self.cooc = basket_neighbours(frame, n_items, params["basket_neighbours"])
         # text-embedding profile (60-day decayed mean of the user's item vectors) and the items
         # bought in the last ``embedding_days`` days (purchases up to ``end`` only)
         self.vectors = params.get("vectors")
@@ -545,11 +485,6 @@ class _Snapshot:
         m[seen[:, popular].nonzero()] = -np.inf
         lists["pop_rank"] = _top_list(m, popular, n_new)
         missing = dict.fromkeys(lists, n_new + 1)
-        cooc = None
-        if self.cooc is not None:
-            cooc = (self.decayed[users] @ self.cooc).toarray()
-            lists["cooc_rank"] = _unbought_list(cooc, seen, n_new)
-            missing["cooc_rank"] = n_new + 1
         del m
         key = np.unique(np.concatenate([r * n_items + c for r, c, _ in lists.values()]))
         row_new, item_new = key // n_items, key % n_items
@@ -593,8 +528,6 @@ class _Snapshot:
         val = np.where(col >= 0, ease[row, np.maximum(col, 0)], 0.0)
         out["ease"] = _over_user_best(val, np.abs(ease).max(axis=1), row)
         out["nbr"] = _over_user_best(nbr[row, itm], nbr.max(axis=1), row)
-        if cooc is not None:
-            out["cooc"] = _over_user_best(cooc[row, itm], cooc.max(axis=1), row)
         if self.vectors is not None:
             out["emb_profile"], out["emb_recent"] = embedding_similarity(
                 self.vectors, self.emb_profile, self.emb_recent, users, row, itm
@@ -604,14 +537,6 @@ class _Snapshot:
             found = pd.Index(r * n_items + c).get_indexer(cand_key)
             out[name] = np.where(found >= 0, rank[found], missing[name]).astype(np.float32)
         return out
-
-
-def _unbought_list(scores: np.ndarray, seen: sp.csr_matrix, k: int):
-    """:func:`_top_list` of the ``k`` best items per user among those with a positive score
-    that the user has not bought (``scores``: users x all items)."""
-    m = np.where(scores > 0, scores, -np.inf)
-    m[seen.nonzero()] = -np.inf
-    return _top_list(m, np.arange(scores.shape[1]), k)
 
 
 def _over_user_best(values: np.ndarray, best: np.ndarray, row: np.ndarray) -> np.ndarray:
@@ -667,17 +592,11 @@ class NextBasketRanker(Recommender):
         buys each product (share of its lines bought on a deal, quantity, spend, discount
         rate) from the basket lines up to each cut; with ``signals`` also the planned
         promotion x deal share.
-    n_models : LightGBM classifiers per part, with seeds ``seed, seed + 1, ...`` (each
-        bags other rows and features); their probabilities are averaged.
     stores : optional :class:`~ecomlib.recommend.signals.StoreSales`: what sold lately at
         the user's stores (store-weighted share of their shoppers who bought the item in the
         28 days before each cut, and whether it sold there at all) as features.
     cycle : add repurchase-cycle features: the item's median gap between re-buys and the
         days since the user last bought it over that gap.
-    basket_neighbours : > 0 adds basket co-occurrence (:func:`basket_neighbours`, this many
-        neighbours per item, from the baskets before each cut): each candidate's score from
-        the user's 60-day-decayed items (feature ``cooc``) and the ``n_new`` best-scored
-        never-bought items as candidates (feature ``cooc_rank``). 0 = off.
     user_features : the classifiers ("repeat", "new") that also see the per-user features
         (activity, tenure: :data:`USER_FEATURES`). A list only needs its candidates' order
         *within* each user; without these features a classifier's splits go to what
@@ -715,30 +634,30 @@ class NextBasketRanker(Recommender):
         signals: PlannedSignals | None = None,
         details: PurchaseDetails | None = None,
         batch_users: int | None = 256,
-        n_models: int = 1,
         stores: StoreSales | None = None,
         cycle: bool = False,
-        basket_neighbours: int = 0,
         user_features: tuple[str, ...] = ("repeat", "new"),
         embeddings: tuple | None = None,
         embedding_days: float = 60.0,
     ):
         if batch_users is not None and batch_users < 1:
             raise ParameterError(f"batch_users must be >= 1 or None, got {batch_users!r}.")
-        if basket_neighbours < 0:
-            raise ParameterError(f"basket_neighbours must be >= 0, got {basket_neighbours!r}.")
         if not set(user_features) <= {"repeat", "new"}:
             raise ParameterError(
                 f"user_features must name 'repeat' and/or 'new', got {user_features!r}."
             )
-        if n_models < 1:
-            raise ParameterError(f"n_models must be >= 1, got {n_models!r}.")
         if embeddings is not None and (not isinstance(embeddings, tuple) or len(embeddings) != 2):
             raise ParameterError("embeddings must be a tuple (item_ids, vectors) or None.")
         if embedding_days <= 0:
             raise ParameterError(f"embedding_days must be > 0, got {embedding_days!r}.")
-        if n_windows < 1 or window_days <= 0 or n_repeat < 1 or n_new < 1:
-            raise ParameterError("n_windows, window_days, n_repeat and n_new must be positive.")
+        for name, value, ok in (
+            ("n_windows", n_windows, n_windows >= 1),
+            ("window_days", window_days, window_days > 0),
+            ("n_repeat", n_repeat, n_repeat >= 1),
+            ("n_new", n_new, n_new >= 1),
+        ):
+            if not ok:
+                raise ParameterError(f"{name} must be positive, got {value!r}.")
         self.window_days = window_days
         self.n_windows = n_windows
         self.n_repeat = n_repeat
@@ -757,10 +676,8 @@ class NextBasketRanker(Recommender):
         self.signals = signals
         self.details = details
         self.batch_users = batch_users
-        self.n_models = n_models
         self.stores = stores
         self.cycle = cycle
-        self.basket_neighbours = basket_neighbours
         self.user_features = tuple(user_features)
         self.embeddings = embeddings
         self.embedding_days = embedding_days
@@ -786,7 +703,6 @@ class NextBasketRanker(Recommender):
             *details,
             *stores,
             *CYCLE_FEATURES[: 2 * self.cycle],
-            *COOC_FEATURES[: 2 * bool(self.basket_neighbours)],
             *EMBEDDING_FEATURES[: 2 * (self.embeddings is not None)],
         ]
 
@@ -808,7 +724,6 @@ class NextBasketRanker(Recommender):
             "window_days": self.window_days,
             "stores": self.stores,
             "cycle": self.cycle,
-            "basket_neighbours": self.basket_neighbours,
             "vectors": self.vectors_,
             "embedding_days": self.embedding_days,
         }
@@ -854,32 +769,27 @@ class NextBasketRanker(Recommender):
         self.training_windows_ = len(parts)
         data = pd.concat(parts, ignore_index=True)
         parts.clear()
-        self.models_, self.ensembles_ = {}, {}
+        self.models_ = {}
         for kind, is_new in (("repeat", False), ("new", True)):
             part = data[data["new"] == is_new]
             if part["y"].nunique() < 2:
                 self.models_[kind] = None
-                self.ensembles_[kind] = []
                 continue
             x, y = part[self._features(kind)], part["y"].astype(int)
-            models = []
-            for j in range(self.n_models):
-                model = lgb.LGBMClassifier(
-                    n_estimators=self.n_estimators,
-                    learning_rate=self.learning_rate,
-                    num_leaves=self.num_leaves,
-                    min_child_samples=self.min_child_samples,
-                    reg_lambda=self.reg_lambda,
-                    subsample=0.8,
-                    subsample_freq=1,
-                    colsample_bytree=0.8,
-                    random_state=self.seed + j,
-                    n_jobs=self.n_jobs,
-                    verbose=-1,
-                )
-                models.append(model.fit(x, y))
-            self.models_[kind] = models[0]
-            self.ensembles_[kind] = models
+            model = lgb.LGBMClassifier(
+                n_estimators=self.n_estimators,
+                learning_rate=self.learning_rate,
+                num_leaves=self.num_leaves,
+                min_child_samples=self.min_child_samples,
+                reg_lambda=self.reg_lambda,
+                subsample=0.8,
+                subsample_freq=1,
+                colsample_bytree=0.8,
+                random_state=self.seed,
+                n_jobs=self.n_jobs,
+                verbose=-1,
+            )
+            self.models_[kind] = model.fit(x, y)
             del x, y
         data = part = None  # free the training examples before the final snapshot
         self.snapshot_ = _Snapshot(frame, inter, end, self._params())
@@ -888,10 +798,8 @@ class NextBasketRanker(Recommender):
         self.base_ = (-1.0 + 1e-3 * pop / (pop.max() + 1.0)).astype(np.float32)
 
     def _predict(self, kind: str, part: pd.DataFrame) -> np.ndarray:
-        """Mean probability of the ``kind`` ensemble's classifiers on ``part``."""
-        x = part[self._features(kind)]
-        members = self.ensembles_[kind]
-        return sum(m.predict_proba(x)[:, 1] for m in members) / len(members)
+        """Probability of the ``kind`` classifier on ``part``."""
+        return self.models_[kind].predict_proba(part[self._features(kind)])[:, 1]
 
     def score(self, user_idx: np.ndarray) -> np.ndarray:
         user_idx = np.asarray(user_idx)

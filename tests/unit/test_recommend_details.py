@@ -107,7 +107,7 @@ def test_purchase_details_values_and_cut():
     assert (0, 1) in set(zip(later["pairs"]["u"], later["pairs"]["i"], strict=True))
 
 
-# smaller leaves and some L2, as ranker_deals uses
+# smaller leaves and some L2, as ranker_emb uses
 SMALL_TREES = {"min_child_samples": 5, "reg_lambda": 1.0}
 
 
@@ -164,13 +164,6 @@ def test_bad_parameters():
         rec.product_groups(level="colour")
     with pytest.raises(ParameterError, match="Unknown model"):
         rec.model_zoo("completejourney", ["ranker_dealz"])
-
-
-def test_zoo_ranker_deals_settings():
-    model = rec.model_zoo("completejourney", ["ranker_deals"], ranker_trees=30)["ranker_deals"]
-    assert model.n_estimators == 60 and model.min_child_samples == 200
-    assert isinstance(model.details, PurchaseDetails)
-    assert isinstance(model.signals, PlannedSignals)
 
 
 def test_ranker_batched_candidates_match_unbatched(tiny_ranker):
@@ -260,35 +253,19 @@ def test_ranker_with_store_sales_reads_no_future(tiny_ranker):
     np.testing.assert_array_equal(model.score(users), again.score(users))
 
 
-def test_ranker_seed_ensemble_averages_members(tiny_ranker):
-    lines = _shopping(n_users=14, weeks=8, seed=7)
-    train = _interactions(lines)
-    single = tiny_ranker(**SMALL_TREES).fit(train)
-    pair = tiny_ranker(**SMALL_TREES, n_models=2).fit(train)
-    assert len(pair.ensembles_["repeat"]) == 2 and len(single.ensembles_["repeat"]) == 1
-    users = np.sort(pair.interactions_.user_index(train["user_id"].unique()))
-    # the first member is the single model; the second (next seed) differs
-    cand = pair._candidates(pair.snapshot_, users)
-    rep = cand[~cand["new"]]
-    x = rep[pair.feature_names]
-    p0, p1 = (m.predict_proba(x)[:, 1] for m in pair.ensembles_["repeat"])
-    np.testing.assert_allclose(p0, single.models_["repeat"].predict_proba(x)[:, 1])
-    assert not np.allclose(p0, p1)
-    scores = pair.score(users)
-    np.testing.assert_allclose(scores[rep["row"], rep["i"]], (p0 + p1) / 2, rtol=1e-6)
-    with pytest.raises(ParameterError, match="n_models"):
-        rec.NextBasketRanker(n_models=0)
-
-
-def test_zoo_ranker_stores_settings(monkeypatch):
+def test_zoo_ranker_emb_reads_the_shop_signals(monkeypatch):
     import ecomlib.recommend.interactions as interactions
 
     groups = pd.Series({1: "a", 2: "b"})
     monkeypatch.setattr(
         interactions, "product_groups", lambda con=None, level="product_type": groups.rename(level)
     )
-    model = rec.model_zoo("completejourney", ["ranker_stores"], ranker_trees=30)["ranker_stores"]
+    content = (np.arange(3), np.eye(3, dtype=np.float32))
+    zoo = rec.model_zoo("completejourney", ["ranker_emb"], ranker_trees=30, content=content)
+    model = zoo["ranker_emb"]
     assert model.n_estimators == 60 and model.min_child_samples == 200 and model.cycle
+    assert model.learning_rate == 0.03 and model.reg_lambda == 10.0
     assert isinstance(model.stores, StoreSales) and isinstance(model.details, PurchaseDetails)
+    assert isinstance(model.signals, PlannedSignals)
     assert model.item_groups.name == "product_type"
     assert {"h_pen", "i_gap", "g_affinity", "deal_share"} <= set(model.feature_names)
