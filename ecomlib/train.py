@@ -210,6 +210,74 @@ def _autocast(device: str, amp: bool):
     return torch.autocast("cpu", enabled=False)
 
 
+def _train_and_val(
+    train: Any, val: Any | None, val_fraction: float, dev: str, gen: torch.Generator
+) -> tuple[BatchSource, BatchSource | None]:
+    """The training and validation batch sources; without ``val`` a seeded ``val_fraction``
+    share of ``train`` (tensor tuples only) is held out. Tensor data is put on a CUDA device
+    once and sliced there batch by batch."""
+    data_device = dev if dev.startswith("cuda") else None
+    train_src = as_batches(train, device=data_device)
+    if val is None and val_fraction and val_fraction > 0:
+        if not isinstance(train_src, TensorBatches):
+            raise ValueError("Pass `val` explicitly when train is not a tuple of tensors.")
+        n = len(train_src)
+        n_val = max(1, int(round(n * val_fraction)))
+        perm = torch.randperm(n, generator=gen)
+        return train_src.subset(perm[n_val:]), train_src.subset(perm[:n_val])
+    return train_src, (as_batches(val, device=data_device) if val is not None else None)
+
+
+def _optimizer(
+    model: nn.Module,
+    optimizer: str,
+    param_groups: Callable[[nn.Module], list[dict]] | None,
+    lr: float,
+    weight_decay: float,
+) -> tuple[torch.optim.Optimizer, list[torch.Tensor]]:
+    """The optimizer over ``model``'s parameter groups and the parameters it updates (those
+    whose gradient norm ``grad_clip`` clips)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = _param_groups(model, param_groups, lr, weight_decay)
+    if optimizer == "adamw":
+        opt: torch.optim.Optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
+    elif optimizer == "adam":
+        opt = torch.optim.Adam(groups, lr=lr, weight_decay=weight_decay)
+    elif optimizer == "sgd":
+        opt = torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+    else:
+        raise ValueError(f"Unknown optimizer {optimizer!r}: use 'adamw', 'adam' or 'sgd'.")
+    if param_groups is not None:
+        params = [p for g in opt.param_groups for p in g["params"]]
+    return opt, params
+
+
+def _validate(
+    model: nn.Module,
+    val_src: BatchSource,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    val_metric: Callable[[torch.Tensor, torch.Tensor], float] | None,
+    forward: Callable[[nn.Module, Batch], tuple[torch.Tensor, torch.Tensor]],
+    batch_size: int,
+    dev: str,
+    amp: bool,
+) -> dict[str, float]:
+    """``val_loss`` (and ``val_metric`` when given) of ``model`` on ``val_src``."""
+    preds, targets = predict(
+        model,
+        val_src,
+        batch_size=batch_size * 2,
+        forward=forward,
+        device=dev,
+        amp=amp,
+        with_target=True,
+    )
+    out = {"val_loss": float(loss_fn(preds.float(), targets))}
+    if val_metric is not None:
+        out["val_metric"] = float(val_metric(preds, targets))
+    return out
+
+
 def fit(
     model: nn.Module,
     train: Any,
@@ -298,37 +366,14 @@ def fit(
     gen = torch.Generator().manual_seed(seed)
     loss_fn = loss_fn or nn.MSELoss()
 
-    # Put tensor data on the device once; it is sliced there batch by batch.
-    data_device = dev if dev.startswith("cuda") else None
-    train_src = as_batches(train, device=data_device)
-    if val is None and val_fraction and val_fraction > 0:
-        if not isinstance(train_src, TensorBatches):
-            raise ValueError("Pass `val` explicitly when train is not a tuple of tensors.")
-        n = len(train_src)
-        n_val = max(1, int(round(n * val_fraction)))
-        perm = torch.randperm(n, generator=gen)
-        val_src: BatchSource | None = train_src.subset(perm[:n_val])
-        train_src = train_src.subset(perm[n_val:])
-    else:
-        val_src = as_batches(val, device=data_device) if val is not None else None
+    train_src, val_src = _train_and_val(train, val, val_fraction, dev, gen)
 
     model = model.to(dev)
     use_cl = channels_last and dev.startswith("cuda")
     if use_cl:
         model = model.to(memory_format=torch.channels_last)
 
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups = _param_groups(model, param_groups, lr, weight_decay)
-    if optimizer == "adamw":
-        opt: torch.optim.Optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
-    elif optimizer == "adam":
-        opt = torch.optim.Adam(groups, lr=lr, weight_decay=weight_decay)
-    elif optimizer == "sgd":
-        opt = torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
-    else:
-        raise ValueError(f"Unknown optimizer {optimizer!r}: use 'adamw', 'adam' or 'sgd'.")
-    if param_groups is not None:
-        params = [p for g in opt.param_groups for p in g["params"]]
+    opt, params = _optimizer(model, optimizer, param_groups, lr, weight_decay)
     peak_lrs = [g["lr"] for g in opt.param_groups]
 
     steps_per_epoch = max(1, math.ceil(len(train_src) / batch_size))
@@ -414,21 +459,10 @@ def fit(
             train_loss = float(total) / max(count, 1)
             row = {"epoch": epoch, "train_loss": train_loss, "lr": opt.param_groups[0]["lr"]}
             if val_src is not None:
-                preds, targets = predict(
-                    model,
-                    val_src,
-                    batch_size=batch_size * 2,
-                    forward=forward,
-                    device=dev,
-                    amp=amp,
-                    with_target=True,
+                row.update(
+                    _validate(model, val_src, loss_fn, val_metric, forward, batch_size, dev, amp)
                 )
-                row["val_loss"] = float(loss_fn(preds.float(), targets))
-                if val_metric is not None:
-                    row["val_metric"] = float(val_metric(preds, targets))
-                    score = sign * row["val_metric"]
-                else:
-                    score = -row["val_loss"]
+                score = sign * row["val_metric"] if val_metric is not None else -row["val_loss"]
             else:
                 score = -train_loss
             row["seconds"] = time.perf_counter() - t0
