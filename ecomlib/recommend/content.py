@@ -80,7 +80,10 @@ class ContentBased(Recommender):
         self.half_life_days = half_life_days
         self.sharpness = sharpness
         if len(self.item_ids) != len(self.vectors):
-            raise ParameterError("item_ids and vectors must have the same length.")
+            raise ParameterError(
+                f"item_ids and vectors must have the same length, got {len(self.item_ids)} "
+                f"item_ids and {len(self.vectors)} vectors."
+            )
 
     def _fit(self, inter: Interactions) -> None:
         catalog = pd.Index(self.item_ids)

@@ -60,7 +60,9 @@ def per_user_metrics(
     if k < 1:
         raise ParameterError(f"k must be >= 1, got {k}.")
     if recall_denominator not in ("relevant", "min_k"):
-        raise ParameterError("recall_denominator must be 'relevant' or 'min_k'.")
+        raise ParameterError(
+            f"recall_denominator must be 'relevant' or 'min_k', got {recall_denominator!r}."
+        )
     hits, n_rel, users = _hit_matrix(recs, test, k)
     if len(n_rel) == 0:
         raise DataError("test holds no relevant items: nothing to evaluate.")
@@ -190,7 +192,7 @@ def paired_differences(
 def coverage(recs: pd.DataFrame, n_items: int, k: int | None = None) -> float:
     """Share of the catalogue (``n_items``) that appears in at least one top-k list."""
     if n_items < 1:
-        raise ParameterError("n_items must be >= 1.")
+        raise ParameterError(f"n_items must be >= 1, got {n_items!r}.")
     top = recs if k is None else recs[recs["rank"] <= k]
     return float(top["item_id"].nunique() / n_items)
 

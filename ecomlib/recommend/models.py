@@ -135,7 +135,7 @@ class Recommender:
         if not isinstance(k, (int, np.integer)) or k < 1:
             raise ParameterError(f"k must be a positive integer, got {k!r}.")
         if unknown not in ("raise", "popular", "skip"):
-            raise ParameterError("unknown must be 'raise', 'popular' or 'skip'.")
+            raise ParameterError(f"unknown must be 'raise', 'popular' or 'skip', got {unknown!r}.")
         user_ids = np.atleast_1d(np.asarray(user_ids))
         idx = self.interactions_.user_index(
             user_ids, missing="raise" if unknown == "raise" else "ignore"

@@ -70,8 +70,13 @@ class NewItemScorer(Recommender):
         max_items: int | None = 3000,
         eps: float = 0.01,
     ):
-        if recent_days <= 0 or half_life_days <= 0 or window_days <= 0:
-            raise ParameterError("recent_days, half_life_days and window_days must be > 0.")
+        for name, value in (
+            ("recent_days", recent_days),
+            ("half_life_days", half_life_days),
+            ("window_days", window_days),
+        ):
+            if not value > 0:
+                raise ParameterError(f"{name} must be > 0, got {value!r}.")
         if promo_weight and signals is None:
             raise ParameterError("promo_weight > 0 needs signals=PlannedSignals(...).")
         self.item_groups = item_groups

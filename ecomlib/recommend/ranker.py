@@ -647,7 +647,10 @@ class NextBasketRanker(Recommender):
                 f"user_features must name 'repeat' and/or 'new', got {user_features!r}."
             )
         if embeddings is not None and (not isinstance(embeddings, tuple) or len(embeddings) != 2):
-            raise ParameterError("embeddings must be a tuple (item_ids, vectors) or None.")
+            raise ParameterError(
+                "embeddings must be a tuple (item_ids, vectors) or None, got "
+                f"{type(embeddings).__name__}."
+            )
         if embedding_days <= 0:
             raise ParameterError(f"embedding_days must be > 0, got {embedding_days!r}.")
         for name, value, ok in (
