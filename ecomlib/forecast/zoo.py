@@ -135,7 +135,7 @@ def make_models(
         if arima_fast
         else {}
     )
-    gbm = {  # shared by the LightGBM variants (chosen on validation windows, see above)
+    gbm = {  # shared by the LightGBM variants (chosen on validation windows)
         "h": h,
         "n_estimators": lgbm_trees,
         "learning_rate": lgbm_learning_rate,
@@ -156,7 +156,7 @@ def make_models(
             freq=freq,
             boxcox=ETS_BOXCOX,
             name="AutoETS-sqrt",
-            model="AZA" if s > 1 else "AZN",  # additive on the sqrt scale (see above)
+            model="AZA" if s > 1 else "AZN",  # additive on the sqrt scale
         ),
         "AutoARIMA": lambda: StatsForecastModel("AutoARIMA", season=s, freq=freq, **arima),
         "AutoTheta": lambda: StatsForecastModel("AutoTheta", season=s, freq=freq),
@@ -178,7 +178,7 @@ def make_models(
             **EXTRA_SETTINGS,
             **gbm,
         ),
-        # diverse members for the Ensemble (see the docstring): same features, other targets
+        # diverse members for the Ensemble: same features, other targets or losses
         "LightGBM+promo-ratio": lambda: LightGBMForecaster(
             "direct", exog=_promo(exog), target="ratio", name="LightGBM+promo-ratio", **gbm
         ),
@@ -202,25 +202,29 @@ def make_models(
     models: list[Forecaster] = []
     for name in names:
         if name == "Ensemble":
-            members = [m for m in models if m.name in ENSEMBLE_MEMBERS]
-            listed = {m.name for m in members}
-            if "LightGBM+promo" in listed:
-                members = [m for m in members if m.name != "LightGBM"]
-            if "AutoETS-sqrt" in listed:  # replaces AutoETS (chosen on validation)
-                members = [m for m in members if m.name != "AutoETS"]
-            if {"LightGBM+promo+extra", *DIVERSE_MEMBERS} <= listed:
-                # with the extra-series model and the diverse members, LightGBM+promo is
-                # redundant (chosen on validation, see the docstring)
-                members = [m for m in members if m.name != "LightGBM+promo"]
-            if len(members) < 2:
-                raise ParameterError(
-                    "Ensemble needs at least two of "
-                    f"{', '.join(ENSEMBLE_MEMBERS)} listed before it."
-                )
-            models.append(Ensemble(members, name="Ensemble", freq=freq))
+            models.append(_ensemble(models, freq))
         else:
             models.append(factories[name]())
     return models
+
+
+def _ensemble(models: Sequence[Forecaster], freq: str) -> Ensemble:
+    """The mean of the :data:`ENSEMBLE_MEMBERS` among ``models`` (the ones listed before it)."""
+    members = [m for m in models if m.name in ENSEMBLE_MEMBERS]
+    listed = {m.name for m in members}
+    if "LightGBM+promo" in listed:
+        members = [m for m in members if m.name != "LightGBM"]
+    if "AutoETS-sqrt" in listed:  # replaces AutoETS (chosen on validation)
+        members = [m for m in members if m.name != "AutoETS"]
+    if {"LightGBM+promo+extra", *DIVERSE_MEMBERS} <= listed:
+        # with the extra-series model and the diverse members, LightGBM+promo is redundant
+        # (chosen on validation, docs/benchmarks.md)
+        members = [m for m in members if m.name != "LightGBM+promo"]
+    if len(members) < 2:
+        raise ParameterError(
+            f"Ensemble needs at least two of {', '.join(ENSEMBLE_MEMBERS)} listed before it."
+        )
+    return Ensemble(members, name="Ensemble", freq=freq)
 
 
 def _extra(extra_series: pd.DataFrame | None) -> pd.DataFrame:
