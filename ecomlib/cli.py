@@ -253,8 +253,22 @@ def data_check(
             "--data", help="A data source (YAML file or bundled name): check every table."
         ),
     ] = None,
+    freq: Annotated[
+        str | None,
+        typer.Option(help="series: D, W, M or Q (default: inferred, one for all series)."),
+    ] = None,
+    horizon: Annotated[
+        int, typer.Option(help="series: the forecast horizon notebook 02 will use.")
+    ] = 14,
+    windows: Annotated[
+        int, typer.Option(help="series: the backtest windows notebook 02 will use.")
+    ] = 4,
 ) -> None:
-    """Validate a data source (every table and the links between them), or one file."""
+    """Validate a data source (every table and the links between them), or one file.
+
+    A series file gets the checks notebook 02 applies to SERIES_FILE (sorted, no gaps, one
+    frequency, history long enough for --horizon and --windows); ``ecom data fix`` repairs
+    order and gaps."""
     if data is not None or path is None:
         from ecomlib.data.checks import check_source
         from ecomlib.data.source import open_source
@@ -276,8 +290,98 @@ def data_check(
             raise EcomError(f"--map expects FILE_COLUMN=CANONICAL, got {item!r}")
         src, dst = item.split("=", 1)
         mapping[src] = dst
+    if schema == "series":
+        from ecomlib.forecast import read_series
+
+        frame = read_series(
+            path,
+            mapping or None,
+            freq=freq,
+            h=horizon,
+            min_length=series_min_length(horizon, windows),
+        )
+        typer.echo(
+            f"{path}: OK, {frame['unique_id'].nunique():,} series, {len(frame):,} rows "
+            f"({frame.attrs.get('freq')}), ready for notebook 02 with HORIZON {horizon} and "
+            f"N_WINDOWS {windows}."
+        )
+        return
     frame = read_table(path, schema, mapping or None)
     typer.echo(f"{path}: OK, {len(frame):,} rows match the {schema!r} schema.")
+
+
+def series_min_length(horizon: int, windows: int) -> int:
+    """Observations per series notebook 02 needs (its SERIES_FILE check)."""
+    return horizon * (windows + 1) + 2
+
+
+def _gapped_freq(frame) -> str | None:
+    """D, W, M or Q from the most common step between a series' dates (gaps allowed)."""
+    steps = frame.groupby("unique_id")["ds"].diff().dt.days.dropna()
+    if steps.empty:
+        return None
+    step = int(steps.mode().iloc[0])
+    return {1: "D", 7: "W"}.get(step) or (
+        "M" if 28 <= step <= 31 else "Q" if 89 <= step <= 92 else None
+    )
+
+
+@data_app.command("fix")
+@_friendly
+def data_fix(
+    path: Annotated[Path, typer.Argument(help="A long-format series file (unique_id, ds, y).")],
+    out: Annotated[Path, typer.Option(help="Where to write the repaired file (.csv/.parquet).")],
+    column: Annotated[
+        list[str] | None, typer.Option("--map", help="FILE_COLUMN=CANONICAL (repeatable).")
+    ] = None,
+    freq: Annotated[
+        str | None, typer.Option(help="D, W, M or Q (default: inferred per file).")
+    ] = None,
+    fill: Annotated[float, typer.Option(help="Value of the inserted missing periods.")] = 0.0,
+) -> None:
+    """Sort a series file by unique_id, ds and insert its missing periods (with --fill),
+    then write it to --out; the input is never modified."""
+    import os
+
+    import pandas as pd
+
+    from ecomlib.data.schemas import apply_column_map, read_file
+    from ecomlib.forecast import fill_gaps, validate_series
+
+    mapping = dict(item.split("=", 1) for item in column or [] if "=" in item)
+    if out.resolve() == path.resolve():
+        raise EcomError(f"--out {out} is the input file; write the repaired copy elsewhere.")
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise EcomError(f"--out {out}: use a .csv or .parquet file name.")
+    frame = apply_column_map(read_file(path), mapping or None, source=str(path))
+    missing = {"unique_id", "ds", "y"} - set(frame.columns)
+    if missing:
+        raise EcomError(
+            f"{path}: no column(s) {', '.join(sorted(missing))}; map yours with --map FILE=CANONICAL."
+        )
+    frame["ds"] = pd.to_datetime(frame["ds"], errors="raise")
+    frame = frame.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+    f = freq or _gapped_freq(frame)
+    if f is None:
+        raise EcomError(f"{path}: cannot infer the frequency; give --freq D, W, M or Q.")
+    before = len(frame)
+    frame = fill_gaps(frame, freq=f, value=fill)
+    fixed = validate_series(frame, freq=f, source=str(path))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        if out.suffix.lower() == ".csv":
+            fixed.to_csv(tmp, index=False)
+        else:
+            fixed.to_parquet(tmp, index=False)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    typer.echo(
+        f"{out}: {fixed['unique_id'].nunique():,} series sorted, {len(fixed) - before:,} "
+        f"missing {f} periods inserted with {fill:g}; check it with "
+        f"`ecom data check {out} --schema series`."
+    )
 
 
 @data_app.command("init")

@@ -325,9 +325,9 @@ def _freq_message(source: str, uid, ds: pd.Series, got: str | None, freq) -> str
     want = f" for freq={freq!r}" if freq else ""
     return (
         f"{source}: series {uid!r} has irregular dates{want}: {len(bad)} step(s) differ from "
-        f"{mode} (e.g. {d[i - 1].date()} -> {d[i].date()}). Insert the missing periods with "
-        "ecomlib.forecast.fill_gaps(df, freq) (zeros for days without sales) or aggregate to a "
-        "regular frequency (D, W, M or Q)."
+        f"{mode} (e.g. {d[i - 1].date()} -> {d[i].date()}). Insert the missing periods "
+        "with `ecom data fix FILE --out FIXED.csv` (zeros for periods without sales; "
+        "ecomlib.forecast.fill_gaps in Python) or aggregate to a regular frequency (D, W, M or Q)."
     )
 
 
@@ -415,7 +415,7 @@ def validate_series(
             hint = f":\n{_rows(df, back)}" if back.any() else " (series are interleaved)"
             raise DataError(
                 f"{source}: rows are not sorted by unique_id, ds{hint}\n"
-                "Sort them first (or pass sort=True)."
+                "Sort them with `ecom data fix FILE --out FIXED.csv` (sort=True in Python)."
             )
         out = out.loc[order]
     out = out.reset_index(drop=True)
