@@ -137,7 +137,10 @@ def backtest(
 
     Ensembles whose members are earlier models in ``models`` are combined from those columns
     (no refit). Returns ``unique_id, ds, cutoff, y`` and one column per model;
-    ``attrs["seconds"]`` maps model name to total fit+predict seconds over the windows.
+    ``attrs["seconds"]`` maps model name to total fit+predict seconds over the windows,
+    ``attrs["budget_cut"]`` model name to the windows whose training its ``max_seconds`` cut
+    short, ``attrs["notes"]`` holds one sentence for the report per such model and per
+    series left out of a window.
     :func:`backtest_with_models` also returns the models fitted at the last cutoff.
     """
     return backtest_with_models(df, models, h, n_windows, step, show_progress)[0]
@@ -160,6 +163,7 @@ def backtest_with_models(
     cuts = cutoffs(df, h, n_windows, step)
     notes: list[str] = []
     seconds = dict.fromkeys(names, 0.0)
+    cut: dict[str, list[float]] = {}  # model -> share of planned steps, per budget-cut window
     frames = []
     fitted: dict[str, Forecaster] = {}
     bar = progress(
@@ -196,6 +200,10 @@ def backtest_with_models(
                                 "do not follow the model's freq (check freq)."
                             )
                         notes += getattr(fitted[model.name], "notes_", [])
+                        result = getattr(fitted[model.name], "fit_result_", None)
+                        if getattr(result, "budget_cut", False):
+                            share = result.steps_run / max(result.planned_steps, 1)
+                            cut.setdefault(model.name, []).append(share)
                 if isinstance(model, Ensemble) and set(model.member_names) <= set(frame.columns):
                     notes += model.member_notes(frame)
                 seconds_now[model.name] = time.perf_counter() - t0
@@ -209,7 +217,14 @@ def backtest_with_models(
     if missing.any():
         log.info("models with missing forecasts: %s", list(missing[missing].index))
     out.attrs["seconds"] = seconds
-    out.attrs["notes"] = list(dict.fromkeys(notes))
+    out.attrs["budget_cut"] = {name: len(shares) for name, shares in cut.items()}
+    budget = [
+        f"{name}: its time budget (max_seconds) shortened training in {len(shares)} of "
+        f"{len(cuts)} windows ({np.mean(shares):.0%} of the planned steps ran); on a faster "
+        "or less loaded machine it trains longer"
+        for name, shares in cut.items()
+    ]
+    out.attrs["notes"] = list(dict.fromkeys(budget + notes))
     return out, fitted
 
 

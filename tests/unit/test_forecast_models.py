@@ -275,3 +275,18 @@ def test_zoo_sqrt_ets_replaces_autoets_in_the_ensemble():
     assert zoo[-1].member_names == ["AutoETS-sqrt", "LightGBM", "LightGBM-lags"]
     plain = make_models(["AutoETS", "LightGBM", "LightGBM-lags", "Ensemble"])
     assert plain[-1].member_names == ["AutoETS", "LightGBM", "LightGBM-lags"]
+
+
+def test_backtest_reports_training_its_time_budget_cut():
+    from ecomlib.forecast import backtest
+
+    df = _toy(n=150)
+    slow = ConvForecaster(
+        h=7, window=28, width=8, epochs=400, batch_size=8, max_seconds=0.5, device="cpu"
+    )
+    cv = backtest(df, [SeasonalNaive(), slow], h=7, n_windows=2, show_progress=False)
+    assert cv.attrs["budget_cut"] == {slow.name: 2}
+    note = cv.attrs["notes"][0]
+    assert note.startswith(f"{slow.name}: its time budget") and "in 2 of 2 windows" in note
+    free = backtest(df, [SeasonalNaive()], h=7, n_windows=2, show_progress=False)
+    assert free.attrs["budget_cut"] == {} and free.attrs["notes"] == []
