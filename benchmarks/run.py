@@ -13,7 +13,17 @@ import time
 import traceback
 from pathlib import Path
 
-AREAS = ("eda", "forecast", "vision", "nlp", "recsys", "own_data", "clv", "reliability")
+AREAS = (
+    "eda",
+    "forecast",
+    "vision",
+    "nlp",
+    "recsys",
+    "own_data",
+    "clv",
+    "reliability",
+    "report_speed",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,100 @@
+"""Report speed: a cold ``ecom run --profile full`` (empty step cache), a warm re-run with
+unchanged data, and a re-run with one parameter changed. Writes ``reports/bench/report_speed.md``.
+
+Every run goes through the ``ecom`` CLI in a subprocess with its own ``ECOM_CACHE_DIR`` (so the
+project's cache is neither used nor touched) and its own output folder; the table reads each
+run's ``metrics.json``: seconds per notebook, the slowest cells, and which cached steps were
+replayed. Run: ``python -m benchmarks.run report_speed`` (about 30 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "reports" / "bench" / "report_speed.md"
+ECOM = [sys.executable, "-m", "ecomlib.cli"]
+BUDGET_S = {"02_sales_forecasting": 180, "04_review_nlp": 480}
+# one parameter that only some of a notebook's work depends on: 06's bootstrap resamples feed
+# the leaderboard's interval, so its cached study recomputes while everything else replays
+CHANGE = ("06", "N_BOOT", "500")
+
+
+def _run(out: Path, cache: Path, name: str, *args: str) -> tuple[dict, float]:
+    env = {**os.environ, "ECOM_CACHE_DIR": str(cache), "ECOM_PROGRESS": "0"}
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [*ECOM, "run", *args, "--profile", "full", "--out", str(out), "--run-name", name],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"ecom run {name} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads((out / name / "metrics.json").read_text()), wall
+
+
+def _cached(nb: dict) -> str:
+    steps = (nb.get("metrics") or {}).get("cache") or {}
+    return ", ".join(f"{k} {'hit' if v['hit'] else 'miss'}" for k, v in steps.items()) or "-"
+
+
+def _slowest(nb: dict, n: int = 2) -> str:
+    cells = sorted(nb.get("cells") or [], key=lambda c: -c[1])[:n]
+    return "; ".join(f"cell {c[0]} {c[1]:.0f} s ({c[2][:40]})" for c in cells) or "-"
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="ecom-speed-") as tmp:
+        tmp = Path(tmp)
+        cache = tmp / "cache"
+        runs = {}
+        for name, args in (
+            ("cold", ()),
+            ("warm", ()),
+            ("param", (CHANGE[0], "-p", CHANGE[1], CHANGE[2])),
+        ):
+            print(f"report_speed: {name} run", flush=True)
+            runs[name] = _run(tmp / "runs", cache, name, *args)
+    cold, warm, param = (runs[k][0] for k in ("cold", "warm", "param"))
+    lines = [
+        "# Report speed (full profile)",
+        "",
+        f"Measured {time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} cores, "
+        f"commit {cold.get('commit')}; other work may have shared the machine (seconds are "
+        "one run each, compare within this table). Cold: empty step cache. Warm: the same "
+        f"command again, data unchanged. Param: `ecom run {CHANGE[0]} -p {CHANGE[1]} "
+        f"{CHANGE[2]}` after the warm run.",
+        "",
+        "| run | wall seconds | target |",
+        "|---|---|---|",
+        f"| cold `ecom run --profile full` | {runs['cold'][1]:.0f} | <= 900 |",
+        f"| warm, unchanged data | {runs['warm'][1]:.0f} | <= 180 |",
+        f"| one parameter changed ({CHANGE[1]} of {CHANGE[0]}) | {runs['param'][1]:.0f} | - |",
+        "",
+        "| notebook | cold s | warm s | budget s | cold: slowest cells | warm: cached steps |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, nb in cold["notebooks"].items():
+        w = warm["notebooks"].get(name, {})
+        lines.append(
+            f"| {name} | {nb['seconds']:.0f} | {w.get('seconds', float('nan')):.0f} | "
+            f"{BUDGET_S.get(name, '-')} | {_slowest(nb)} | {_cached(w)} |"
+        )
+    for name, nb in param["notebooks"].items():
+        lines += ["", f"Param run, {name}: {nb['seconds']:.0f} s; steps: {_cached(nb)}."]
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
