@@ -154,13 +154,21 @@ def plot_leaderboard(
     colors = ["C2" if i == 0 else "C0" for i in range(len(s))]
     ax.barh(s.index[::-1], s.to_numpy()[::-1], color=colors[::-1])
     for y, v in enumerate(s.to_numpy()[::-1]):
-        ax.text(v, y, f" {v:.3f}", va="center", fontsize=8)
+        ax.text(
+            v,
+            y,
+            f" {v:.3f}",
+            va="center",
+            fontsize=8,
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5},
+        )
+    ax.set_xlim(0, s.max() * 1.12)  # room for the longest bar's label
     if reference is not None:
         ax.axvline(reference, color="C1", ls="--", label=f"AutoETS reference {reference:.3f}")
     if target is not None:
         ax.axvline(target, color="C3", ls=":", label=f"target {target:.2f}")
     if reference is not None or target is not None:
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="upper right", fontsize=8)  # best (shortest) bars are on top
     ax.set_xlabel("MASE (lower is better)")
     ax.set_title("Backtest leaderboard")
     return fig
