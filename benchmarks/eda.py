@@ -1,4 +1,4 @@
-"""EDA benchmarks (BENCHMARKS.md, "Whole project"): writes ``reports/bench/eda.md``.
+"""EDA benchmarks (docs/protocols.md, "Whole project"): writes ``reports/bench/eda.md``.
 
 1. The promotion-lift query (:func:`ecomlib.eda.promotion_lift`) on the full 20.9M-row
    promotions table, in a fresh subprocess with DuckDB at 2 threads and a 1 GB memory limit:

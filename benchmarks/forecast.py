@@ -1,4 +1,4 @@
-"""Benchmark F1 (BENCHMARKS.md, "Sales forecasting"): daily sales of the top 50 product
+"""Benchmark F1 (docs/protocols.md): daily sales of the top 50 product
 categories of the Complete Journey in 2017, h=14, 4 rolling origins, step 14.
 
 Writes reports/bench/forecast.md: every model's MASE (mean and sales-weighted), sMAPE, RMSSE,

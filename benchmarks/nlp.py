@@ -1,4 +1,4 @@
-"""Review NLP benchmark (BENCHMARKS.md, "Review NLP") -> reports/bench/nlp.md.
+"""Review NLP benchmark (docs/protocols.md, "Review NLP") -> reports/bench/nlp.md.
 
 Quality: majority class, TF-IDF + LR, VADER (lexicon, no training), zero-shot MiniLM (anchor
 sentences, no training), frozen MiniLM + LR, fine-tuned MiniLM (the notebook's ``full`` profile

@@ -1,4 +1,4 @@
-"""Recommender benchmarks (shared BENCHMARKS.md, "Recommender"): protocols R1 and R2.
+"""Recommender benchmarks: protocols R1 and R2 (docs/protocols.md).
 
 R1: MovieLens-100K per-user random 75/25 split (seed 42; seeds 1 and 2 added for the
 spread), every model's MAP, NDCG@10, P@10, R@10 and fit seconds.

@@ -1,7 +1,7 @@
 """`make bench`: run every benchmark module and write tables to reports/bench/.
 
 Each module in this package exposes ``main()`` that runs one protocol of
-shared BENCHMARKS.md and writes ``reports/bench/<area>.md``. Run one with
+docs/protocols.md and writes ``reports/bench/<area>.md``. Run one with
 ``python -m benchmarks.run forecast``.
 """
 

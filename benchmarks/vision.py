@@ -1,4 +1,5 @@
-"""Product-image benchmark (BENCHMARKS.md, "Product images"): writes ``reports/bench/vision.md``.
+"""Product-image benchmark (docs/protocols.md, "Product images"): writes
+``reports/bench/vision.md``.
 
 Protocol: Fashion-MNIST, official 60k/10k split. The models and settings of notebook 03's
 ``full`` profile (CPU) — or its ``gpu`` profile when a CUDA GPU is present — are trained with

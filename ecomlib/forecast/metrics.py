@@ -1,6 +1,6 @@
 """Forecast accuracy: MASE, sMAPE, RMSSE, bias, and their aggregation over a backtest.
 
-Conventions (BENCHMARKS.md, protocol F1): errors are computed per series and forecast origin
+Conventions (protocol F1, docs/protocols.md): errors are computed per series and forecast origin
 (``cutoff``) over the ``h`` forecast periods; MASE and RMSSE divide by the in-sample seasonal
 naive error of the history up to that origin; the headline number is the plain mean over all
 series x origins, and a sales-weighted mean (weights = sales in the ``weight_window`` periods

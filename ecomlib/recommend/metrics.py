@@ -1,4 +1,4 @@
-"""Top-k ranking metrics (BENCHMARKS.md protocols R1 and R2) and beyond-accuracy metrics.
+"""Top-k ranking metrics (protocols R1 and R2, docs/protocols.md) and beyond-accuracy metrics.
 
 Definitions (binary relevance, per user, then averaged over users with >= 1 relevant item):
 

@@ -1,4 +1,4 @@
-"""Train/test splits of an interactions frame (BENCHMARKS.md protocols R1 and R2)."""
+"""Train/test splits of an interactions frame (protocols R1 and R2, docs/protocols.md)."""
 
 from __future__ import annotations
 

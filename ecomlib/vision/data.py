@@ -1,6 +1,6 @@
 """Image data for the vision models: arrays -> tensors, resizing, and a folder-of-photos loader.
 
-Canonical shape (DESIGN.md): ``uint8`` array ``N x H x W`` (grey) or ``N x H x W x C`` (RGB),
+Canonical shape (docs/design.md): ``uint8`` array ``N x H x W`` (grey) or ``N x H x W x C`` (RGB),
 integer labels, class names. Models take float tensors ``N x C x H x W`` scaled to [0, 1]
 (:func:`to_tensor`); each model normalises its own input (see :class:`ImageClassifier`).
 """

@@ -11,7 +11,7 @@ import pytest
 def test_01_eda_smoke(run_notebook):
     m = run_notebook("01_eda", profile="smoke")
 
-    # known sizes of the data (DESIGN.md): nothing lost or duplicated on the way
+    # known sizes of the data (docs/design.md): nothing lost or duplicated on the way
     assert m["n_transactions"] == 1_469_307
     assert m["n_households"] == 2_469
     assert m["n_promotion_rows"] == 20_940_529
