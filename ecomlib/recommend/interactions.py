@@ -1,6 +1,6 @@
 """Interaction tables and their sparse user x item matrices.
 
-The canonical interactions frame (DESIGN.md) has columns ``user_id, item_id, weight`` and
+The canonical interactions frame (docs/design.md) has columns ``user_id, item_id, weight`` and
 optionally ``timestamp``. :class:`Interactions` maps the IDs to contiguous indices (both
 ways) and holds the ``scipy.sparse`` CSR matrix every model is fitted on.
 
