@@ -272,3 +272,21 @@ def test_run_skips_notebooks_whose_tables_the_source_lacks(tmp_path, monkeypatch
     assert '"test-shop"' in summary and '"skipped"' in summary
     index = (tmp_path / "reports" / "index.html").read_text()
     assert "test-shop" in index and "skipped" in index
+
+
+@pytest.mark.parametrize(
+    "source, runs",
+    [
+        ("", {"01", "02", "03", "04", "05", "06"}),
+        ("pizzaplace", {"01", "02", "05"}),  # no customers, images or reviews
+        ("cdnow", {"01", "02", "06"}),  # no products, images or reviews
+    ],
+)
+def test_each_notebook_declares_the_tables_it_reads(source, runs):
+    """The runner skips a notebook, with its reason, exactly when the source lacks its tables."""
+    from ecomlib.report.runner import missing_requirement
+
+    src = open_source(source)
+    notebooks = sorted((Path(__file__).parents[2] / "notebooks").glob("0*.ipynb"))
+    ran = {p.name[:2] for p in notebooks if missing_requirement(p, src) is None}
+    assert ran == runs
