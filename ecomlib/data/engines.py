@@ -75,12 +75,74 @@ def _remote() -> str | None:
     return os.environ.get("SPARK_REMOTE") or None
 
 
+CONNECT_MODULES = {  # what the Spark Connect client imports -> its package
+    "grpc": "grpcio",
+    "grpc_status": "grpcio-status",
+    "google.rpc": "googleapis-common-protos",
+    "zstandard": "zstandard",
+    "pyarrow": "pyarrow",
+}
+
+
+def _connect_missing() -> list[str]:
+    """The packages of the Spark Connect client that are not installed."""
+    out = []
+    for module, package in CONNECT_MODULES.items():
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            out.append(package)
+    return out
+
+
+def _unreachable(master: str, timeout: float = 3.0) -> str | None:
+    """Why the server of a ``sc://`` or ``spark://`` master cannot be reached (a TCP connect of
+    at most ``timeout`` seconds), or None; None for local masters and other schemes."""
+    import socket
+
+    m = re.match(r"(?i)^(sc|spark)://\[?([^/:;\]]+)\]?(?::(\d+))?", master)
+    if not m:
+        return None
+    host, port = m.group(2), int(m.group(3) or (15002 if m.group(1).lower() == "sc" else 7077))
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        if isinstance(exc, TimeoutError | socket.timeout):
+            why = f"no answer in {timeout:g} s"
+        return f"cannot reach {master} ({host}:{port}: {why})"
+
+
+def _unreachable_help(master: str, why: str) -> str:
+    start = (
+        "start a Spark Connect server there ($SPARK_HOME/sbin/start-connect-server.sh)"
+        if master.lower().startswith("sc://")
+        else "start the Spark master there ($SPARK_HOME/sbin/start-master.sh)"
+    )
+    return (
+        f"{why}; {start}, correct ECOM_SPARK_MASTER / SPARK_REMOTE, or unset them to run "
+        "Spark locally (local[*]), or use --engine duckdb"
+    )
+
+
 def available_engines() -> dict[str, str | None]:
-    """Engine name -> None when it can run here, else why not and how to install it."""
+    """Engine name -> None when it can run here, else why not and how to install it.
+
+    With a remote master (``ECOM_SPARK_MASTER=sc://...`` or ``spark://...``) the server is
+    contacted once (a TCP connect, at most 3 s) and the Spark Connect client's packages are
+    checked."""
     out: dict[str, str | None] = {"duckdb": None}
     missing = _pyspark_missing()
+    master = _remote() or os.environ.get("ECOM_SPARK_MASTER") or ""
     if missing:
         out["spark"] = f"{missing}; install it with: {INSTALL_SPARK}"
+    elif master.lower().startswith("sc://") and _connect_missing():
+        out["spark"] = _connect_help(master)
+    elif master and (why := _unreachable(master)):
+        out["spark"] = _unreachable_help(master, why)
     elif _java() is None and not _remote():
         out["spark"] = (
             "Java is not found (no `java` on PATH, no JAVA_HOME); install Java 17: "
@@ -90,6 +152,15 @@ def available_engines() -> dict[str, str | None]:
     else:
         out["spark"] = None
     return out
+
+
+def _connect_help(master: str) -> str:
+    missing = ", ".join(_connect_missing())
+    return (
+        f"{master} is a Spark Connect address and the Spark Connect client is not complete "
+        f'({missing} missing); install it with: pip install "pyspark[connect]==4.3.0" '
+        "(or pyspark-client), or unset ECOM_SPARK_MASTER / SPARK_REMOTE to run Spark locally"
+    )
 
 
 def _require_spark() -> None:
@@ -135,6 +206,11 @@ def spark_session(
         raise EcomError(
             f"the Spark engine is not available: {_pyspark_missing()}; {INSTALL_SPARK}."
         )
+    elif _connect_missing():
+        raise EcomError(f"the Spark engine is not available: {_connect_help(remote)}.")
+    where = remote or master
+    if where and (why := _unreachable(where)):  # else the client retries for minutes
+        raise EcomError(f"the Spark engine is not available: {_unreachable_help(where, why)}.")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     try:
@@ -178,18 +254,18 @@ def spark_session(
         builder = builder.config(key, value)
     try:
         spark = builder.getOrCreate()
-    except Exception as exc:  # noqa: BLE001 - py4j / PySparkRuntimeError / connect errors
+        for key in ("spark.sql.session.timeZone", "spark.sql.ansi.enabled"):
+            spark.conf.set(key, conf[key])  # an active session keeps its old settings otherwise
+        if local:
+            spark.conf.set("spark.sql.shuffle.partitions", conf["spark.sql.shuffle.partitions"])
+            spark.sparkContext.setLogLevel("FATAL")  # errors reach Python as exceptions
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - py4j / PySpark / connect errors
         first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        where = remote or master
         raise EcomError(
-            f"cannot start Spark ({where}): {first}. Check Java 17 (`java -version`) and the "
-            f"master / Spark Connect address (ECOM_SPARK_MASTER); install: {INSTALL_SPARK}."
+            f"cannot start Spark ({remote or master}): {first}. Check Java 17 (`java -version`) "
+            f"and the master / Spark Connect address (ECOM_SPARK_MASTER); install: "
+            f"{INSTALL_SPARK}."
         ) from None
-    for key in ("spark.sql.session.timeZone", "spark.sql.ansi.enabled"):
-        spark.conf.set(key, conf[key])  # an active session keeps its old settings otherwise
-    if local:
-        spark.conf.set("spark.sql.shuffle.partitions", conf["spark.sql.shuffle.partitions"])
-        spark.sparkContext.setLogLevel("FATAL")  # errors reach Python as exceptions
     return spark
 
 

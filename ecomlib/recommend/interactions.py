@@ -158,7 +158,10 @@ class Interactions:
 # ---------------------------------------------------------------------- builders
 def quiet_query(con, sql: str, params=None) -> pd.DataFrame:
     """Run ``sql`` on a DuckDB connection with its progress bar off (a slow query on a busy
-    machine would otherwise print a progress widget into notebooks), restoring the setting."""
+    machine would otherwise print a progress widget into notebooks), restoring the setting.
+    On another engine (:class:`ecomlib.data.engines.SparkEngine`) the query just runs."""
+    if getattr(con, "name", None) == "spark":
+        return con.execute(sql).df()
     bar = con.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0][0]
     con.execute("SET enable_progress_bar = false")
     try:
@@ -169,12 +172,15 @@ def quiet_query(con, sql: str, params=None) -> pd.DataFrame:
 
 @contextlib.contextmanager
 def connection(source=None):
-    """A DuckDB connection from ``source``: a connection (used as is), a data source
+    """A DuckDB connection from ``source``: a connection or an engine of
+    :func:`ecomlib.data.engines.connect` (used as is), a data source
     (:class:`ecomlib.data.Source`, connected and closed afterwards) or None (the bundled
     default, connected and closed afterwards)."""
     import duckdb
 
-    if isinstance(source, duckdb.DuckDBPyConnection):
+    from ecomlib.data.engines import DuckDBEngine, SparkEngine
+
+    if isinstance(source, duckdb.DuckDBPyConnection | DuckDBEngine | SparkEngine):
         yield source
         return
     if source is None:
@@ -201,8 +207,9 @@ def movielens_100k() -> pd.DataFrame:
 def orders(con, weight: str = "baskets") -> pd.DataFrame:
     """A data source's purchases as interactions, one row per customer x product x basket.
 
-    Aggregated in DuckDB from the canonical ``transactions`` view of ``con``
-    (:meth:`ecomlib.data.Source.connect`); lines without a customer or product id are left
+    One SQL query on the canonical ``transactions`` view of ``con`` (a DuckDB connection of
+    :meth:`ecomlib.data.Source.connect`, or an engine of :func:`ecomlib.data.engines.connect`:
+    the same rows on DuckDB and Spark); lines without a customer or product id are left
     out. ``weight`` is ``"baskets"`` (1 per basket), ``"quantity"`` or ``"sales_value"``.
 
     Returns

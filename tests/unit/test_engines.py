@@ -104,6 +104,40 @@ def test_cli_engines_says_why_not(monkeypatch):
     assert "spark    unavailable" in out.output
 
 
+@pytest.mark.parametrize(
+    "master, hint",
+    [("sc://127.0.0.1:1", "start-connect-server.sh"), ("spark://127.0.0.1:1", "start-master.sh")],
+)
+def test_unreachable_master_is_one_clear_error(monkeypatch, tmp_path, master, hint):
+    """A Spark Connect / standalone address where nothing listens: one message naming it and
+    what to do, from connect(), `ecom engines` and `ecom run --engine spark` (exit 1): a TCP
+    probe, not the client's minutes of retries or a JVM trace."""
+    from typer.testing import CliRunner
+
+    from ecomlib.cli import app
+
+    monkeypatch.setattr(engines, "_pyspark_missing", lambda: None)
+    monkeypatch.setattr(engines, "_connect_missing", lambda: [])  # as with pyspark[connect]
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    monkeypatch.setenv("ECOM_SPARK_MASTER", master)
+    why = rf"cannot reach {master} \(127\.0\.0\.1:1: .*\); start .*{hint}.*ECOM_SPARK_MASTER"
+    with pytest.raises(EcomError, match=why):
+        connect("cdnow", engine="spark")
+    out = CliRunner().invoke(app, ["engines"])
+    assert "spark    unavailable" in out.output and f"cannot reach {master}" in out.output
+    out = CliRunner().invoke(app, ["run", "01", "--engine", "spark", "--out", str(tmp_path)])
+    assert out.exit_code == 1 and f"cannot reach {master}" in out.output
+    assert "Traceback" not in out.output and "py4j" not in out.output.lower()
+
+
+def test_spark_connect_without_its_client_is_one_clear_error(monkeypatch):
+    monkeypatch.setattr(engines, "_pyspark_missing", lambda: None)
+    monkeypatch.setattr(engines, "_connect_missing", lambda: ["grpcio", "zstandard"])
+    monkeypatch.setenv("ECOM_SPARK_MASTER", "sc://127.0.0.1:1")
+    with pytest.raises(EcomError, match=r"sc://127.0.0.1:1 .*grpcio, zstandard missing.*connect"):
+        engines.spark_session()
+
+
 # ---------------------------------------------------------------------- equality
 @needs_spark
 @pytest.mark.parametrize("name, rows", [("cdnow", 69_659), ("pizzaplace", 49_574)])
@@ -187,3 +221,35 @@ def test_promotion_lift_equal_on_both_engines(complete_journey):
     assert list(a.index) == ["display only", "mailer only", "display + mailer", "any promotion"]
     assert a["pairs"].dtype == "int64" and a["pairs"].min() > 100
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
+
+
+@needs_spark
+def test_interactions_equal_on_both_engines(complete_journey):
+    """ecomlib.recommend.interactions.orders (household x product x basket), unchanged, on
+    either engine, and the interaction matrix built from it."""
+    from ecomlib.data.engines import normalise_frame
+    from ecomlib.recommend.interactions import Interactions, orders
+    from ecomlib.recommend.interactions import complete_journey as cj
+
+    duck, spk = complete_journey
+    for weight in ("baskets", "sales_value"):
+        a, b = orders(duck, weight), orders(spk, weight)
+        assert len(a) > 10_000 and a["user_id"].dtype == "int64"
+        _same(normalise_frame(a), b)  # DuckDB's timestamps are datetime64[us], Spark's [ns]
+    ma, mb = Interactions(a).matrix, Interactions(cj(spk, "sales_value")).matrix
+    assert ma.shape == mb.shape and abs(ma - mb).max() <= 1e-6 * abs(ma).max()
+
+
+@needs_spark
+def test_statsforecast_on_spark_same_as_pandas(spark, complete_journey):
+    """forecast_many on a Spark DataFrame (statsforecast through fugue) gives the pandas
+    forecasts, with the pandas types (Spark's come back float32)."""
+    from ecomlib.forecast import build_series, forecast_many
+
+    kw = dict(level="department", n_series=3, start="2017-01-01", end="2017-03-25")
+    df = build_series(con=complete_journey[0], timezone="America/New_York", **kw)
+    a = forecast_many(df, h=7, freq="D", models=["SeasonalNaive", "AutoETS"])
+    b = forecast_many(df, h=7, freq="D", models=["SeasonalNaive", "AutoETS"], spark=spark)
+    assert a.shape == (3 * 7, 4) and a["AutoETS"].notna().all()
+    assert a["ds"].dtype == "datetime64[ns]" and b["AutoETS"].dtype == "float64"
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-6)
