@@ -23,6 +23,7 @@ AREAS = (
     "clv",
     "reliability",
     "report_speed",
+    "scale",
 )
 
 
