@@ -117,7 +117,10 @@ def _normalise(obj: Any) -> Any:
         and not isinstance(obj, type)
         and type(obj).__module__.startswith("ecomlib")
     ):  # the project's own objects (models, configs) by their attributes
-        return ("object", type(obj).__qualname__, _normalise(vars(obj)))
+        state = vars(obj)
+        if callable(getattr(obj, "fingerprint", None)):  # a data source: its files' sizes, mtimes
+            state = {**state, "_fingerprint": obj.fingerprint()}
+        return ("object", type(obj).__qualname__, _normalise(state))
     return obj
 
 

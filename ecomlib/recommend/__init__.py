@@ -12,6 +12,7 @@ from ecomlib.recommend.baskets import basket_rules, recommendations_table
 from ecomlib.recommend.content import ContentBased, text_embeddings
 from ecomlib.recommend.evaluate import (
     evaluate_models,
+    fit_and_evaluate,
     grid_search,
     model_zoo,
     peak_rss_mb,
@@ -73,6 +74,7 @@ __all__ = [
     "coverage",
     "EASE",
     "evaluate_models",
+    "fit_and_evaluate",
     "explain",
     "grid_search",
     "GRUSequence",

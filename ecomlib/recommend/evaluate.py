@@ -196,6 +196,16 @@ def shop_capabilities(source=None) -> dict:
         }
 
 
+def fit_and_evaluate(
+    models: Mapping[str, Recommender], train: Interactions, test: pd.DataFrame, **kwargs
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], Mapping[str, Recommender]]:
+    """:func:`evaluate_models` (same keyword arguments), also returning the models it fitted:
+    one result holding everything a notebook uses afterwards, which ``ecomlib.cache.step`` can
+    store and replay."""
+    board, recs = evaluate_models(models, train, test, **kwargs)
+    return board, recs, models
+
+
 def model_zoo(
     dataset: str,
     names=None,

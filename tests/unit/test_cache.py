@@ -245,3 +245,58 @@ def test_clv_study_step_replays_what_a_fresh_study_gives():
         assert a.best == b.best and a.paired == b.paired
 
     _replayed_equals_fresh("clv_study", study, args, same)
+
+
+def test_recommenders_step_replays_the_fitted_models_and_their_board():
+    """Notebook 05's step: the board, the lists and the fitted models, equal to a fresh run."""
+    from ecomlib import recommend as rec
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "user_id": [f"u{u}" for u in range(30) for _ in range(8)],
+            "item_id": rng.integers(0, 25, size=240),
+            "weight": 1.0,
+        }
+    ).drop_duplicates(["user_id", "item_id"])
+    train, test = rec.per_user_random_split(frame, 0.75, seed=1)
+
+    def args():
+        models = rec.model_zoo(
+            "movielens", ["popularity", "ease", "two_tower"], epochs=1, device="cpu", seed=0
+        )
+        return models, rec.Interactions(train), test
+
+    def compare(fresh, replayed):
+        pd.testing.assert_frame_equal(
+            fresh[0].drop(columns=["fit_s", "predict_s"]),
+            replayed[0].drop(columns=["fit_s", "predict_s"]),
+        )
+        for name in fresh[1]:
+            pd.testing.assert_frame_equal(fresh[1][name], replayed[1][name])
+        users = test["user_id"].unique()[:5]
+        pd.testing.assert_frame_equal(
+            fresh[2]["two_tower"].recommend(users, k=3),
+            replayed[2]["two_tower"].recommend(users, k=3),
+        )
+
+    _replayed_equals_fresh("recommenders", rec.fit_and_evaluate, args, compare)
+
+
+def test_a_data_source_keys_by_its_files(tmp_path):
+    """A step given a source (the ranker reads promotions through it) recomputes when a file
+    of the source changes, not only when the frames passed in do."""
+    import os
+
+    from ecomlib.data import open_source
+
+    head = "basket_id,household_id,product_id,quantity,sales_value,transaction_timestamp\n"
+    (tmp_path / "orders.csv").write_text(head + "1,a,p,1,2.5,2024-01-01 10:00:00\n")
+    (tmp_path / "shop.yaml").write_text(
+        "name: s\ntimezone: UTC\ntables:\n  transactions: {path: orders.csv}\n"
+    )
+    before = cache.key("fit", print, (open_source(tmp_path / "shop.yaml"),), {})
+    assert cache.key("fit", print, (open_source(tmp_path / "shop.yaml"),), {}) == before
+    (tmp_path / "orders.csv").write_text(head + "1,a,p,2,5.0,2024-01-01 10:00:00\n")
+    os.utime(tmp_path / "orders.csv", (1e9, 1e9))
+    assert cache.key("fit", print, (open_source(tmp_path / "shop.yaml"),), {}) != before
