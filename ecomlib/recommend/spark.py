@@ -166,7 +166,9 @@ def spark_basket_rules(
     the DuckDB rules, the basket count and each product's basket count (the denominators of
     ``support``, ``confidence`` and ``lift``) are taken over all baskets, single-product and
     bulk ones included, so the rules come from FP-growth's frequent itemsets rather than its
-    ``associationRules`` (which would count only the baskets it mined).
+    ``associationRules`` (which would count only the baskets it mined). FP-growth also mines
+    the longer itemsets (MLlib has no length limit), so a very low ``min_baskets`` on a big
+    catalogue costs more than the pair counts alone.
 
     Parameters
     ----------
