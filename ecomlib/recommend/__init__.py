@@ -54,6 +54,7 @@ from ecomlib.recommend.neural import GRUSequence, TwoTower
 from ecomlib.recommend.newitems import NewItemScorer
 from ecomlib.recommend.ranker import TIFUKNN, NextBasketRanker
 from ecomlib.recommend.signals import PlannedSignals, StoreSales, week_of
+from ecomlib.recommend.spark import SparkALS, spark_basket_rules
 from ecomlib.recommend.splits import (
     common_users,
     per_user_random_split,
@@ -75,6 +76,8 @@ __all__ = [
     "EASE",
     "evaluate_models",
     "fit_and_evaluate",
+    "SparkALS",
+    "spark_basket_rules",
     "explain",
     "grid_search",
     "GRUSequence",
