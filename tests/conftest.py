@@ -82,3 +82,19 @@ def weekly_baskets():
         return pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp", "basket_id"])
 
     return make
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One Spark ``local[1]`` session per test process (skipped when pyspark or Java is
+    missing). A short-lived test JVM: C1 JIT only and the serial collector halve the warm-up
+    of the first queries; not for real workloads."""
+    from ecomlib.data import engines
+
+    missing = engines.available_engines()["spark"]
+    if missing:
+        pytest.skip(missing)
+    java = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Dlog4j2.level=error"
+    session = engines.spark_session("local[1]", conf={"spark.driver.extraJavaOptions": java})
+    yield session
+    session.stop()

@@ -28,7 +28,7 @@ import pandas as pd
 
 from ecomlib.errors import ParameterError
 from ecomlib.recommend.interactions import Interactions
-from ecomlib.recommend.models import Recommender
+from ecomlib.recommend.models import ALS
 
 __all__ = ["SparkALS", "spark_basket_rules"]
 
@@ -43,7 +43,7 @@ def _session(spark):
     return spark_session()
 
 
-class SparkALS(Recommender):
+class SparkALS(ALS):
     """Implicit-feedback ALS on Spark MLlib; scores locally from the learned factors.
 
     Parameters (named as in :class:`~ecomlib.recommend.models.ALS`, so a grid carries over)
@@ -77,11 +77,7 @@ class SparkALS(Recommender):
         blocks: int | None = None,
         spark=None,
     ):
-        self.factors = factors
-        self.reg = reg
-        self.alpha = alpha
-        self.iterations = iterations
-        self.seed = seed
+        super().__init__(factors, reg, alpha, iterations, seed)
         self.binary = binary
         self.blocks = blocks
         self.spark = spark
@@ -130,9 +126,6 @@ class SparkALS(Recommender):
         if len(frame):
             out[frame["id"].to_numpy()] = np.stack(frame["features"].to_numpy())
         return out
-
-    def score(self, user_idx: np.ndarray) -> np.ndarray:
-        return self.user_factors_[user_idx] @ self.item_factors_.T
 
 
 def _lines(data, spark):

@@ -25,18 +25,6 @@ LOCAL_DAYS = """
 """
 
 
-@pytest.fixture(scope="session")
-def spark():
-    if SPARK_MISSING:
-        pytest.skip(SPARK_MISSING)
-    # a short-lived test JVM: C1 JIT only and the serial collector halve the warm-up of the
-    # first queries (81 s -> 40 s for the two small sources here); not for real workloads
-    java = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Dlog4j2.level=error"
-    session = engines.spark_session("local[1]", conf={"spark.driver.extraJavaOptions": java})
-    yield session
-    session.stop()
-
-
 def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(
         a.reset_index(drop=True), b.reset_index(drop=True), check_exact=False, rtol=1e-9

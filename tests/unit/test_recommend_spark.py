@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecomlib.data import engines
 from ecomlib.data.engines import available_engines
 from ecomlib.recommend.baskets import basket_rules
 from ecomlib.recommend.metrics import ranking_metrics
@@ -20,17 +19,6 @@ from ecomlib.recommend.splits import per_user_random_split
 
 SPARK_MISSING = available_engines()["spark"]
 needs_spark = pytest.mark.skipif(SPARK_MISSING is not None, reason=str(SPARK_MISSING))
-
-
-@pytest.fixture(scope="module")
-def spark():
-    if SPARK_MISSING:
-        pytest.skip(SPARK_MISSING)
-    # a short-lived test JVM: C1 JIT only and the serial collector; not for real workloads
-    java = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Dlog4j2.level=error"
-    session = engines.spark_session("local[1]", conf={"spark.driver.extraJavaOptions": java})
-    yield session
-    session.stop()
 
 
 def test_module_imports_without_pyspark():
