@@ -291,14 +291,14 @@ def data_check(
         src, dst = item.split("=", 1)
         mapping[src] = dst
     if schema == "series":
-        from ecomlib.forecast import read_series
+        from ecomlib.forecast import backtest_min_length, read_series
 
         frame = read_series(
             path,
             mapping or None,
             freq=freq,
             h=horizon,
-            min_length=series_min_length(horizon, windows),
+            min_length=backtest_min_length(horizon, windows),
         )
         typer.echo(
             f"{path}: OK, {frame['unique_id'].nunique():,} series, {len(frame):,} rows "
@@ -308,11 +308,6 @@ def data_check(
         return
     frame = read_table(path, schema, mapping or None)
     typer.echo(f"{path}: OK, {len(frame):,} rows match the {schema!r} schema.")
-
-
-def series_min_length(horizon: int, windows: int) -> int:
-    """Observations per series notebook 02 needs (its SERIES_FILE check)."""
-    return horizon * (windows + 1) + 2
 
 
 def _gapped_freq(frame) -> str | None:

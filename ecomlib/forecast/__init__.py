@@ -44,6 +44,7 @@ from ecomlib.forecast.select import (
 )
 from ecomlib.forecast.series import (
     add_periods,
+    backtest_min_length,
     build_series,
     fill_gaps,
     future_dates,
@@ -98,5 +99,6 @@ __all__ = [
     "season_length",
     "smape",
     "us_holidays",
+    "backtest_min_length",
     "validate_series",
 ]

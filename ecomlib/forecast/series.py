@@ -331,6 +331,13 @@ def _freq_message(source: str, uid, ds: pd.Series, got: str | None, freq) -> str
     )
 
 
+def backtest_min_length(h: int, n_windows: int) -> int:
+    """Observations each series needs for a rolling-origin backtest of ``n_windows`` windows of
+    ``h`` periods plus one training window (notebook 02's SERIES_FILE check and
+    ``ecom data check --schema series``)."""
+    return h * (n_windows + 1) + 2
+
+
 def validate_series(
     df: pd.DataFrame,
     freq: str | None = "D",

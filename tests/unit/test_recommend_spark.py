@@ -1,6 +1,6 @@
 """Spark MLlib models: implicit ALS as a recommender, FP-growth rules equal to DuckDB's.
 
-One module-scoped Spark ``local[1]`` session (the fast-JVM options of test_engines.py); the
+The session-scoped Spark ``local[1]`` fixture of tests/conftest.py; the
 tests skip when pyspark or Java is missing (``make setup`` installs both).
 """
 
