@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks.measure import run_measured
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "reports" / "bench" / "report_speed.md"
@@ -28,18 +29,14 @@ CHANGE = ("06", "N_BOOT", "500")
 
 def _run(out: Path, cache: Path, name: str, *args: str) -> tuple[dict, float]:
     env = {**os.environ, "ECOM_CACHE_DIR": str(cache), "ECOM_PROGRESS": "0"}
-    t0 = time.perf_counter()
-    proc = subprocess.run(
+    m = run_measured(
         [*ECOM, "run", *args, "--profile", "full", "--out", str(out), "--run-name", name],
         cwd=ROOT,
         env=env,
-        capture_output=True,
-        text=True,
     )
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"ecom run {name} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return json.loads((out / name / "metrics.json").read_text()), wall
+    if m.returncode != 0:
+        raise RuntimeError(f"ecom run {name} failed ({m.returncode}):\n{m.stderr[-3000:]}")
+    return json.loads((out / name / "metrics.json").read_text()), m.seconds
 
 
 def _cached(nb: dict) -> str:
