@@ -17,10 +17,13 @@ class Measured:
     peak_bytes: int
     stdout: str
     stderr: str
+    timed_out: bool = False
 
 
-def run_measured(cmd: list[str], cwd=None, env=None) -> Measured:
-    """Run ``cmd``; peak RSS is the largest sum over the process and its children."""
+def run_measured(cmd: list[str], cwd=None, env=None, timeout: float | None = None) -> Measured:
+    """Run ``cmd``; peak RSS is the largest sum over the process and its children.
+
+    ``timeout``: seconds after which the process and its children are killed (``timed_out``)."""
     import psutil
 
     t0 = time.perf_counter()
@@ -29,7 +32,16 @@ def run_measured(cmd: list[str], cwd=None, env=None) -> Measured:
     )
     ps = psutil.Process(proc.pid)
     peak = 0
+    timed_out = False
     while proc.poll() is None:
+        if timeout is not None and time.perf_counter() - t0 > timeout:
+            timed_out = True
+            for p in [*ps.children(recursive=True), ps]:
+                try:
+                    p.kill()
+                except psutil.Error:
+                    pass
+            break
         try:
             rss = ps.memory_info().rss + sum(
                 c.memory_info().rss for c in ps.children(recursive=True)
@@ -39,4 +51,5 @@ def run_measured(cmd: list[str], cwd=None, env=None) -> Measured:
             pass
         time.sleep(0.01)
     stdout, stderr = proc.communicate()
-    return Measured(proc.returncode, time.perf_counter() - t0, peak, stdout, stderr)
+    seconds = time.perf_counter() - t0
+    return Measured(proc.returncode, seconds, peak, stdout, stderr, timed_out)

@@ -1,17 +1,17 @@
 """Scale benchmark: the same queries on DuckDB and on Spark ``local[2]`` as the data grows.
 Writes ``reports/bench/scale.md``.
 
-For the Complete Journey x1, x10, ... (``SCALE_FACTORS``, default ``1``; x10 is opt-in and
-not yet measured, as Spark's promotion lift alone takes minutes at x1 here: households
-duplicated with new ids into partitioned Parquet, products and promotions shared, as in
-benchmarks/own_data.py) and each engine (``SCALE_ENGINES``, default ``duckdb,spark``), three
-queries of the project, each in its own subprocess: the forecasting series builder (daily
-category series in New York days), the promotion lift (transactions x 20.9M promotions) and
-the recommender's interactions (customer x product x basket, to pandas). Per row: session
-start and view registration seconds, query seconds (to a pandas frame), peak resident memory
-of the process tree (the JVM included) and the result's rows.
+For the Complete Journey x1, x10 and x30 (``SCALE_FACTORS``, default ``1,10,30``: households
+duplicated with new ids into partitioned Parquet, one file per copy, products and promotions
+shared, as in benchmarks/own_data.py) and each engine (``SCALE_ENGINES``, default
+``duckdb,spark``), three queries of the project, each in its own subprocess: the forecasting
+series builder (daily category series in New York days), the promotion lift (transactions x
+20.9M promotions) and the recommender's interactions (customer x product x basket, to pandas).
+Per row: session start and view registration seconds, query seconds (to a pandas frame), peak
+resident memory of the process tree (the JVM included) and the result's rows. A row that runs
+past ``SCALE_TIMEOUT`` seconds (default 900) is stopped and reported as such.
 
-Run: ``python -m benchmarks.run scale`` (``SCALE_FACTORS=1,10`` to add x10).
+Run: ``python -m benchmarks.run scale`` (``SCALE_FACTORS=1`` for x1 only).
 """
 
 from __future__ import annotations
@@ -61,12 +61,20 @@ def one(engine: str, task: str, source: str) -> dict:
 
 def measure(engine: str, task: str, source: str) -> dict:
     """:func:`one` in a subprocess, with its peak memory."""
+    limit = float(os.environ.get("SCALE_TIMEOUT", "900"))
     m = run_measured(
         [sys.executable, "-m", "benchmarks.scale", engine, task, source],
         cwd=ROOT,
         env={**os.environ, "ECOM_PROGRESS": "0"},
+        timeout=limit,
     )
     lines = [ln for ln in m.stdout.splitlines() if ln.startswith("{")]
+    if m.timed_out:
+        return {
+            "error": f"stopped at the {limit:.0f} s limit",
+            "wall": m.seconds,
+            "peak": m.peak_bytes,
+        }
     if m.returncode or not lines:
         tail = (m.stderr.strip().splitlines() or ["?"])[-1][:200]
         return {"error": tail, "wall": m.seconds, "peak": m.peak_bytes}
@@ -127,7 +135,7 @@ def report(results: list[tuple[int, str, str, dict]]) -> str:
 def main() -> None:
     from benchmarks.own_data import scale_up
 
-    factors = [int(f) for f in os.environ.get("SCALE_FACTORS", "1").split(",") if f]
+    factors = [int(f) for f in os.environ.get("SCALE_FACTORS", "1,10,30").split(",") if f]
     engine_names = [e for e in os.environ.get("SCALE_ENGINES", "duckdb,spark").split(",") if e]
     results = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -445,19 +445,26 @@ def cache_clear() -> None:
 @app.command("engines")
 @_friendly
 def engines_cmd() -> None:
-    """List the query engines (duckdb, spark), whether each can run here and, if not, why."""
+    """List the query engines (duckdb, spark), whether each can run here and, if not, why.
+
+    Exits 1 when the engine a run would use (``ECOM_ENGINE``, default duckdb) is unavailable."""
     import os
 
-    from ecomlib.data.engines import available_engines, default_engine
+    from ecomlib.data.engines import ENGINES, available_engines, default_engine
 
     default = default_engine()
-    for name, reason in available_engines().items():
+    if default not in ENGINES:
+        raise EcomError(f"ECOM_ENGINE={default!r}: use one of {', '.join(ENGINES)}.")
+    found = available_engines()
+    for name, reason in found.items():
         mark = " (default)" if name == default else ""
         typer.echo(f"{name:8s} {'available' if reason is None else 'unavailable'}{mark}")
         if reason:
             typer.echo(f"  {reason}")
     master = os.environ.get("ECOM_SPARK_MASTER") or os.environ.get("SPARK_REMOTE")
     typer.echo(f"choose with ECOM_ENGINE=duckdb|spark; Spark master: {master or 'local[*]'}")
+    if found[default]:
+        raise typer.Exit(1)
 
 
 def main() -> None:  # pragma: no cover

@@ -799,18 +799,19 @@ def coupon_redemption(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return out
 
 
+def _views(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The tables and views of ``con`` (a DuckDB connection or an ecomlib engine)."""
+    return {
+        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
+
+
 def _has_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
-        ).fetchone()[0]
-    )
+    return name in _views(con)
 
 
 def _check_views(con: duckdb.DuckDBPyConnection, names: Sequence[str]) -> None:
-    have = {
-        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-    }
+    have = _views(con)
     missing = [n for n in names if n not in have]
     if missing:
         raise DataError(

@@ -81,9 +81,11 @@ def check_source(source: Source, now: dt.datetime | None = None) -> CheckReport:
     ----------
     source : the parsed source (:func:`ecomlib.data.open_source`).
     now : the moment after which timestamps count as "in the future" (default: now, UTC).
+
+    The checks run on :meth:`Source.open_engine` (DuckDB, or Spark with ``ECOM_ENGINE=spark``).
     """
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    con = source.connect()
+    con = source.open_engine()
     findings: list[Finding] = []
     rows: dict[str, int] = {}
     try:

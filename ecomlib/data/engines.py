@@ -22,6 +22,7 @@ connection, so functions written for DuckDB connections (``ecomlib.eda.promotion
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import importlib.util
@@ -30,7 +31,7 @@ import os
 import re
 import shutil
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ecomlib.errors import EcomError
 
@@ -253,7 +254,8 @@ def spark_session(
     for key, value in conf.items():
         builder = builder.config(key, value)
     try:
-        spark = builder.getOrCreate()
+        with _jvm_output_to_log(local):
+            spark = builder.getOrCreate()
         for key in ("spark.sql.session.timeZone", "spark.sql.ansi.enabled"):
             spark.conf.set(key, conf[key])  # an active session keeps its old settings otherwise
         if local:
@@ -262,11 +264,59 @@ def spark_session(
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - py4j / PySpark / connect errors
         first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
         raise EcomError(
-            f"cannot start Spark ({remote or master}): {first}. Check Java 17 (`java -version`) "
+            f"cannot start Spark ({remote or master}): {first}{_log_tail(local)}. Check Java 17 "
+            f"(`java -version`) "
             f"and the master / Spark Connect address (ECOM_SPARK_MASTER); install: "
             f"{INSTALL_SPARK}."
         ) from None
     return spark
+
+
+def spark_log_path() -> str:
+    """Where the local Spark JVM writes its console output (start-up banner, native-library
+    warnings): ``ECOM_SPARK_LOG``, else ``<tmp>/ecom-spark-<pid>.log``."""
+    import tempfile
+
+    return os.environ.get("ECOM_SPARK_LOG") or os.path.join(
+        tempfile.gettempdir(), f"ecom-spark-{os.getpid()}.log"
+    )
+
+
+@contextlib.contextmanager
+def _jvm_output_to_log(local: bool):
+    """While a local JVM is launched, point file descriptors 1 and 2 at :func:`spark_log_path`:
+    the JVM inherits them for its life, so its console chatter stays out of notebooks and
+    terminals. Nothing changes when the session already exists or is remote."""
+    from pyspark.sql import SparkSession
+
+    if not local or SparkSession.getActiveSession() is not None:
+        yield
+        return
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with open(spark_log_path(), "ab") as log_file:
+            os.dup2(log_file.fileno(), 1)
+            os.dup2(log_file.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+
+
+def _log_tail(local: bool) -> str:
+    """The JVM's last console line (why it did not start), as ``" (JVM: ...)"``, or ""."""
+    if not local:
+        return ""
+    try:
+        with open(spark_log_path(), encoding="utf-8", errors="replace") as f:
+            lines = [ln.strip() for ln in f if ln.strip()]
+    except OSError:
+        return ""
+    return f" (JVM: {lines[-1][:200]}; log {spark_log_path()})" if lines else ""
 
 
 # ---------------------------------------------------------------------- SQL translation
@@ -284,6 +334,7 @@ def _spark_rewrites(tree):
       ``timezone('UTC', x)`` -> x (the session is UTC: an instant *is* its UTC wall clock);
       ``timezone(z, x)`` with a naive x (wall clock of z -> instant) -> ``to_utc_timestamp``;
     - ``try_strptime(x, fmt)`` -> ``try_to_timestamp`` with the format translated;
+    - ``isinf(x)`` -> ``abs(x) = double('inf')``;
     - decimal literals (``1.0``) -> ``CAST(1.0 AS DOUBLE)``: DuckDB computes with them as
       doubles, Spark as DECIMAL (``AVG(CASE ... 1.0 ELSE 0.0 END)`` rounded to 5-6 places);
     - naive ``TIMESTAMP`` types -> Spark's ``TIMESTAMP`` (not ``TIMESTAMP_NTZ``), the UTC
@@ -326,6 +377,9 @@ def _spark_rewrites(tree):
             break
 
     def once(node):
+        if isinstance(node, exp.IsInf):  # Spark has no isinf
+            x = node.this
+            return exp.paren(exp.func("abs", x.copy()).eq(exp.func("double", exp.Literal.string("inf"))))
         if isinstance(node, exp.Literal) and not node.is_string:
             if re.fullmatch(r"\d*\.\d*", str(node.this)):
                 return exp.Cast(this=node.copy(), to=exp.DataType.build("DOUBLE"))
@@ -457,10 +511,12 @@ class SparkEngine:
 
     name = "spark"
 
-    def __init__(self, source: Source, spark=None):
+    def __init__(self, source: Source, spark=None, threads=None, memory_limit=None):
+        # threads / memory_limit are DuckDB settings: Spark sizes itself (spark_session)
         self.source = source
         self.spark = spark if spark is not None else spark_session()
         self._views: list[str] = []
+        self._raw_types: dict[str, dict[str, str]] = {}  # _raw_<table> -> DuckDB's file types
         self._register()
 
     # -- registration: _raw_<table> from the files, then the canonical SELECT of view_sql
@@ -476,12 +532,12 @@ class SparkEngine:
                     continue
                 duck.execute(f"CREATE VIEW _raw_{name} AS {_raw_sql(spec)}")
                 types = {r[0]: r[1] for r in duck.execute(f"DESCRIBE _raw_{name}").fetchall()}
+                self._raw_types[f"_raw_{name}"] = types
                 self._register_raw(name, spec, types)
-            shim = _RegistrationShim(self, duck)
-            encoded = _encode_keys(shim, self.source)
+            encoded = _encode_keys(self, self.source)
             for name in self.source.tables:
                 if name != "images":
-                    self.create_view(name, self.source.view_sql(shim, name, encoded))
+                    self.create_view(name, self.source.view_sql(self, name, encoded))
         finally:
             duck.close()
 
@@ -554,7 +610,9 @@ class SparkEngine:
         """DuckDB-connection look-alike: ``execute(sql).df() / fetchall() / fetchone()``.
 
         ``SET`` statements (DuckDB threads, memory limit) are ignored, ``information_schema.
-        tables`` lists the session's views, ``DESCRIBE`` gives column names first."""
+        tables`` lists the session's views, ``DESCRIBE`` gives column names first (for the
+        ``_raw_<table>`` views of the files: the DuckDB types the canonical SQL is written
+        against, so :func:`ecomlib.data.check_source` runs unchanged)."""
         if args:
             raise EcomError("the Spark engine does not take query parameters; inline them.")
         text = sql.strip().rstrip(";")
@@ -573,6 +631,14 @@ class SparkEngine:
         if m:
             self.create_view(m.group(2), m.group(3), cache=m.group(1).upper() == "TABLE")
             return _Result(None)
+        m = re.match(r"(?is)^DESCRIBE\s+(\w+)$", text)
+        if m and m.group(1) in self._raw_types:  # the files' columns, typed as DuckDB reads them
+            import pandas as pd
+
+            types = self._raw_types[m.group(1)]
+            return _Result(
+                pd.DataFrame({"column_name": list(types), "column_type": list(types.values())})
+            )
         if re.match(r"(?is)^DESCRIBE\s", text):
             return _Result(self.spark.sql(text).toPandas())
         return _Result(self.query(text))
@@ -598,24 +664,12 @@ class SparkEngine:
         self.close()
 
 
-class _RegistrationShim:
-    """The ``con`` that ``_encode_keys`` / ``view_sql`` talk to while a Spark engine registers
-    a source: ``DESCRIBE _raw_<table>`` answers DuckDB's types of the files (what the canonical
-    SELECT is written against), everything else runs on Spark."""
-
-    def __init__(self, engine: SparkEngine, duck):
-        self.engine, self.duck = engine, duck
-
-    def execute(self, sql: str) -> Any:
-        if re.match(r"(?is)^\s*DESCRIBE\s+_raw_\w+\s*$", sql):
-            return self.duck.execute(sql)
-        return self.engine.execute(sql)
-
-
 # ---------------------------------------------------------------------- the user surface
 def default_engine(source: Source | None = None) -> str:
-    """``ECOM_ENGINE`` if set, else ``duckdb``."""
-    return (os.environ.get("ECOM_ENGINE") or "duckdb").strip().lower()
+    """``ECOM_ENGINE`` if set (``ecom run --engine`` sets it), else the source file's
+    ``engine:``, else ``duckdb``."""
+    chosen = os.environ.get("ECOM_ENGINE") or (source.engine if source is not None else "")
+    return (chosen or "duckdb").strip().lower()
 
 
 def connect(source: Source | str | None = None, engine: str | None = None, **options):

@@ -141,6 +141,7 @@ class Source:
     timezone: str = "UTC"
     currency: str = "USD"
     title: str = ""
+    engine: str = ""  # the source file's ``engine:`` ("" = ECOM_ENGINE or duckdb)
     tables: dict[str, TableSpec] = field(default_factory=dict)
     _columns: dict[str, set[str]] = field(default_factory=dict, repr=False)
 
@@ -205,6 +206,16 @@ class Source:
             if name != "images":
                 con.execute(f"CREATE VIEW {name} AS {self.view_sql(con, name, encoded)}")
         return con
+
+    def open_engine(self, threads: int | None = None, memory_limit: str | None = None):
+        """The canonical views on the engine this run uses: ``ECOM_ENGINE`` (set by
+        ``ecom run --engine``), else the source file's ``engine:``, else DuckDB.
+
+        The result answers DuckDB's ``execute(sql).df()`` on either engine, so every function
+        that takes a connection takes it; ``threads`` / ``memory_limit`` apply to DuckDB."""
+        from ecomlib.data.engines import connect
+
+        return connect(self, threads=threads, memory_limit=memory_limit)
 
     def view_sql(self, con, table: str, encoded: set[str] = frozenset()) -> str:
         """The SELECT that turns ``_raw_<table>`` into the canonical view: mapped columns cast
@@ -356,6 +367,9 @@ def _parse(doc: Any, path: Path) -> Source:
         )
     tz = str(doc.get("timezone") or "UTC")
     _check_timezone(tz, where)
+    engine = str(doc.get("engine") or "").strip().lower()
+    if engine and engine not in ("duckdb", "spark"):
+        raise DataError(f"{where}: engine: {engine!r} is not an engine; use duckdb or spark.")
     tables = doc.get("tables")
     if not isinstance(tables, dict) or not tables:
         raise DataError(f"{where}: 'tables' must map table names to {{path: ...}} entries.")
@@ -370,6 +384,7 @@ def _parse(doc: Any, path: Path) -> Source:
         timezone=tz,
         currency=str(doc.get("currency") or "USD"),
         title=str(doc.get("title") or doc.get("name") or path.stem),
+        engine=engine,
     )
     for name, entry in tables.items():
         source.tables[name] = _parse_table(name, entry, path)
@@ -667,6 +682,7 @@ TEMPLATE = """\
 name: my-shop
 timezone: Europe/Berlin          # IANA zone of the shop: local days are formed in it
 currency: EUR
+# engine: spark                  # run the heavy queries on Apache Spark (default duckdb)
 tables:
   transactions:                  # required: one row per order line
     path: exports/orders.csv

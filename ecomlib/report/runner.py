@@ -609,7 +609,6 @@ def run(
         cache = cache and _as_flag(overrides.pop("CACHE"), "CACHE")
     if jobs < 1:
         raise ParameterError(f"--jobs {jobs}: give a number of notebooks to run at once, >= 1.")
-    engine = _check_engine(engine)
     out = _reports_folder(out)
     if run_name is not None:
         _check_run_name(run_name)
@@ -627,6 +626,7 @@ def run(
             "path": str(source.path) if source and source.path else None,
             "fingerprint": _data_fingerprint(source),
         }
+    engine = _check_engine(engine, source)
     final = out / run_name
     if final.exists():
         raise EcomError(f"Report directory {final} already exists; choose another --run-name.")
@@ -727,11 +727,12 @@ def _as_flag(value: Any, name: str) -> bool:
         raise ParameterError(f"-p {name} {value!r}: use true or false (yes/no, 1/0).") from None
 
 
-def _check_engine(engine: str | None) -> str:
-    """The engine for this run (``--engine``, else ``ECOM_ENGINE``, else duckdb), available."""
-    from ecomlib.data.engines import ENGINES, available_engines
+def _check_engine(engine: str | None, source=None) -> str:
+    """The engine for this run, available here: ``--engine``, else ``ECOM_ENGINE``, else the
+    source file's ``engine:``, else duckdb."""
+    from ecomlib.data.engines import ENGINES, available_engines, default_engine
 
-    name = (engine or os.environ.get("ECOM_ENGINE") or "duckdb").strip().lower()
+    name = (engine or default_engine(source)).strip().lower()
     if name not in ENGINES:
         raise ParameterError(f"--engine {name!r}: use one of {', '.join(ENGINES)}.")
     reason = available_engines().get(name)

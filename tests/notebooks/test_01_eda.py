@@ -98,3 +98,26 @@ def test_01_eda_on_a_source_without_products(run_notebook):
     assert "n_categories" not in m and "median_basket_lines" not in m
     assert "peak_hour" not in m  # dates without a time of day
     assert 0 < m["first_cohort_month1_retention"] < 0.5
+
+
+@pytest.mark.notebook
+@pytest.mark.xdist_group("nb_01")
+def test_01_eda_same_metrics_on_spark(run_notebook, monkeypatch):
+    """`ecom run --engine spark` (ECOM_ENGINE=spark): the notebook's queries run on Spark and
+    every recorded metric equals the DuckDB run's (the promotion lift, 60 s on Spark here, is
+    compared query by query in tests/unit/test_engines.py)."""
+    from ecomlib.data.engines import available_engines
+
+    if available_engines()["spark"]:
+        pytest.skip(available_engines()["spark"])
+    params = {"profile": "smoke", "PROMO_LIFT": False, "SAMPLE_HOUSEHOLDS": 300}
+    monkeypatch.setenv("ECOM_ENGINE", "duckdb")
+    on_duckdb = run_notebook("01_eda", **params)
+    monkeypatch.setenv("ECOM_ENGINE", "spark")
+    on_spark = run_notebook("01_eda", **params)
+    assert on_spark["engine"] == "spark" and on_duckdb["engine"] == "duckdb"
+    timing = {k for k in on_duckdb if k.endswith("seconds")} | {"engine"}
+    assert set(on_spark) == set(on_duckdb)
+    assert {k: on_spark[k] for k in on_spark if k not in timing} == {
+        k: on_duckdb[k] for k in on_duckdb if k not in timing
+    }

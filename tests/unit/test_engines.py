@@ -86,10 +86,15 @@ def test_cli_engines_says_why_not(monkeypatch):
     monkeypatch.setattr(engines, "_java", lambda: None)
     monkeypatch.delenv("ECOM_SPARK_MASTER", raising=False)
     monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    monkeypatch.delenv("ECOM_ENGINE", raising=False)
     out = CliRunner().invoke(app, ["engines"])
-    assert out.exit_code == 0, out.output
+    assert out.exit_code == 0, out.output  # the engine in use (duckdb) can run
     assert "duckdb   available" in out.output
     assert "spark    unavailable" in out.output
+    monkeypatch.setenv("ECOM_ENGINE", "spark")  # asked for, and it cannot run: exit 1
+    out = CliRunner().invoke(app, ["engines"])
+    assert out.exit_code == 1 and "spark    unavailable (default)" in out.output, out.output
+    assert "openjdk-17-jre-headless" in out.output
 
 
 @pytest.mark.parametrize(
@@ -241,3 +246,74 @@ def test_statsforecast_on_spark_same_as_pandas(spark, complete_journey):
     assert a.shape == (3 * 7, 4) and a["AutoETS"].notna().all()
     assert a["ds"].dtype == "datetime64[ns]" and b["AutoETS"].dtype == "float64"
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-6)
+
+
+def test_source_file_engine_key_and_its_precedence(tmp_path, monkeypatch):
+    """`engine:` in a source file picks the engine unless ECOM_ENGINE (ecom run --engine) says
+    otherwise; an engine that cannot run stops the run with the reason before any notebook."""
+    from ecomlib.data import open_source
+    from ecomlib.errors import DataError, ParameterError
+    from ecomlib.report import runner
+
+    (tmp_path / "o.csv").write_text(
+        "basket_id,product_id,sales_value,transaction_timestamp\n1,a,2.0,2024-01-01 10:00:00\n"
+    )
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\nengine: Spark\ntables:\n  transactions: {path: o.csv}\n")
+    src = open_source(path)
+    monkeypatch.delenv("ECOM_ENGINE", raising=False)
+    assert src.engine == "spark" and engines.default_engine(src) == "spark"
+    assert engines.default_engine(open_source("cdnow")) == "duckdb"
+    monkeypatch.setenv("ECOM_ENGINE", "duckdb")
+    assert engines.default_engine(src) == "duckdb"
+    with src.open_engine() as eng:
+        assert (
+            eng.name == "duckdb"
+            and eng.query("SELECT count(*) AS n FROM transactions")["n"][0] == 1
+        )
+    monkeypatch.delenv("ECOM_ENGINE")
+    monkeypatch.setattr(engines, "_java", lambda: None)
+    monkeypatch.delenv("ECOM_SPARK_MASTER", raising=False)
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    with pytest.raises(ParameterError, match="--engine spark: not available here: Java"):
+        runner._check_engine(None, src)
+    assert runner._check_engine("duckdb", src) == "duckdb"
+    path.write_text("name: s\nengine: flink\ntables:\n  transactions: {path: o.csv}\n")
+    with pytest.raises(DataError, match="engine: 'flink' is not an engine; use duckdb or spark"):
+        open_source(path)
+
+
+def test_data_checks_same_findings_on_both_engines(spark, tmp_path, monkeypatch):
+    """`ecom data check` with ECOM_ENGINE=spark: the same row counts and findings (bad numbers,
+    negative amounts, dates in the future, order lines naming an unknown product)."""
+    from ecomlib.data import check_source, open_source
+
+    (tmp_path / "orders.csv").write_text(
+        "order,customer,sku,created_at,qty,total\n"
+        "A1,c-1,SKU-1,2024-03-01 09:15:00,2,5.00\n"
+        "A1,c-1,SKU-2,2024-03-01 09:15:00,1,abc\n"
+        "A2,c-2,SKU-9,2099-03-01 23:30:00,1,2.50\n"
+        "A3,c-1,SKU-3,2024-03-02 10:00:00,3,-9.00\n"
+    )
+    (tmp_path / "products.csv").write_text("sku,cat\nSKU-1,bread\nSKU-2,milk\nSKU-3,bread\n")
+    (tmp_path / "shop.yaml").write_text(
+        "name: shop\ntimezone: Europe/Berlin\ntables:\n"
+        "  transactions: {path: orders.csv, columns: {order: basket_id, customer: household_id, "
+        "sku: product_id, created_at: transaction_timestamp, qty: quantity, total: sales_value}}\n"
+        "  products: {path: products.csv, columns: {sku: product_id, cat: product_category}}\n"
+    )
+    reports = {}
+    for name in ("duckdb", "spark"):
+        monkeypatch.setenv("ECOM_ENGINE", name)
+        reports[name] = check_source(open_source(tmp_path / "shop.yaml"))
+    duck, on_spark = reports["duckdb"], reports["spark"]
+    assert not duck.ok and len(duck.findings) >= 4
+    for message in (
+        "not a number: 'abc'",
+        "negative value",
+        "lie in the future",
+        "not in products",
+    ):
+        assert message in duck.text(), message
+    assert on_spark.rows == duck.rows
+    assert sorted(on_spark.findings, key=str) == sorted(duck.findings, key=str)
