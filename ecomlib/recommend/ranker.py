@@ -274,6 +274,13 @@ def embedding_similarity(
     return profile_cos, recent_max
 
 
+def _scatter(n: int, index: np.ndarray, values) -> np.ndarray:
+    """A float32 array of ``n`` NaNs with ``values`` at ``index``."""
+    out = np.full(n, np.nan, np.float32)
+    out[index] = np.asarray(values)
+    return out
+
+
 class _Snapshot:
     """Everything the ranker knows at one cut time: sparse per-(user, item) statistics,
     per-user and per-item features, an EASE model and a user-neighbour matrix, all built
@@ -310,43 +317,50 @@ class _Snapshot:
         order = basket_order(frame)
         b_age = (end - pd.to_datetime(order["timestamp"])).dt.total_seconds().to_numpy() / DAY
         ub = pd.DataFrame({"u": order["user_idx"].to_numpy(), "age": b_age}).groupby("u")["age"]
-        user = np.full((n_users, len(USER_FEATURES)), np.nan, np.float32)
         idx = ub.size().index.to_numpy()
-        user[idx, 0] = ub.size().to_numpy()
-        user[idx, 1] = ub.agg(lambda a: (a < 28).sum()).to_numpy()
-        user[idx, 2] = ub.min().to_numpy()
-        user[idx, 3] = ub.max().to_numpy()
         items_per_user = ui.groupby("u").size()
-        user[items_per_user.index.to_numpy(), 4] = items_per_user.to_numpy()
-        user[:, 5] = user[:, 3] / np.maximum(user[:, 0], 1.0)
+        user = {  # USER_FEATURES by name, one float32 array over all users (NaN: no baskets)
+            "u_baskets": _scatter(n_users, idx, ub.size()),
+            "u_baskets28": _scatter(n_users, idx, ub.agg(lambda a: (a < 28).sum())),
+            "u_age_last": _scatter(n_users, idx, ub.min()),
+            "u_tenure": _scatter(n_users, idx, ub.max()),
+            "u_items": _scatter(n_users, items_per_user.index.to_numpy(), items_per_user),
+        }
+        user["u_gap"] = user["u_tenure"] / np.maximum(user["u_baskets"], 1.0)
         self.user = user
         # user x item derived features
-        n_baskets = user[ui["u"].to_numpy(), 0]
+        n_baskets = user["u_baskets"][ui["u"].to_numpy()]
         ui["share"] = ui["n"] / np.maximum(n_baskets, 1.0)
         span = ui["age_first"] - ui["age_last"]
         ui["interval"] = np.where(ui["n"] > 1, span / np.maximum(ui["n"] - 1, 1), np.nan)
         ui["overdue"] = ui["age_last"] / ui["interval"]
         ui["own_rank"] = ui.groupby("u")["s60"].rank(ascending=False, method="first")
-        ui["expected"] = ui["share"] * user[ui["u"].to_numpy(), 1]  # re-buys at recent pace
+        # re-buys at the recent pace
+        ui["expected"] = ui["share"] * user["u_baskets28"][ui["u"].to_numpy()]
         ui["s60_norm"] = ui["s60"] / ui.groupby("u")["s60"].transform("max")
         self.ui = ui
-        # items
-        item = np.full((n_items, len(ITEM_FEATURES)), np.nan, np.float32)
+        # items: ITEM_FEATURES by name, one float32 array over all items
         buyers = np.bincount(ui["i"], minlength=n_items).astype(np.float32)
-        item[:, 0] = buyers
-        item[:, 1] = np.bincount(i, minlength=n_items)
         recent = rows[rows["age"] < 28].drop_duplicates(["u", "i"])
-        item[:, 2] = np.bincount(recent["i"], minlength=n_items)
-        item[:, 3] = np.bincount(recent.loc[recent["age"] < 7, "i"], minlength=n_items)
         first_sale = rows.groupby("i")["age"].max()
-        item[first_sale.index.to_numpy(), 4] = first_sale.to_numpy()
         repeaters = np.bincount(ui.loc[ui["n"] >= 2, "i"], minlength=n_items)
-        item[:, 5] = (repeaters + 1.0) / (buyers + 2.0)
-        item[:, 6] = item[:, 1] / np.maximum(buyers, 1.0)
-        span_days = np.maximum(np.nan_to_num(item[:, 4], nan=28.0), 28.0)
-        item[:, 7] = item[:, 2] / np.maximum(buyers * 28.0 / span_days, 1e-3)
+        item = {
+            "i_users": buyers,
+            "i_rows": np.bincount(i, minlength=n_items).astype(np.float32),
+            "i_users28": np.bincount(recent["i"], minlength=n_items).astype(np.float32),
+            "i_users7": np.bincount(recent.loc[recent["age"] < 7, "i"], minlength=n_items).astype(
+                np.float32
+            ),
+            "i_age_first": _scatter(n_items, first_sale.index.to_numpy(), first_sale),
+            "i_repeat": ((repeaters + 1.0) / (buyers + 2.0)).astype(np.float32),
+        }
+        item["i_per_buyer"] = item["i_rows"] / np.maximum(buyers, 1.0)
+        span_days = np.maximum(np.nan_to_num(item["i_age_first"], nan=28.0), 28.0)
+        item["i_trend"] = (item["i_users28"] / np.maximum(buyers * 28.0 / span_days, 1e-3)).astype(
+            np.float32
+        )
         self.item = item
-        self.recent_pop = item[:, 2] + 1e-3 * buyers
+        self.recent_pop = item["i_users28"] + 1e-3 * buyers
         # sparse matrices and collaborative models on this snapshot
         self.seen = sp.csr_matrix(
             (np.ones(len(ui), np.float32), (ui["u"], ui["i"])), shape=(n_users, n_items)
@@ -493,10 +507,11 @@ class _Snapshot:
         out = pd.DataFrame({"row": row, "u": users[row], "i": itm})
         out["new"] = np.r_[np.zeros(len(row_rep), bool), np.ones(len(row_new), bool)]
         out = out.merge(self.ui, on=["u", "i"], how="left")
-        for name, col in zip(USER_FEATURES, self.user[out["u"].to_numpy()].T, strict=True):
-            out[name] = col
-        for name, col in zip(ITEM_FEATURES, self.item[out["i"].to_numpy()].T, strict=True):
-            out[name] = col
+        u_rows, i_rows = out["u"].to_numpy(), out["i"].to_numpy()
+        for name in USER_FEATURES:
+            out[name] = self.user[name][u_rows]
+        for name in ITEM_FEATURES:
+            out[name] = self.item[name][i_rows]
         if self.groups is not None:
             out["g"] = self.groups[out["i"].to_numpy()]
             out = out.merge(self.ug, on=["u", "g"], how="left")
