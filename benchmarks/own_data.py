@@ -61,6 +61,10 @@ def _headline(nb: dict) -> str:
     for k in names[:4]:
         v = metrics.get(k)
         parts.append(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}")
+    mase = metrics.get("mase") if isinstance(metrics.get("mase"), dict) else {}
+    peers = [f"{p} {mase[p]:.4g}" for p in ("SeasonalNaive", "AutoETS") if p in mase]
+    if peers:  # the forecast: the recommended model against the peers on the same windows
+        parts.append("MASE of " + ", ".join(peers))
     return "; ".join(parts)
 
 

@@ -88,6 +88,17 @@ def check_source(source: Source, now: dt.datetime | None = None) -> CheckReport:
     con = source.open_engine()
     findings: list[Finding] = []
     rows: dict[str, int] = {}
+    local = [t for t, spec in source.tables.items() if spec.timestamps == "local"]
+    if not source.timezone_given and "transactions" in local:
+        findings.append(
+            Finding(
+                "warning",
+                "transactions",
+                "",
+                "the source file names no timezone: its timestamps are read as UTC and days "
+                "are UTC days; add `timezone: Area/City` (e.g. Europe/Berlin) for local days.",
+            )
+        )
     try:
         for table, spec in source.tables.items():
             if table == "images":

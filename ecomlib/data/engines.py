@@ -665,6 +665,28 @@ class SparkEngine:
 
 
 # ---------------------------------------------------------------------- the user surface
+@contextlib.contextmanager
+def quiet(con):
+    """Within the block, a DuckDB connection shows no progress bar (a slow query on a busy
+    machine would print its widget into notebooks); the setting is restored after. Other
+    engines (:class:`SparkEngine`) have no such bar and are left as they are."""
+    if getattr(con, "name", None) == "spark":
+        yield con
+        return
+    bar = con.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0][0]
+    con.execute("SET enable_progress_bar = false")
+    try:
+        yield con
+    finally:
+        con.execute(f"SET enable_progress_bar = {'true' if bar else 'false'}")
+
+
+def quiet_query(con, sql: str, params=None) -> pd.DataFrame:
+    """``sql`` (with DuckDB ``params``) as a DataFrame, without a progress bar (:func:`quiet`)."""
+    with quiet(con):
+        return con.execute(sql, params).df() if params is not None else con.execute(sql).df()
+
+
 def default_engine(source: Source | None = None) -> str:
     """``ECOM_ENGINE`` if set (``ecom run --engine`` sets it), else the source file's
     ``engine:``, else ``duckdb``."""

@@ -110,7 +110,7 @@ TABLES = (*CANONICAL, "images")
 # id columns that name the same thing in several tables: text ids get one shared code
 SHARED_KEYS = ("household_id", "product_id", "store_id", "campaign_id", "coupon_upc")
 TABLE_OPTIONS = {"path", "columns", "read", "timestamps", "positive_rating", "format"}
-SOURCE_KEYS = {"name", "title", "description", "timezone", "currency", "tables", "engine"}
+SOURCE_KEYS = {"name", "title", "description", "timezone", "currency", "tables", "engine", "period"}
 
 
 @dataclass
@@ -139,9 +139,13 @@ class Source:
     name: str
     path: Path | None
     timezone: str = "UTC"
+    timezone_given: bool = True  # False: the file names no ``timezone:`` (UTC assumed)
     currency: str = "USD"
     title: str = ""
     engine: str = ""  # the source file's ``engine:`` ("" = ECOM_ENGINE or duckdb)
+    # the source file's ``period: {start, end}``: the days the sales series (notebook 02)
+    # cover unless START/END say otherwise (ISO dates; None: the first / last day of the data)
+    period: tuple[str | None, str | None] = (None, None)
     tables: dict[str, TableSpec] = field(default_factory=dict)
     _columns: dict[str, set[str]] = field(default_factory=dict, repr=False)
 
@@ -370,6 +374,7 @@ def _parse(doc: Any, path: Path) -> Source:
     engine = str(doc.get("engine") or "").strip().lower()
     if engine and engine not in ("duckdb", "spark"):
         raise DataError(f"{where}: engine: {engine!r} is not an engine; use duckdb or spark.")
+    period = _parse_period(doc.get("period"), where)
     tables = doc.get("tables")
     if not isinstance(tables, dict) or not tables:
         raise DataError(f"{where}: 'tables' must map table names to {{path: ...}} entries.")
@@ -382,9 +387,11 @@ def _parse(doc: Any, path: Path) -> Source:
         name=str(doc.get("name") or path.stem),
         path=path,
         timezone=tz,
+        timezone_given=bool(doc.get("timezone")),
         currency=str(doc.get("currency") or "USD"),
         title=str(doc.get("title") or doc.get("name") or path.stem),
         engine=engine,
+        period=period,
     )
     for name, entry in tables.items():
         source.tables[name] = _parse_table(name, entry, path)
@@ -394,6 +401,34 @@ def _parse(doc: Any, path: Path) -> Source:
         if name != "images":
             _check_mapping(source, name)
     return source
+
+
+def _parse_period(entry: Any, where: str) -> tuple[str | None, str | None]:
+    """``period: {start: 2017-01-01, end: 2017-12-31}`` -> ISO dates (either may be absent)."""
+    if entry is None:
+        return (None, None)
+    if not isinstance(entry, dict) or set(entry) - {"start", "end"}:
+        raise DataError(
+            f"{where}: period must be a mapping with 'start' and/or 'end' dates "
+            f"(e.g. {{start: 2017-01-01, end: 2017-12-31}}), got {entry!r:.60}."
+        )
+    import pandas as pd
+
+    out = []
+    for key in ("start", "end"):
+        value = entry.get(key)
+        if value in (None, ""):
+            out.append(None)
+            continue
+        try:
+            out.append(pd.Timestamp(str(value)).date().isoformat())
+        except ValueError:
+            raise DataError(
+                f"{where}: period.{key}: {value!r} is not a date; write it as YYYY-MM-DD."
+            ) from None
+    if out[0] and out[1] and out[0] > out[1]:
+        raise DataError(f"{where}: period.start {out[0]} is after period.end {out[1]}.")
+    return (out[0], out[1])
 
 
 def _parse_table(name: str, entry: Any, path: Path) -> TableSpec:
@@ -683,6 +718,7 @@ name: my-shop
 timezone: Europe/Berlin          # IANA zone of the shop: local days are formed in it
 currency: EUR
 # engine: spark                  # run the heavy queries on Apache Spark (default duckdb)
+# period: {{start: 2024-01-01, end: 2024-12-31}}  # days of the sales series (default: all)
 tables:
   transactions:                  # required: one row per order line
     path: exports/orders.csv

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ecomlib.data.engines import quiet
 from ecomlib.errors import DataError, ParameterError
 from ecomlib.forecast.series import _ident, group_column
 
@@ -96,8 +97,8 @@ def promotion_features(
     con=None,
     level: str = "category",
     ids: Sequence[str] | None = None,
-    start: str = "2017-01-01",
-    end: str = "2018-01-31",
+    start: str | None = None,
+    end: str | None = None,
     weights_end: str | None = None,
 ) -> pd.DataFrame:
     """Daily promotion-plan features per series, built in DuckDB.
@@ -110,7 +111,8 @@ def promotion_features(
     level : "total", "department", "category" or a ``products`` column, as in
         :func:`build_series`.
     ids : keep only these series (default: all).
-    start, end : first and last day (inclusive). Days in weeks outside the promotion table's
+    start, end : first and last day (inclusive; None: the first / last day with a
+        transaction, in UTC). Days in weeks outside the promotion table's
         weeks get NaN promotion columns (the plan is unknown there), which LightGBM treats
         as missing.
     weights_end : last day whose sales weight the products for the ``*_sales_share`` columns
@@ -121,19 +123,19 @@ def promotion_features(
     DataFrame ``unique_id`` (str), ``ds`` (datetime64), then :data:`EXOG_COLUMNS` (and
     :data:`WEIGHTED_COLUMNS` with ``weights_end``) as float32, sorted by ``unique_id, ds``.
     """
-    start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
-    if end_ts < start_ts:
-        raise ParameterError(f"end ({end}) must not be before start ({start}).")
     if con is None:
         from ecomlib.data import connect
 
         con = connect()
-    bar = con.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0][0]
-    con.execute("SET enable_progress_bar = false")  # no progress bar on stderr in notebooks
-    try:
+    with quiet(con):
+        if start is None or end is None:
+            day = "CAST(transaction_timestamp AS DATE)"
+            lo, hi = con.execute(f"SELECT min({day}), max({day}) FROM transactions").fetchall()[0]
+            start, end = start or str(lo), end or str(hi)
+        start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
+        if end_ts < start_ts:
+            raise ParameterError(f"end ({end}) must not be before start ({start}).")
         return _promotion_features(con, level, ids, start_ts, end_ts, weights_end)
-    finally:
-        con.execute(f"SET enable_progress_bar = {'true' if bar else 'false'}")
 
 
 def _promotion_features(con, level, ids, start_ts, end_ts, weights_end) -> pd.DataFrame:

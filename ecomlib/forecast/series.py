@@ -174,8 +174,8 @@ def build_series(
     level: str = "category",
     freq: str = "D",
     n_series: int | None = 50,
-    start: str | None = "2017-01-01",
-    end: str | None = "2017-12-31",
+    start: str | None = None,
+    end: str | None = None,
     measure: str = "sales_value",
     con=None,
     timezone: str | None = None,
@@ -216,6 +216,7 @@ def build_series(
         from ecomlib.data import connect
 
         con = connect()
+    col = group_column(level, con)  # checks the level before the data is read
     if start is None or end is None or str(start) == "" or str(end) == "":
         lo, hi = con.execute(f"SELECT min({day}), max({day}) FROM transactions t").fetchall()[0]
         if lo is None:
@@ -225,7 +226,6 @@ def build_series(
     start_ts, end_ts = pd.Timestamp(start), pd.Timestamp(end)
     if end_ts <= start_ts:
         raise ParameterError(f"end ({end}) must be after start ({start}).")
-    col = group_column(level, con)
     key = f"CAST(p.{_ident(col)} AS VARCHAR)" if col else "'TOTAL'"
     where = f"p.{_ident(col)} IS NOT NULL AND " if col else ""
     join = "JOIN products p USING (product_id)" if col else ""
@@ -237,7 +237,11 @@ def build_series(
     """
     daily = con.execute(sql).df()
     if daily.empty:
-        raise DataError(f"No transactions between {start} and {end}.")
+        lo, hi = con.execute(f"SELECT min({day}), max({day}) FROM transactions t").fetchall()[0]
+        raise DataError(
+            f"No transactions between {start} and {end}: the data runs from {lo} to {hi}. "
+            "Choose START/END inside that range, or leave them empty for all of it."
+        )
     daily["ds"] = pd.to_datetime(daily["ds"])
     daily["unique_id"] = daily["unique_id"].astype(str)
     totals = daily.groupby("unique_id")["y"].sum().sort_values(ascending=False, kind="stable")

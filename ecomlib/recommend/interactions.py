@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ecomlib.data.engines import quiet_query
 from ecomlib.data.schemas import read_table, validate
 from ecomlib.errors import DataError, ParameterError
 
@@ -156,20 +157,6 @@ class Interactions:
 
 
 # ---------------------------------------------------------------------- builders
-def quiet_query(con, sql: str, params=None) -> pd.DataFrame:
-    """Run ``sql`` on a DuckDB connection with its progress bar off (a slow query on a busy
-    machine would otherwise print a progress widget into notebooks), restoring the setting.
-    On another engine (:class:`ecomlib.data.engines.SparkEngine`) the query just runs."""
-    if getattr(con, "name", None) == "spark":
-        return con.execute(sql).df()
-    bar = con.execute("SELECT current_setting('enable_progress_bar')").fetchall()[0][0]
-    con.execute("SET enable_progress_bar = false")
-    try:
-        return con.execute(sql, params).df() if params is not None else con.execute(sql).df()
-    finally:
-        con.execute(f"SET enable_progress_bar = {'true' if bar else 'false'}")
-
-
 @contextlib.contextmanager
 def connection(source=None):
     """A DuckDB connection from ``source``: a connection or an engine of

@@ -93,7 +93,8 @@ def test_02_monthly_series_file(run_notebook, tmp_path):
 @pytest.mark.notebook
 @pytest.mark.xdist_group("nb_02")
 def test_02_other_source_without_promotions(run_notebook):
-    """The bundled pizza place: order lines without promotions, local days, its own dates."""
+    """The bundled pizza place: order lines without promotions, local days, its own dates
+    (START/END at their defaults: the source declares no period, so all of its 2015)."""
     from ecomlib.data import open_source
     from ecomlib.errors import DataError
 
@@ -104,8 +105,6 @@ def test_02_other_source_without_promotions(run_notebook):
     metrics = run_notebook(
         "02_sales_forecasting",
         DATA="pizzaplace",
-        START="",
-        END="",
         TIMEZONE="",
         N_SERIES=4,
         MODELS=["Naive", "SeasonalNaive", "AutoETS", "LightGBM+promo", "LightGBM-lags", "Ensemble"],
@@ -115,3 +114,23 @@ def test_02_other_source_without_promotions(run_notebook):
     assert "exog_columns" not in metrics  # no promotions: the models without the plan
     assert "LightGBM" in metrics["mase"] and "LightGBM+promo" not in metrics["mase"]
     assert metrics["n_rows"] == 4 * 365
+
+
+@pytest.mark.notebook
+@pytest.mark.xdist_group("nb_02")
+def test_02_source_without_products_forecasts_the_total(run_notebook):
+    """CDNOW has no products table: notebook 02 says so and forecasts the shop's weekly total
+    over all of the data (no period declared), choosing the model on validation windows."""
+    metrics = run_notebook(
+        "02_sales_forecasting",
+        DATA="cdnow",
+        FREQ="W",
+        HORIZON=4,
+        STEP=4,
+        N_WINDOWS=2,
+        MODELS=["Naive", "SeasonalNaive", "AutoETS", "LightGBM-lags", "Ensemble"],
+    )
+    _check_selection(metrics)
+    assert metrics["data_source"] == "cdnow" and metrics["n_series"] == 1
+    # weeks from the first full Monday week of 1997 to the last full week of June 1998
+    assert 70 <= metrics["n_rows"] <= 78

@@ -191,13 +191,65 @@ def test_cli_init_check_and_bad_source(tmp_path):
     assert failed.returncode == 1 and "negative value" in failed.stdout
 
 
-def test_cli_run_with_a_bad_source_writes_nothing(tmp_path):
+@pytest.mark.parametrize(
+    ("mapping", "extra", "edit", "message"),
+    [
+        ("{created_at: transaction_timestamp}", "", None, "required column(s) ['sales_value']"),
+        (
+            "{nope: basket_id, created_at: transaction_timestamp, total: sales_value}",
+            "",
+            None,
+            "maps ['nope'], which the file does not have",
+        ),
+        (MAPPING, "  orders: {path: orders.csv}\n", None, "unknown table key(s) ['orders']"),
+        (MAPPING, "  customers: {path: nowhere.csv}\n", None, "does not exist"),
+        (
+            MAPPING,
+            "",
+            lambda s: s.replace("2024-03-02 10:00:00", "2024-03-02 10:00:00+02:00"),
+            "time zones are mixed",
+        ),
+        (
+            MAPPING,
+            "",
+            lambda s: s.replace("SKU-3,2024", "SKU-9,2024"),
+            "name a product that is not in products",
+        ),
+        (MAPPING, "period: {start: 2024-03-05, end: 2024-03-01}\n", None, "is after period.end"),
+    ],
+    ids=[
+        "required-column",
+        "mapping-to-absent-column",
+        "unknown-table",
+        "absent-path",
+        "mixed-zones",
+        "foreign-key",
+        "period",
+    ],
+)
+def test_cli_run_with_a_bad_source_writes_nothing(tmp_path, mapping, extra, edit, message):
+    """Every bad source file: one message naming the problem (and the file, where the file
+    itself is wrong), exit 1, no traceback, nothing in the reports folder."""
     reports = tmp_path / "reports"
-    path = _shop(tmp_path, mapping="{created_at: transaction_timestamp}")
+    orders = edit(ORDERS) if edit else ORDERS
+    path = _shop(tmp_path, orders=orders, mapping=mapping, extra=extra)
     out = _ecom("run", "01", "--data", str(path), "--out", str(reports), cwd=tmp_path)
-    assert out.returncode == 1 and "Traceback" not in out.stderr
-    assert "required column(s) ['sales_value']" in out.stderr
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert message in out.stderr + out.stdout
+    if edit is None:  # a wrong source file is named with its path
+        assert str(path) in out.stderr
     assert not reports.exists() or not any(reports.iterdir())
+
+
+def test_source_period_is_checked_and_read(tmp_path):
+    src = open_source(_shop(tmp_path, extra="period: {start: 2024-03-01}\n"))
+    assert src.period == ("2024-03-01", None)
+    assert open_source(_shop(tmp_path)).period == (None, None)
+    assert open_source("").period == ("2017-01-01", "2017-12-31")
+    with pytest.raises(DataError, match=r"period.end: 'soon' is not a date"):
+        open_source(_shop(tmp_path, extra="period: {end: soon}\n"))
+    with pytest.raises(DataError, match="period must be a mapping"):
+        open_source(_shop(tmp_path, extra="period: 2024\n"))
 
 
 def test_images_folder_source_splits_photos(tmp_path):
@@ -290,3 +342,12 @@ def test_each_notebook_declares_the_tables_it_reads(source, runs):
     notebooks = sorted((Path(__file__).parents[2] / "notebooks").glob("0*.ipynb"))
     ran = {p.name[:2] for p in notebooks if missing_requirement(p, src) is None}
     assert ran == runs
+
+
+def test_check_warns_when_the_source_names_no_timezone(tmp_path):
+    path = _shop(tmp_path)
+    path.write_text(path.read_text().replace("timezone: Europe/Berlin\n", ""))
+    report = check_source(open_source(path))
+    assert report.ok  # a warning: UTC is a valid reading, just perhaps not the shop's days
+    assert "names no timezone" in report.text()
+    assert "names no timezone" not in check_source(open_source(_shop(tmp_path))).text()
