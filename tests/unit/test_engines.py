@@ -206,6 +206,19 @@ def test_series_builder_equal_on_both_engines(complete_journey):
 
 
 @needs_spark
+def test_promotion_plan_features_equal_on_both_engines(complete_journey):
+    """ecomlib.forecast.promotion_features (notebook 02's plan columns), unchanged, on either
+    engine."""
+    from ecomlib.data.engines import normalise_frame
+    from ecomlib.forecast import promotion_features
+
+    kw = dict(level="department", start="2017-01-02", end="2017-03-26")
+    a, b = (promotion_features(eng, **kw) for eng in complete_journey)
+    assert len(a) > 500 and a["display_share"].max() > 0
+    _same(normalise_frame(a), normalise_frame(b))
+
+
+@needs_spark
 def test_promotion_lift_equal_on_both_engines(complete_journey):
     """ecomlib.eda.promotion_lift (PROMOTION_LIFT_SQL), unchanged, on either engine."""
     from ecomlib.eda import promotion_lift
