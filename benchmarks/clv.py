@@ -73,7 +73,7 @@ def study_section(title: str, data: str, calibration_end: str | None, weeks: flo
     days = clv.customer_days(con, timezone=info["timezone"])
     load = time.perf_counter() - t0
     st = cs.run_study(
-        days, calibration_end, weeks, gru_epochs=30, gru_max_seconds=12.0, lgbm_trees=200
+        days, calibration_end, weeks, gru_epochs=30, gru_max_seconds=20.0, lgbm_trees=200
     )
     s, board = st.period.summary, st.board
     lines = [

@@ -10,6 +10,7 @@ calibration period, a churn classifier, and their evaluation.
 
 from ecomlib.clv.data import (
     Period,
+    calibration_end,
     calibration_holdout,
     connect_source,
     customer_days,
@@ -55,6 +56,7 @@ __all__ = [
     "ZeroBaseline",
     "bgnbd_loglik",
     "churn_table",
+    "calibration_end",
     "calibration_holdout",
     "connect_source",
     "customer_days",

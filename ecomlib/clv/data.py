@@ -281,6 +281,52 @@ def future_purchases(
     return out
 
 
+def _date(name: str, value: Any) -> pd.Timestamp:
+    try:
+        day = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"{name}={value!r} is not a date (use YYYY-MM-DD).") from exc
+    if pd.isna(day):
+        raise ParameterError(f"{name}={value!r} is not a date (use YYYY-MM-DD).")
+    return day
+
+
+def _weeks(holdout_weeks: Any) -> float:
+    try:
+        weeks = float(holdout_weeks)
+    except (TypeError, ValueError):
+        weeks = float("nan")
+    if not np.isfinite(weeks) or weeks <= 0:
+        raise ParameterError(f"holdout_weeks={holdout_weeks!r}: must be a number of weeks > 0.")
+    return weeks
+
+
+def calibration_end(
+    days: pd.DataFrame, calibration_end: pd.Timestamp | str | None, holdout_weeks: float
+) -> pd.Timestamp:
+    """The last calibration day: ``calibration_end`` itself, or when it is empty
+    ``holdout_weeks`` before the last purchase day.
+
+    Raises
+    ------
+    ParameterError
+        ``holdout_weeks`` is not > 0, ``calibration_end`` is not a date, or an empty one
+        leaves no calibration period (a holdout as long as the data).
+    """
+    weeks = _weeks(holdout_weeks)
+    if calibration_end is not None and str(calibration_end).strip():
+        return _date("calibration_end", calibration_end)
+    first, last = days["day"].min(), days["day"].max()
+    end = last - pd.Timedelta(days=int(round(weeks * 7)))
+    if end < first:
+        raise ParameterError(
+            f"holdout_weeks={holdout_weeks:g} is longer than the data ({first:%Y-%m-%d} .. "
+            f"{last:%Y-%m-%d}, {(last - first).days / 7:.1f} weeks): nothing is left to "
+            "calibrate on; shorten the holdout."
+        )
+    return end
+
+
 def calibration_holdout(
     days: pd.DataFrame,
     calibration_end: pd.Timestamp | str,
@@ -310,23 +356,47 @@ def calibration_holdout(
     Raises
     ------
     ParameterError
-        The calibration period or the holdout lies outside the data.
+        A date is not a date; the calibration period or the holdout lies outside the data;
+        the cohort end is outside the calibration period.
     """
-    cal_end = pd.Timestamp(calibration_end)
+    cal_end = _date("calibration_end", calibration_end)
+    weeks = _weeks(holdout_weeks)
     first, last = days["day"].min(), days["day"].max()
-    if not holdout_weeks or holdout_weeks <= 0:
-        raise ParameterError(f"holdout_weeks must be > 0, got {holdout_weeks}.")
-    holdout_end = cal_end + WEEK * holdout_weeks
+    holdout_end = cal_end + WEEK * weeks
     if cal_end < first:
         raise ParameterError(
-            f"calibration end {cal_end:%Y-%m-%d} is before the first purchase {first:%Y-%m-%d}."
+            f"calibration_end={cal_end:%Y-%m-%d} is before the first purchase in the data "
+            f"({first:%Y-%m-%d})."
+        )
+    if cal_end >= last:
+        raise ParameterError(
+            f"calibration_end={cal_end:%Y-%m-%d} is on or after the last purchase in the data "
+            f"({last:%Y-%m-%d}): no holdout is left."
         )
     if holdout_end - last > pd.Timedelta(days=1):
         raise ParameterError(
-            f"a holdout of {holdout_weeks:g} weeks after {cal_end:%Y-%m-%d} ends "
+            f"holdout_weeks={weeks:g} after calibration_end={cal_end:%Y-%m-%d} ends "
             f"{holdout_end:%Y-%m-%d}, after the last purchase in the data ({last:%Y-%m-%d}): "
             "shorten the holdout or move the calibration end earlier."
         )
+    if start is not None:
+        start = _date("start", start)
+        if start > cal_end:
+            raise ParameterError(
+                f"start={start:%Y-%m-%d} is after calibration_end={cal_end:%Y-%m-%d}."
+            )
+    if cohort_end is not None:
+        cohort_end = _date("cohort_end", cohort_end)
+        if cohort_end > cal_end:
+            raise ParameterError(
+                f"cohort_end={cohort_end:%Y-%m-%d} is after calibration_end={cal_end:%Y-%m-%d}: "
+                "the cohort must have made its first purchase in the calibration period."
+            )
+        if cohort_end < first:
+            raise ParameterError(
+                f"cohort_end={cohort_end:%Y-%m-%d} is before the first purchase in the data "
+                f"({first:%Y-%m-%d}): the cohort would be empty."
+            )
     period = summarise(days, cal_end, start=start, cohort_end=cohort_end)
     actual = future_purchases(days, period.customers, cal_end, holdout_end)
     return period, actual

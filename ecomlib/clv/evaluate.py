@@ -130,31 +130,30 @@ SEGMENT_ACTIONS = {
 
 
 def segments(
-    p_alive: pd.Series, clv: pd.Series, alive_cut: float = 0.5, value_quantile: float = 0.8
+    p_churn: pd.Series, clv: pd.Series, churn_cut: float = 0.5, value_quantile: float = 0.8
 ) -> pd.Series:
-    """Four segments from the probability of being alive and the predicted CLV (top
-    ``1 - value_quantile`` share = high value)."""
+    """Four segments from the probability of no purchase in the next period (at risk: at
+    least ``churn_cut``) and the predicted CLV (top ``1 - value_quantile`` share = high
+    value)."""
     high = clv >= clv.quantile(value_quantile)
-    active = p_alive >= alive_cut
+    active = p_churn < churn_cut
     label = np.select(
         [high & active, high & ~active, ~high & active],
         ["high value, active", "high value, at risk", "low value, active"],
         "low value, at risk",
     )
-    return pd.Series(label, index=p_alive.index, name="segment")
+    return pd.Series(label, index=p_churn.index, name="segment")
 
 
 def segment_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Customers, mean p_alive, mean and total CLV per segment, with the suggested action."""
+    """Customers, mean P(churn) (and P(alive) when the table has it), mean and total CLV per
+    segment, with the suggested action."""
     g = table.groupby("segment")
-    out = pd.DataFrame(
-        {
-            "customers": g.size(),
-            "p_alive": g["p_alive"].mean(),
-            "clv_mean": g["clv"].mean(),
-            "clv_share": g["clv"].sum() / table["clv"].sum(),
-        }
-    )
+    out = pd.DataFrame({"customers": g.size(), "p_churn": g["p_churn"].mean()})
+    if "p_alive" in table:
+        out["p_alive"] = g["p_alive"].mean()
+    out["clv_mean"] = g["clv"].mean()
+    out["clv_share"] = g["clv"].sum() / table["clv"].sum()
     out["action"] = [SEGMENT_ACTIONS[s] for s in out.index]
     return out.reindex([s for s in SEGMENT_ACTIONS if s in out.index])
 

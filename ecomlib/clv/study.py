@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ecomlib.clv.data import Period, calibration_holdout
+from ecomlib.clv.data import calibration_end as resolve_calibration_end
 from ecomlib.clv.evaluate import fit_predict, leaderboard, paired_bootstrap, validation_board
 from ecomlib.clv.ml import GRUCLV, ChurnClassifier, LightGBMCLV, default_inner_weeks
 from ecomlib.clv.models import BGNBD, CLVModel, ParetoNBD, RateBaseline, ZeroBaseline
@@ -94,8 +95,7 @@ def run_study(
         compares the chosen model with.
     """
     t0 = time.perf_counter()
-    if not calibration_end:
-        calibration_end = days["day"].max() - pd.Timedelta(days=int(round(holdout_weeks * 7)))
+    calibration_end = resolve_calibration_end(days, calibration_end, holdout_weeks)
     period, actual = calibration_holdout(
         days, calibration_end, holdout_weeks, cohort_end=cohort_end
     )

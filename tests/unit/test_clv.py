@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -257,8 +259,9 @@ def test_paired_bootstrap_segments_and_clv():
     curve = np.array([[1.0, 2.0], [0.0, 0.0]])
     value = clv.discounted_value(curve, np.array([52, 104]), np.array([10.0, 10.0]), 0.1)
     assert value[0] == pytest.approx(10 / 1.1 + 10 / 1.21) and value[1] == 0
+    # the risk axis is P(no purchase next period): high = at risk
     seg = clv.segments(
-        pd.Series([0.9, 0.1, 0.9, 0.1]), pd.Series([100.0, 90.0, 1.0, 2.0]), 0.5, 0.5
+        pd.Series([0.1, 0.9, 0.1, 0.9]), pd.Series([100.0, 90.0, 1.0, 2.0]), 0.5, 0.5
     )
     assert seg.tolist() == [
         "high value, active",
@@ -266,6 +269,56 @@ def test_paired_bootstrap_segments_and_clv():
         "low value, active",
         "low value, at risk",
     ]
+    table = pd.DataFrame(
+        {"p_churn": [0.1, 0.9, 0.1, 0.9], "clv": [100.0, 90.0, 1.0, 2.0], "segment": seg}
+    )
+    segs = clv.segment_table(table)
+    assert segs["customers"].tolist() == [1, 1, 1, 1]
+    assert segs.loc["high value, at risk", "p_churn"] == 0.9
+    assert segs["clv_share"].sum() == pytest.approx(1.0)
+
+
+def test_one_off_buyers_are_not_all_active(split):
+    """BG/NBD's P(alive) is 1 for every customer without a repeat purchase; the churn
+    classifier's P(churn) is not, so one-off buyers can be at risk."""
+    days, cal_end = split
+    period, _ = clv.calibration_holdout(days, cal_end, 15)
+    one_off = period.summary["frequency"] == 0
+    assert one_off.sum() > 10
+    p_alive = clv.BGNBD(intervals=False).fit(period).predict(period, 15)["p_alive"]
+    assert (p_alive[one_off] == 1).all()
+    p_churn = clv.ChurnClassifier().fit(period).predict_proba(period, 15)
+    assert p_churn[one_off].nunique() > 1
+    seg = clv.segments(p_churn, pd.Series(1.0, index=period.customers))
+    assert seg[one_off].str.endswith("at risk").any()
+
+
+def test_gru_bins_weeks(split):
+    """``bin_weeks`` sums purchase days and spend per bin ending at the cutoff."""
+    days, cal_end = split
+    period, _ = clv.calibration_holdout(days, cal_end, 15)
+    counts, spend, ends = period.weekly()  # 15 weeks
+    c2, s2, started, ends2 = clv.GRUCLV(bin_weeks=2)._binned(period)
+    assert c2.shape == (len(period.customers), 8)  # 15 weeks -> 8 bins, the first padded
+    np.testing.assert_allclose(c2[:, 1:], counts[:, 1:].reshape(-1, 7, 2).sum(axis=2))
+    np.testing.assert_allclose(c2[:, 0], counts[:, 0])
+    assert c2.sum() == counts.sum() and s2.sum() == pytest.approx(spend.sum(), rel=1e-5)
+    assert list(ends2) == list(ends[[0, 2, 4, 6, 8, 10, 12, 14]])
+    assert started.max() == 1 and (started[:, -1] == 1).all()
+    with pytest.raises(ParameterError, match="bin_weeks"):
+        clv.GRUCLV(bin_weeks=0)
+
+
+def test_gru_trains_on_one_thread_and_restores_the_setting(split):
+    import torch
+
+    days, cal_end = split
+    period, _ = clv.calibration_holdout(days, cal_end, 15)
+    before = torch.get_num_threads()
+    m = clv.GRUCLV(hidden=8, epochs=3, batch_size=64, max_seconds=None, device="cpu")
+    m.fit(period).predict(period, 15)
+    assert torch.get_num_threads() == before
+    assert m.fit_result_.steps_run == m.fit_result_.planned_steps or len(m.history_) < 3
 
 
 # ---------------------------------------------------------------- bad input
@@ -319,10 +372,46 @@ def test_bad_periods_are_refused(split):
         clv.calibration_holdout(days, cal_end, 40)
     with pytest.raises(ParameterError, match="before the first purchase"):
         clv.calibration_holdout(days, "2019-01-01", 5)
-    with pytest.raises(ParameterError, match="holdout_weeks must be > 0"):
+    with pytest.raises(ParameterError, match="holdout_weeks=0: must be"):
         clv.calibration_holdout(days, cal_end, 0)
     period, _ = clv.calibration_holdout(days, cal_end, 10)
     with pytest.raises(ParameterError, match="horizon must be > 0"):
         clv.BGNBD().fit(period).predict(period, -1)
     with pytest.raises(ParameterError, match="objective"):
         clv.LightGBMCLV("huber")
+
+
+@pytest.mark.parametrize(
+    ("calibration_end", "weeks", "cohort_end", "message"),
+    [
+        ("soon", 5, None, "calibration_end='soon' is not a date"),
+        ("2019-06-30", 5, None, "calibration_end=2019-06-30 is before the first purchase"),
+        ("2025-01-01", 5, None, "calibration_end=2025-01-01 is on or after the last purchase"),
+        ("2020-04-30", 30, None, "holdout_weeks=30 after calibration_end=2020-04-30"),
+        ("2020-04-30", float("nan"), None, "holdout_weeks=nan: must be"),
+        ("2020-04-30", "many", None, "holdout_weeks='many': must be"),
+        ("2020-04-30", 5, "2020-05-30", "cohort_end=2020-05-30 is after calibration_end"),
+        ("2020-04-30", 5, "2019-01-01", "cohort_end=2019-01-01 is before the first purchase"),
+        ("2020-04-30", 5, "later", "cohort_end='later' is not a date"),
+    ],
+)
+def test_bad_periods_name_the_parameter_and_value(
+    split, calibration_end, weeks, cohort_end, message
+):
+    days, _ = split
+    with pytest.raises(ParameterError, match=re.escape(message)):
+        clv.calibration_holdout(days, calibration_end, weeks, cohort_end=cohort_end)
+
+
+def test_default_calibration_end(split):
+    days, _ = split
+    last = days["day"].max()
+    assert clv.calibration_end(days, "", 4) == last - pd.Timedelta(days=28)
+    assert clv.calibration_end(days, None, 4) == last - pd.Timedelta(days=28)
+    assert clv.calibration_end(days, "2020-03-01", 4) == pd.Timestamp("2020-03-01")
+    with pytest.raises(ParameterError, match=r"holdout_weeks=100 is longer than the data"):
+        clv.calibration_end(days, "", 100)
+    with pytest.raises(ParameterError, match=r"holdout_weeks=-1: must be"):
+        clv.calibration_end(days, "", -1)
+    with pytest.raises(ParameterError, match=r"holdout_weeks=100 is longer than the data"):
+        clv.run_study(days, "", 100, names=["rate"])
