@@ -11,6 +11,7 @@ metrics; ``reports/index.html`` lists every run.
 from __future__ import annotations
 
 import ast
+import asyncio
 import datetime as dt
 import logging
 import os
@@ -32,6 +33,8 @@ from ecomlib.report.metrics import read_metrics_file, write_json_atomic
 log = logging.getLogger(__name__)
 
 PROFILES = ("default", "smoke", "full", "gpu")
+# seconds a kernel has to exit after a shutdown request before it is interrupted
+GRACEFUL_SHUTDOWN_S = 3.0
 
 
 def notebooks_dir() -> Path:
@@ -297,8 +300,15 @@ def _local_kernel_manager(stderr_path: Path | None = None):
     so the caller can read it after papermill has dropped the manager) is the kernel's peak
     resident memory, read just before the kernel is shut down. With ``stderr_path`` the
     kernel's own stderr (ipykernel's log lines, not cell output) goes to that file instead of
-    the terminal, where a shutdown message such as "KeyboardInterrupt caught in kernel" would
-    read like a failure."""
+    the terminal.
+
+    Its ``shutdown_kernel`` first asks the kernel to shut down and waits for it to exit
+    (:data:`GRACEFUL_SHUTDOWN_S`); only a kernel still busy then (a cell running on Ctrl-C or
+    SIGTERM) gets jupyter_client's interrupt, shutdown request, SIGTERM and SIGKILL.
+    jupyter_client sends SIGINT before every shutdown request, and papermill shuts the kernel
+    down as soon as the reply to its last ``kernel_info`` request arrives: a SIGINT that found
+    the kernel still inside that message handler made ipykernel log "KeyboardInterrupt caught
+    in kernel." after a notebook that had succeeded."""
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.paths import jupyter_runtime_dir
     from jupyter_core.utils import ensure_dir_exists
@@ -317,7 +327,22 @@ def _local_kernel_manager(stderr_path: Path | None = None):
             peak = process_peak_mb(pid) if pid else None
             if peak is not None:
                 type(self).peak_mb = max(type(self).peak_mb or 0.0, peak)
+            if not now and not restart and self.owns_kernel and self.has_kernel:
+                await self._shutdown_without_interrupt()
+            # whatever is left: a busy kernel is interrupted, terminated, killed; an exited one
+            # has no process to signal, so this only closes the sockets and connection file
             await super().shutdown_kernel(now=now, restart=restart)
+
+        async def _shutdown_without_interrupt(self) -> None:
+            """Send ``shutdown_request`` and wait up to GRACEFUL_SHUTDOWN_S for the kernel to
+            exit; an idle kernel (every cell done) exits within a fraction of a second."""
+            await self.request_shutdown()
+            deadline = time.monotonic() + GRACEFUL_SHUTDOWN_S
+            while await self.is_alive():
+                if time.monotonic() > deadline:
+                    return
+                await asyncio.sleep(0.05)
+            await self.provisioner.wait()  # reaps the process: has_kernel is False now
 
     runtime = jupyter_runtime_dir()
     # socket paths are "<runtime dir>/kernel-<uuid>-ipc-<n>"; Unix limits them to ~107 bytes
@@ -373,7 +398,8 @@ def execute_notebook(
 ) -> NotebookResult:
     """Execute one notebook with papermill into ``out_dir`` (ipynb, html, metrics).
 
-    ``footer`` (the run's manifest) is printed at the foot of the HTML page. Raises
+    ``footer`` (the run's manifest) is printed at the foot of the HTML page, with the
+    parameters this notebook ran with. Raises
     :class:`NotebookFailed` (after writing the partial notebook) when a cell raises.
     """
     import papermill as pm
@@ -429,7 +455,8 @@ def execute_notebook(
     )
     if executed.exists():
         result.cells = cell_seconds(executed)
-        export_html(executed, out_dir / f"{path.stem}.html", footer=footer)
+        page_footer = {**footer, "parameters": parameters} if footer else None
+        export_html(executed, out_dir / f"{path.stem}.html", footer=page_footer)
     if error:
         if kernel_log.exists() and kernel_log.stat().st_size:
             kernel_log.replace(out_dir / f"{path.stem}.kernel.log")  # kept for debugging
@@ -470,14 +497,31 @@ def export_html(executed: Path, target: Path, footer: dict[str, Any] | None = No
     target.write_text(body, encoding="utf-8")
 
 
+def _parameter_text(value: Any) -> str:
+    """A parameter value as ``-p`` takes it: text bare unless empty or padded, lists as
+    ``[a, b]``, everything else as Python writes it."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_parameter_text(v) for v in value) + "]"
+    if isinstance(value, str):
+        return value if value and value.strip() == value and "," not in value else repr(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return repr(value)
+
+
 def _footer_html(manifest: dict[str, Any]) -> str:
     import html
 
     data = manifest.get("data") or {}
     versions = ", ".join(f"{k} {v}" for k, v in (manifest.get("versions") or {}).items())
+    params = manifest.get("parameters")
+    if params is not None:  # those of the profile and -p; the rest are the notebook's defaults
+        params = ", ".join(f"{k}={_parameter_text(v)}" for k, v in params.items())
+        params = f"parameters {params or '(notebook defaults)'}"
     parts = [
         f"run {manifest.get('run', '')}",
         f"profile {manifest.get('profile', '')}",
+        params,
         f"data {data.get('name', '')} (fingerprint {data.get('fingerprint', '-')})",
         f"engine {manifest.get('engine', '')}",
         f"commit {manifest.get('commit') or '-'}",

@@ -351,6 +351,35 @@ def test_kernel_talks_over_local_ipc_not_tcp(project, capfd):
     assert "over TCP without encryption" not in err
 
 
+SLOW_KERNEL_INFO = (
+    "import time\n"
+    "kernel = get_ipython().kernel\n"
+    "reply = kernel.shell_handlers['kernel_info_request']\n"
+    "async def slow_kernel_info(*args):\n"
+    "    await reply(*args)\n"
+    "    time.sleep(1)  # still in the handler when the client has the reply\n"
+    "kernel.shell_handlers['kernel_info_request'] = slow_kernel_info\n"
+    "print('ready')"
+)
+
+
+def test_kernel_shuts_down_without_a_keyboard_interrupt(project, monkeypatch, tmp_path):
+    """papermill shuts the kernel down as soon as the reply to its last kernel_info request
+    arrives; jupyter_client's shutdown begins with SIGINT, which, when the kernel had not yet
+    left that handler, made ipykernel log "KeyboardInterrupt caught in kernel." after a
+    notebook that succeeded. Here the handler lingers a second, so the race is certain."""
+    _notebook(project / "notebooks" / "03_linger.ipynb", SLOW_KERNEL_INFO)
+    kernel_log = tmp_path / "kernel-stderr.log"  # kept: the runner deletes its own on success
+    manager_for = runner._local_kernel_manager
+    monkeypatch.setattr(runner, "_local_kernel_manager", lambda _path: manager_for(kernel_log))
+    result = runner.execute_notebook(
+        runner.find_notebook("03"), tmp_path / "out", {"N": 2}, progress=False
+    )
+    assert result.status == "ok"
+    assert kernel_log.exists()  # the kernel's stderr went there
+    assert "KeyboardInterrupt" not in kernel_log.read_text()
+
+
 def test_each_kernel_gets_its_own_ipc_sockets(monkeypatch, tmp_path):
     """Kernels started from the same folder (two pytest-xdist workers, parallel runs) must not
     share socket paths, or one reads the other's messages ("Invalid Signature")."""
@@ -581,7 +610,9 @@ def test_ecom_params_lists_defaults_profiles_and_rules():
 def test_metrics_json_and_pages_carry_the_run_manifest_and_cell_seconds(project):
     slow = project / "notebooks" / "03_slow.ipynb"
     _notebook(slow, "import time; time.sleep(0.7)")
-    final, results = runner.run(["03"], profile="smoke", run_name="m", progress=False)
+    final, results = runner.run(
+        ["03"], profile="smoke", overrides={"SEED": 7}, run_name="m", progress=False
+    )
     summary = json.loads((final / "metrics.json").read_text())
     manifest = summary["manifest"]
     assert manifest["run"] == "m" and manifest["profile"] == "smoke"
@@ -592,6 +623,30 @@ def test_metrics_json_and_pages_carry_the_run_manifest_and_cell_seconds(project)
     assert [c[0] for c in cells] == [3] and cells[0][1] >= 0.7 and "time.sleep" in cells[0][2]
     html = (final / "03_slow.html").read_text()
     assert "ecom-manifest" in html and "profile smoke" in html and "engine duckdb" in html
+    # the page says what this notebook ran with: the profile's and -p's parameters
+    assert "parameters SEED=7, PROFILE=smoke" in html
+
+
+def test_manifest_footer_lists_parameters_compactly():
+    footer = runner._footer_html(
+        {
+            "run": "r",
+            "profile": "smoke",
+            "parameters": {
+                "N": 3,
+                "MODELS": ["AutoETS", "LightGBM"],
+                "START": dt.date(2017, 1, 1),
+                "NOTE": "a, b",
+                "CUDA": False,
+            },
+        }
+    )
+    assert (
+        "parameters N=3, MODELS=[AutoETS, LightGBM], START=2017-01-01, "
+        "NOTE=&#x27;a, b&#x27;, CUDA=False" in footer
+    )
+    assert "parameters (notebook defaults)" in runner._footer_html({"parameters": {}})
+    assert "parameters" not in runner._footer_html({"run": "r"})  # no notebook: no line
 
 
 def test_resume_runs_only_what_did_not_finish(project):
