@@ -41,8 +41,9 @@ __all__ = [
     "week_of",
 ]
 
-#: Complete Journey weeks start on Mondays around 05:00 in the timestamps' clock (local
-#: midnight); week 1 is the partial week before the first Monday (2017-01-02).
+#: The Complete Journey's week 1 (what :func:`week_origin` finds in its data): weeks start
+#: on Mondays at local midnight, 05:00 in the UTC timestamps; week 1 is the partial week
+#: before the first Monday (2017-01-02). The default of :func:`week_of`.
 WEEK_ORIGIN = pd.Timestamp("2016-12-26 05:00:00")
 
 PROMO_FEATURES = ("p_display", "p_mailer", "h_display", "h_mailer")
@@ -58,6 +59,22 @@ def week_of(timestamps, origin: pd.Timestamp = WEEK_ORIGIN) -> np.ndarray:
     ts = pd.to_datetime(pd.Series(np.atleast_1d(timestamps)))
     days = (ts - origin).dt.total_seconds().to_numpy() / 86400.0
     return (np.floor(days / 7.0) + 1).astype(np.int64)
+
+
+def week_origin(source) -> pd.Timestamp:
+    """Start of week 1 of a source's ``promotions.week`` numbers, as a naive UTC timestamp:
+    local midnight (the source's ``timezone``; UTC for a bare connection) of the Monday that
+    :func:`ecomlib.forecast.exog.week_offset` finds from the data (the transactions' own
+    ``week`` column when they have one, else the week of the first transaction)."""
+    from ecomlib.forecast.exog import week_offset
+    from ecomlib.recommend.interactions import connection
+
+    with connection(source) as con:
+        offset = week_offset(con)
+    # week_offset = week - (Monday-starting weeks since Monday 1970-01-05)
+    monday = pd.Timestamp("1970-01-05") + pd.Timedelta(weeks=1 - offset)
+    tz = getattr(source, "timezone", None) or "UTC"
+    return monday.tz_localize(tz).tz_convert("UTC").tz_localize(None)
 
 
 class _SqlReader:
@@ -83,7 +100,8 @@ class PlannedSignals(_SqlReader):
     ----------
     con : a DuckDB connection with the views ``transactions``, ``promotions``, ``campaigns``,
         ``campaign_descriptions`` and ``coupons`` (default :func:`ecomlib.data.connect`).
-    origin : start of week 1 (see :func:`week_of`).
+    origin : start of week 1 (see :func:`week_of`); None: found in the data
+        (:func:`week_origin`, the first time it is needed).
     coupons : also read the coupon plan (off by default: on Complete Journey the campaigns
         are so broad that holding a coupon barely separates bought from not-bought products,
         and the household x product coupon matrix has ~12M entries).
@@ -95,10 +113,10 @@ class PlannedSignals(_SqlReader):
     (store, product) of the window comes back to pandas.
     """
 
-    def __init__(self, con=None, origin: pd.Timestamp = WEEK_ORIGIN, coupons: bool = False):
+    def __init__(self, con=None, origin: pd.Timestamp | None = None, coupons: bool = False):
         super().__init__(con)
         self.use_coupons = coupons
-        self.origin = pd.Timestamp(origin)
+        self.origin = None if origin is None else pd.Timestamp(origin)
 
     # ------------------------------------------------------------------ queries
 
@@ -106,6 +124,8 @@ class PlannedSignals(_SqlReader):
         """First and last week overlapping the window ``(start, end]``."""
         if pd.Timestamp(end) <= pd.Timestamp(start):
             raise ParameterError(f"window end {end} must be after its start {start}.")
+        if self.origin is None:
+            self.origin = week_origin(self._con)
         first, last = week_of([pd.Timestamp(start), pd.Timestamp(end)], self.origin)
         return int(first), int(last)
 

@@ -10,7 +10,7 @@ import pytest
 
 from ecomlib import recommend as rec
 from ecomlib.errors import ParameterError
-from ecomlib.recommend.signals import PlannedSignals, week_of
+from ecomlib.recommend.signals import WEEK_ORIGIN, PlannedSignals, week_of, week_origin
 
 T0 = pd.Timestamp("2017-01-02 06:00")  # Monday of week 2
 
@@ -83,14 +83,34 @@ PROMO = _promo(
 )
 
 
+def _signals(con):
+    """The fixtures number their promotion weeks on the Complete Journey's calendar."""
+    return PlannedSignals(con, origin=WEEK_ORIGIN)
+
+
 def _window(con):
-    return PlannedSignals(con).window(START, END, np.array([1, 2]), np.array([100, 101, 102]))
+    return _signals(con).window(START, END, np.array([1, 2]), np.array([100, 101, 102]))
+
+
+def test_week_origin_is_found_in_the_data():
+    # no week column: week 1 is the Monday-starting week of the first transaction (a
+    # Tuesday here), at midnight UTC for a bare connection
+    assert week_origin(_con(TRANS, PROMO)) == pd.Timestamp("2017-01-02")
+    # a source's own week numbers and its time zone: the Complete Journey's calendar
+    from ecomlib.data import open_source
+
+    assert week_origin(open_source("")) == WEEK_ORIGIN
+    # found lazily by the signals when no origin is given
+    signals = PlannedSignals(_con(TRANS, PROMO))
+    assert signals.window_weeks(START, END) == (1, 3) and signals.origin == pd.Timestamp(
+        "2017-01-02"
+    )
 
 
 def test_window_hand_computed():
     sig = _window(_con(TRANS, PROMO))
     # window weeks 2..4 -> 3 weeks; two stores run promotions
-    assert PlannedSignals(_con(TRANS, PROMO)).window_weeks(START, END) == (2, 4)
+    assert _signals(_con(TRANS, PROMO)).window_weeks(START, END) == (2, 4)
     assert sig["p_display"].tolist() == pytest.approx([1 / 3 / 2, 1 / 3 / 2, 0.0])
     assert sig["p_mailer"].tolist() == pytest.approx([1 / 3 / 2, 1 / 3 / 2, 0.0])
     vals = PlannedSignals.pair_values(sig, np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1]))
@@ -98,7 +118,7 @@ def test_window_hand_computed():
     assert vals["h_display"].tolist() == pytest.approx([0.75 / 3, 0.25 / 3, 0.0, 1 / 3])
     assert vals["h_mailer"].tolist() == pytest.approx([0.75 / 3, 0.25 / 3, 0.0, 1 / 3])
     with pytest.raises(ParameterError):
-        PlannedSignals(_con(TRANS, PROMO)).window(END, START, [1], [100])
+        _signals(_con(TRANS, PROMO)).window(END, START, [1], [100])
 
 
 def test_window_reads_no_future():
@@ -138,7 +158,9 @@ def test_coupons_of_running_campaigns_only():
         {"coupon_upc": [9, 8, 7], "product_id": [101, 100, 102], "campaign_id": [1, 2, 3]}
     )
     con = _con(TRANS, PROMO, camps, desc, coupons)
-    sig = PlannedSignals(con, coupons=True).window(START, END, [1, 2], [100, 101, 102])
+    sig = PlannedSignals(con, origin=WEEK_ORIGIN, coupons=True).window(
+        START, END, [1, 2], [100, 101, 102]
+    )
     # campaign 2 ended before the window, campaign 3 starts after it: only (1, 101)
     assert sig["h_coupon"].toarray().tolist() == [[0, 1, 0], [0, 0, 0]]
     assert PlannedSignals(con, coupons=True).feature_names[-2:] == ("h_coupon", "p_coupon")
@@ -163,7 +185,7 @@ def _shopping(n_users=24, weeks=10, seed=0):
 
 class _Spy(PlannedSignals):
     def __init__(self, con):
-        super().__init__(con)
+        super().__init__(con, origin=WEEK_ORIGIN)
         self.calls = []
 
     def window(self, start, end, user_ids, item_ids):
@@ -215,7 +237,7 @@ def test_ranker_with_planned_signals_reads_no_future(tiny_ranker):
     after = pd.concat(
         [trans, _transactions([(u, 99, 10**6 + u, 5, end + pd.Timedelta(days=2)) for u in users])]
     )
-    again = tiny_ranker(signals=PlannedSignals(_con(after, future))).fit(train)
+    again = tiny_ranker(signals=_signals(_con(after, future))).fit(train)
     pd.testing.assert_frame_equal(recs, again.recommend(users, k=5, exclude_seen=False))
     idx = model.interactions_.user_index(users)
     np.testing.assert_array_equal(model.score(idx), again.score(idx))
@@ -264,7 +286,7 @@ def test_new_item_scorer_promotion_boost():
     wk = int(week_of([end + pd.Timedelta(days=3)])[0])
     # item 20 (bought by few) goes on display at every store in the predicted window
     promo = _promo([(20, 10, "5", "A", wk), (20, 11, "5", "A", wk)])
-    signals = PlannedSignals(_con(trans, promo))
+    signals = _signals(_con(trans, promo))
     boosted = rec.NewItemScorer(promo_weight=100.0, signals=signals).fit(frame)
     users = [u for u in range(8) if 20 not in set(frame.loc[frame["user_id"] == u, "item_id"])]
     assert users
