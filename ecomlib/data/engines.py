@@ -390,6 +390,48 @@ def _spark_rewrites(tree):
     return tree.transform(once)
 
 
+def _literal(value) -> str:
+    """A SQL literal of a query parameter (floats as DOUBLE: Spark reads ``1.5`` as DECIMAL)."""
+    import pandas as pd
+
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"CAST({value!r} AS DOUBLE)"
+    if isinstance(value, dt.datetime | pd.Timestamp):
+        return f"TIMESTAMP '{pd.Timestamp(value).isoformat(sep=' ')}'"
+    if isinstance(value, dt.date):
+        return f"DATE '{value.isoformat()}'"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise EcomError(f"cannot bind a query parameter of type {type(value).__name__}: {value!r}.")
+
+
+def bind(sql: str, params) -> str:
+    """``sql`` with each ``?`` placeholder (outside quoted text) replaced by the literal of the
+    next of ``params``: DuckDB's parameter style, for engines that take none (Spark)."""
+    params = list(params)
+    parts = re.split(r"('(?:[^']|'')*')", sql)  # odd items: quoted text, left alone
+    out, used = [], 0
+    for k, part in enumerate(parts):
+        if k % 2 == 0:
+            pieces = part.split("?")
+            for j, piece in enumerate(pieces[:-1]):
+                if used >= len(params):
+                    raise EcomError(f"the query has more '?' than the {len(params)} parameter(s).")
+                pieces[j] = piece + _literal(params[used])
+                used += 1
+            part = "".join(pieces)
+        out.append(part)
+    if used != len(params):
+        raise EcomError(f"the query has {used} '?' but {len(params)} parameter(s) were given.")
+    return "".join(out)
+
+
 def to_spark_sql(sql: str) -> str:
     """DuckDB-dialect SQL -> Spark SQL (sqlglot, plus :func:`_spark_rewrites`)."""
     import sqlglot
@@ -607,15 +649,14 @@ class SparkEngine:
         return normalise_frame(frame.toPandas(), ints)
 
     def execute(self, sql: str, *args) -> _Result:
-        """DuckDB-connection look-alike: ``execute(sql).df() / fetchall() / fetchone()``.
+        """DuckDB-connection look-alike: ``execute(sql[, params]).df() / fetchall() /
+        fetchone()``; ``?`` parameters are bound as literals (:func:`bind`).
 
         ``SET`` statements (DuckDB threads, memory limit) are ignored, ``information_schema.
         tables`` lists the session's views, ``DESCRIBE`` gives column names first (for the
         ``_raw_<table>`` views of the files: the DuckDB types the canonical SQL is written
         against, so :func:`ecomlib.data.check_source` runs unchanged)."""
-        if args:
-            raise EcomError("the Spark engine does not take query parameters; inline them.")
-        text = sql.strip().rstrip(";")
+        text = (bind(sql, args[0]) if args else sql).strip().rstrip(";")
         if re.match(r"(?is)^SET\s", text):
             log.debug("spark engine: ignoring %r", text)
             return _Result(None)

@@ -159,10 +159,11 @@ class Interactions:
 # ---------------------------------------------------------------------- builders
 @contextlib.contextmanager
 def connection(source=None):
-    """A DuckDB connection from ``source``: a connection or an engine of
+    """A connection from ``source``: a DuckDB connection or an engine of
     :func:`ecomlib.data.engines.connect` (used as is), a data source
-    (:class:`ecomlib.data.Source`, connected and closed afterwards) or None (the bundled
-    default, connected and closed afterwards)."""
+    (:class:`ecomlib.data.Source`: its views on the run's engine,
+    :meth:`~ecomlib.data.Source.open_engine`, closed afterwards) or None (the bundled
+    default on DuckDB, closed afterwards)."""
     import duckdb
 
     from ecomlib.data.engines import DuckDBEngine, SparkEngine
@@ -175,7 +176,7 @@ def connection(source=None):
 
         con = connect()
     else:
-        con = source.connect()
+        con = source.open_engine()
     try:
         yield con
     finally:

@@ -32,6 +32,25 @@ def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
 
 
 # ---------------------------------------------------------------------- no JVM needed
+def test_bind_inlines_duckdb_parameters_as_literals():
+    import datetime as dt
+
+    from ecomlib.data.engines import bind
+
+    sql = bind(
+        "SELECT '?' AS q FROM t WHERE ts <= ? AND w BETWEEN ? AND ? AND x / ? > 0 AND s = ?",
+        [dt.datetime(2017, 1, 2, 5), 1, 3, 2.0, "it's"],
+    )
+    assert sql == (
+        "SELECT '?' AS q FROM t WHERE ts <= TIMESTAMP '2017-01-02 05:00:00' AND w BETWEEN 1 "
+        "AND 3 AND x / CAST(2.0 AS DOUBLE) > 0 AND s = 'it''s'"
+    )
+    with pytest.raises(EcomError, match="1 '[?]' but 2 parameter"):
+        bind("SELECT ?", [1, 2])
+    with pytest.raises(EcomError, match="more '[?]' than"):
+        bind("SELECT ?, ?", [1])
+
+
 def test_transpile_rewrites_what_sqlglot_passes_through():
     sql = to_spark_sql(
         "SELECT timezone('UTC', timezone('Europe/Berlin', TRY_CAST(x AS TIMESTAMP))) AS a, "
@@ -216,6 +235,40 @@ def test_promotion_plan_features_equal_on_both_engines(complete_journey):
     a, b = (promotion_features(eng, **kw) for eng in complete_journey)
     assert len(a) > 500 and a["display_share"].max() > 0
     _same(normalise_frame(a), normalise_frame(b))
+
+
+@needs_spark
+def test_recommender_feature_queries_equal_on_both_engines(complete_journey):
+    """The next-basket ranker's SQL readers (promotion plan, purchase details, store sales),
+    with their DuckDB ``?`` parameters, give the same frames on either engine."""
+    from ecomlib.data.engines import normalise_frame
+    from ecomlib.recommend.signals import PlannedSignals, PurchaseDetails, StoreSales
+
+    cut = pd.Timestamp("2017-02-20 05:00")
+    duck, spk = complete_journey
+
+    def frames(con):
+        plan = PlannedSignals(con)
+        first, last = plan.window_weeks(cut, cut + pd.Timedelta(days=14))
+        out = {
+            "weeks": pd.DataFrame({"first": [first], "last": [last]}),
+            "promoted": plan.promoted(first, last),
+            "shares": plan.store_shares(cut),
+            "lines": PurchaseDetails(con).lines(cut),
+            "sold": StoreSales(con, recent_days=14).store_products(cut),
+        }
+        keys = ["store_id", "product_id", "household_id"]
+        return {
+            k: normalise_frame(f)
+            .sort_values([c for c in keys if c in f] or list(f.columns))
+            .reset_index(drop=True)
+            for k, f in out.items()
+        }
+
+    a, b = frames(duck), frames(spk)
+    assert len(a["promoted"]) > 100 and len(a["lines"]) > 1000 and len(a["sold"]) > 100
+    for key in a:
+        _same(a[key], b[key])
 
 
 @needs_spark
