@@ -107,6 +107,15 @@ def study_section(title: str, data: str, calibration_end: str | None, weeks: flo
             f"{r.spend_mae:.2f} | {r.spend_rmse:.2f} | {r.spend_predicted:,.0f} | "
             f"{r.spend_actual:,.0f} | {r.seconds:.1f} |"
         )
+    if "GRU" in st.models:
+        r = st.models["GRU"].fit_result_
+        lines += [
+            "",
+            f"GRU training: {r.steps_run:,} of {r.planned_steps:,} planned steps "
+            f"({len(r.history)} epochs, best {r.best_epoch}) in {r.seconds:.1f} s"
+            + (", shortened by its time budget" if r.budget_cut else "")
+            + ".",
+        ]
     if st.paired:
         p = st.paired
         lines += [
