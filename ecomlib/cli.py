@@ -442,6 +442,71 @@ def cache_clear() -> None:
     typer.echo(f"removed {cache.clear()} cached results from {cache.location()}")
 
 
+@app.command("forecast")
+@_friendly
+def forecast_cmd(
+    data: Annotated[
+        str | None, typer.Option("--data", help="Data source: a YAML file or a bundled name.")
+    ] = None,
+    level: Annotated[
+        str, typer.Option(help="total, department, category or a products column.")
+    ] = "category",
+    by: Annotated[
+        str | None,
+        typer.Option(help="A transactions column that splits each series, e.g. store_id."),
+    ] = None,
+    freq: Annotated[str, typer.Option(help="D, W, M or Q.")] = "D",
+    horizon: Annotated[int, typer.Option(help="Periods to forecast.")] = 14,
+    models: Annotated[
+        str, typer.Option(help="statsforecast models, comma-separated.")
+    ] = "SeasonalNaive,AutoETS",
+    series: Annotated[
+        int, typer.Option(help="Keep the N series with the highest sales (0: every series).")
+    ] = 0,
+    engine: Annotated[
+        str | None, typer.Option(help="duckdb or spark (default: ECOM_ENGINE, else duckdb).")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="CSV to write (unique_id, ds, one column a model).")
+    ] = Path("forecast.csv"),
+) -> None:
+    """Forecast every series of a data source (each product group, or group x store with
+    --by store_id) with statsforecast's models, on Spark with --engine spark, into a CSV."""
+    import os
+    import time
+
+    from ecomlib.data.engines import ENGINES
+    from ecomlib.forecast import forecast_source
+    from ecomlib.forecast.report import export_forecast
+
+    if engine is not None and engine.strip().lower() not in ENGINES:
+        raise EcomError(f"--engine {engine!r}: use one of {', '.join(ENGINES)}.")
+    if horizon < 1 or series < 0:
+        raise EcomError(f"--horizon must be >= 1 and --series >= 0, got {horizon} and {series}.")
+    target = out.expanduser().resolve()
+    if not target.parent.is_dir():
+        raise EcomError(f"--out {out}: folder {target.parent} does not exist; create it first.")
+    if not os.access(target.parent, os.W_OK):
+        raise EcomError(f"--out {out}: folder {target.parent} is not writable.")
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    t0 = time.perf_counter()
+    frame = forecast_source(
+        data,
+        level=level,
+        by=by,
+        freq=freq,
+        h=horizon,
+        models=names,
+        n_series=series or None,
+        engine=engine,
+    )
+    path = export_forecast(frame, target)
+    typer.echo(
+        f"{frame.attrs['n_series']:,} series x {horizon} periods ({', '.join(names)}) on "
+        f"{frame.attrs['engine']} in {time.perf_counter() - t0:.1f} s -> {path}"
+    )
+
+
 @app.command("engines")
 @_friendly
 def engines_cmd() -> None:

@@ -31,7 +31,7 @@ from ecomlib.forecast.base import (
     WindowAverage,
 )
 from ecomlib.forecast.calendar import apply_closed_days, calendar_features, closed_mask, us_holidays
-from ecomlib.forecast.distributed import forecast_many
+from ecomlib.forecast.distributed import forecast_many, forecast_source
 from ecomlib.forecast.exog import promotion_features
 from ecomlib.forecast.gbm import LightGBMForecaster, make_features
 from ecomlib.forecast.metrics import bias, evaluate, leaderboard, mase, rmsse, smape
@@ -87,6 +87,7 @@ __all__ = [
     "evaluate",
     "fill_gaps",
     "forecast_many",
+    "forecast_source",
     "future_dates",
     "interval_coverage",
     "leaderboard",

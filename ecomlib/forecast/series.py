@@ -24,9 +24,9 @@ log = logging.getLogger(__name__)
 
 LEVELS = {"total": None, "department": "department", "category": "product_category"}
 FREQS = {"D": "day", "W": "week", "M": "month", "Q": "quarter"}
-# pandas frequency of the period starts we produce: days, and weeks starting on Monday
-# (DuckDB's date_trunc('week', ...) returns Mondays).
-PANDAS_FREQ = {"D": "D", "W": "W-MON"}
+# pandas frequency of the period starts we produce: days, weeks starting on Monday (DuckDB's
+# date_trunc('week', ...) returns Mondays), months and quarters dated on their first day.
+PANDAS_FREQ = {"D": "D", "W": "W-MON", "M": "MS", "Q": "QS"}
 SEASONS = {"D": 7, "W": 52, "M": 12, "Q": 4}
 MONTHS = {"M": 1, "Q": 3}
 
@@ -179,6 +179,7 @@ def build_series(
     measure: str = "sales_value",
     con=None,
     timezone: str | None = None,
+    by: str | None = None,
 ) -> pd.DataFrame:
     """Aggregate transactions into long-format series (one per product group, or the total).
 
@@ -198,6 +199,8 @@ def build_series(
     start : first day (inclusive); None: the first day with a transaction.
     end : last day (inclusive); None: the last day with a transaction.
     measure : "sales_value" or "quantity", what is summed.
+    by : a ``transactions`` column (e.g. ``"store_id"``) that splits every series: one per
+        group and value, ``unique_id`` ``"<group> | <value>"`` (None: no split).
     con : DuckDB connection with the canonical views (default :func:`ecomlib.data.connect`).
     timezone : IANA time zone name whose calendar days are summed; None: UTC days.
 
@@ -228,6 +231,14 @@ def build_series(
         raise ParameterError(f"end ({end}) must be after start ({start}).")
     key = f"CAST(p.{_ident(col)} AS VARCHAR)" if col else "'TOTAL'"
     where = f"p.{_ident(col)} IS NOT NULL AND " if col else ""
+    if by:
+        have = [r[0] for r in con.execute("DESCRIBE transactions").fetchall()]
+        if by not in have:
+            raise ParameterError(
+                f"by={by!r} is not a column of transactions (it has {', '.join(have)})."
+            )
+        key = f"{key} || ' | ' || CAST(t.{_ident(by)} AS VARCHAR)"
+        where += f"t.{_ident(by)} IS NOT NULL AND "
     join = "JOIN products p USING (product_id)" if col else ""
     sql = f"""
         SELECT {key} AS unique_id, {day} AS ds, SUM(t.{measure}) AS y
@@ -236,6 +247,10 @@ def build_series(
         GROUP BY 1, 2
     """
     daily = con.execute(sql).df()
+    if daily.empty and by:
+        filled = con.execute(f"SELECT count({_ident(by)}) FROM transactions").fetchall()[0][0]
+        if not filled:
+            raise ParameterError(f"by={by!r}: the transactions have no {by} values; leave it out.")
     if daily.empty:
         lo, hi = con.execute(f"SELECT min({day}), max({day}) FROM transactions t").fetchall()[0]
         raise DataError(

@@ -222,6 +222,11 @@ def test_series_builder_equal_on_both_engines(complete_journey):
     a, b = build_series(con=duck, **kw), build_series(con=spk, **kw)
     assert a.shape == (3 * 84, 3) and a["y"].sum() > 1e4
     _same(a, b)
+    # every department x store (ecom forecast --by store_id)
+    kw.update(n_series=None, by="store_id")
+    a, b = build_series(con=duck, **kw), build_series(con=spk, **kw)
+    assert a["unique_id"].nunique() > 50 and a["unique_id"].str.contains(" [|] ").all()
+    _same(a, b)
 
 
 @needs_spark
