@@ -1,4 +1,5 @@
-"""Unit tests of ecomlib.eda on tiny hand-made frames (and a tiny in-memory DuckDB)."""
+"""Unit tests of ecomlib.eda on tiny hand-made tables in an in-memory DuckDB: the order-line
+aggregations run as queries on the engine (``eda.clean_lines`` views)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import pytest
 
 from ecomlib import eda
 from ecomlib.errors import DataError
+
+PRODUCT_ATTRIBUTES = ["department", "product_category", "product_type"]
 
 
 def make_tx() -> pd.DataFrame:
@@ -40,10 +43,39 @@ def make_tx() -> pd.DataFrame:
     return frame
 
 
+def connect(tx: pd.DataFrame) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with ``transactions`` (the columns of ``tx`` that are not product
+    attributes) and, when ``tx`` has attributes, ``products`` (one row per product with a
+    department: a product whose attributes are all missing is not in the product table)."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    attrs = [c for c in PRODUCT_ATTRIBUTES if c in tx]
+    lines = tx.drop(columns=attrs)
+    con.register("tx_df", lines)
+    con.execute("CREATE TABLE transactions AS SELECT * FROM tx_df")
+    if attrs:
+        products = tx[["product_id", *attrs]].drop_duplicates("product_id")
+        products = products[products[attrs].notna().any(axis=1)]
+        con.register("products_df", products)
+        con.execute("CREATE TABLE products AS SELECT * FROM products_df")
+    return con
+
+
+def lines_of(tx: pd.DataFrame, **options) -> eda.Lines:
+    """``eda.clean_lines`` on the tables of :func:`connect`."""
+    return eda.clean_lines(connect(tx), **options)
+
+
+def view(lines: eda.Lines) -> pd.DataFrame:
+    """The cleaned lines, in product and basket order (for assertions on tiny data)."""
+    return lines.con.execute(f"SELECT * FROM {lines.view} ORDER BY basket_id, product_id").df()
+
+
 # ---------------------------------------------------------------- quality and cleaning
 def test_data_quality_report_counts_each_problem():
     tx = pd.concat([make_tx(), make_tx().iloc[[0]]], ignore_index=True)  # one exact duplicate
-    report = eda.data_quality_report(tx, upper_quantile=0.5).set_index("check")["rows"]
+    lines = lines_of(tx, upper_quantile=0.5)
+    report = eda.data_quality_report(lines).set_index("check")["rows"]
     assert report["exact duplicate rows"] == 1
     assert report["duplicated key (basket_id, product_id)"] == 1
     assert report["quantity == 0"] == 1
@@ -56,75 +88,137 @@ def test_data_quality_report_counts_each_problem():
 
 def test_data_quality_report_rejects_bad_input():
     with pytest.raises(DataError, match="empty"):
-        eda.data_quality_report(make_tx().iloc[:0])
+        eda.data_quality_report(lines_of(make_tx().iloc[:0]))
     with pytest.raises(DataError, match="sales_value"):
-        eda.data_quality_report(make_tx().drop(columns="sales_value"))
-    with pytest.raises(DataError, match="DataFrame"):
-        eda.data_quality_report([1, 2, 3])
+        lines_of(make_tx().drop(columns="sales_value"))
+    with pytest.raises(DataError, match="transactions"):
+        eda.clean_lines(duckdb.connect())
 
 
 def test_fuel_lines_count_as_one_unit_and_outliers_are_capped():
-    tx = eda.clean_transactions(make_tx(), upper_quantile=0.8)
-    cap = eda.quantity_cap(make_tx(), 0.8)
+    lines = lines_of(make_tx(), upper_quantile=0.8)
+    tx = view(lines)
+    cap = lines.cap
+    assert cap == make_tx().query("department != 'FUEL'")["quantity"].quantile(0.8)
     fuel = tx.set_index("product_id").loc[900]
     assert fuel["is_fuel"] and fuel["units"] == 1 and not fuel["quantity_outlier"]
     corn = tx.set_index("product_id").loc[102]
-    assert corn["quantity_outlier"] and corn["units"] == cap < 40
-    assert tx["sales_value"].equals(make_tx()["sales_value"])  # spend untouched
+    assert corn["quantity_outlier"] and corn["units"] == int(cap) < 40
+    assert tx["units"].dtype == "int64"  # whole units stay whole
+    assert sorted(tx["sales_value"]) == sorted(make_tx()["sales_value"])  # spend untouched
     assert (tx["department"] == "UNKNOWN").sum() == 1
     assert len(tx) == len(make_tx())  # nothing dropped
 
 
 def test_quantity_cap_checks_quantile():
     with pytest.raises(ValueError):
-        eda.quantity_cap(make_tx(), 1.5)
+        lines_of(make_tx(), upper_quantile=1.5)
 
 
-def test_clean_transactions_converts_utc_to_local_time():
+@pytest.mark.parametrize("q", [0.1, 0.5, 0.8, 0.9, 0.999, 1.0])
+def test_quantity_cap_is_the_pandas_quantile(q):
+    """The cap, computed from distinct values and counts on the engine, is pandas' quantile
+    (linear interpolation) of the non-fuel quantities, bit for bit."""
+    rng = np.random.default_rng(3)
+    tx = pd.concat([make_tx()] * 7, ignore_index=True)
+    tx["quantity"] = rng.integers(0, 60, len(tx))
+    expected = tx.loc[tx["department"] != "FUEL", "quantity"].quantile(q)
+    assert lines_of(tx, upper_quantile=q).cap == expected
+
+
+def test_clean_lines_converts_utc_to_local_time():
     tx = make_tx()
     tx.loc[0, "transaction_timestamp"] = pd.Timestamp("2018-01-01 04:01")
-    out = eda.clean_transactions(tx, timezone="America/New_York")
-    assert out.loc[0, "transaction_timestamp"] == pd.Timestamp("2017-12-31 23:01")
-    assert out.loc[0, "timestamp_utc"] == pd.Timestamp("2018-01-01 04:01")
-    assert out.loc[0, "weekday"] == 6 and out.loc[0, "hour"] == 23
-    same = eda.clean_transactions(tx)
-    assert same.loc[0, "transaction_timestamp"] == pd.Timestamp("2018-01-01 04:01")
+    lines = lines_of(tx, timezone="America/New_York")
+    out = view(lines).set_index(["basket_id", "product_id"]).loc[(10, 100)]
+    assert out["transaction_timestamp"] == pd.Timestamp("2017-12-31 23:01")
+    assert out["timestamp_utc"] == pd.Timestamp("2018-01-01 04:01")
+    assert lines.has_times and lines.timezone == "America/New_York"
+    assert eda.weekday_hour(lines, "sales").loc["Sun", 23] == 2.0  # milk on Sunday 23h
+    same = view(lines_of(tx)).set_index(["basket_id", "product_id"]).loc[(10, 100)]
+    assert same["transaction_timestamp"] == pd.Timestamp("2018-01-01 04:01")
+
+
+def test_dates_without_times_stay_as_stored():
+    tx = make_tx()
+    tx["transaction_timestamp"] = tx["transaction_timestamp"].dt.normalize() + pd.Timedelta("5h")
+    lines = lines_of(tx, timezone="America/New_York")  # 05:00 UTC is midnight in New York
+    assert not lines.has_times and lines.timezone is None
+    assert (view(lines)["transaction_timestamp"].dt.hour == 5).all()
 
 
 def test_sample_households():
-    tx = make_tx()
-    assert eda.sample_households(tx, None) is tx
-    two = eda.sample_households(tx, 2, seed=1)
-    assert two["household_id"].nunique() == 2
-    assert two.equals(eda.sample_households(tx, 2, seed=1))  # seeded
-    assert len(eda.sample_households(tx, 10)) == len(tx)
+    lines = lines_of(make_tx())
+    assert eda.sample_households(lines, None) is lines
+    two = eda.sample_households(lines, 2, seed=1)
+    assert view(two)["household_id"].nunique() == 2
+    again = eda.sample_households(lines, 2, seed=1)
+    assert view(two).equals(view(again))  # seeded
+    # the draw is numpy's on the sorted distinct ids, as it was on a pandas frame
+    keep = np.random.default_rng(1).choice(np.array([1, 2, 3]), size=2, replace=False)
+    assert sorted(view(two)["household_id"].unique()) == sorted(keep)
+    assert eda.sample_households(lines, 10) is lines
     with pytest.raises(ValueError):
-        eda.sample_households(tx, 0)
+        eda.sample_households(lines, 0)
 
 
 # ---------------------------------------------------------------- time
-def test_complete_periods_drops_partial_edge_weeks():
-    ts = pd.Series(
-        pd.to_datetime(
-            [
-                "2017-01-01 12:00",
-                "2017-01-02 08:00",
-                "2017-01-08 20:00",
-                "2017-01-09 09:00",
-                "2017-01-10 10:00",
-            ]
-        )
+def test_weekly_sales_drop_partial_edge_weeks():
+    ts = pd.to_datetime(
+        [
+            "2017-01-01 12:00",
+            "2017-01-02 08:00",
+            "2017-01-08 20:00",
+            "2017-01-09 09:00",
+            "2017-01-10 10:00",
+        ]
     )
-    mask = eda.complete_periods(ts, "W")
+    tx = pd.DataFrame(
+        {
+            "household_id": 1,
+            "basket_id": range(5),
+            "product_id": 1,
+            "quantity": 1,
+            "sales_value": [1.0, 2.0, 4.0, 8.0, 16.0],
+            "transaction_timestamp": ts,
+        }
+    )
+    lines = lines_of(tx)
     # Sun 1 Jan belongs to the week of Mon 26 Dec (partial); 2-8 Jan is complete;
     # 9-15 Jan ends after the last day (10 Jan): partial
-    assert mask.tolist() == [False, True, True, False, False]
-    assert eda.complete_periods(ts, "D").all()
+    weekly = eda.sales_over_time(lines, "W")
+    assert weekly.index.tolist() == [pd.Timestamp("2017-01-02")]
+    assert weekly["sales"].tolist() == [6.0] and weekly["baskets"].tolist() == [2]
+    assert eda.sales_over_time(lines, "D")["sales"].sum() == 31.0  # every day is complete
+    assert len(eda.sales_over_time(lines, "W", complete_only=False)) == 3
+
+
+def test_periods_match_pandas_periods():
+    rng = np.random.default_rng(0)
+    ts = pd.Timestamp("2016-12-20") + pd.to_timedelta(rng.integers(0, 400 * 86400, 500), "s")
+    tx = pd.DataFrame(
+        {
+            "household_id": 1,
+            "basket_id": range(500),
+            "product_id": 1,
+            "quantity": 1,
+            "sales_value": 1.0,
+            "transaction_timestamp": ts,
+        }
+    )
+    lines = lines_of(tx)
+    for freq in ("W", "M"):
+        got = eda.sales_over_time(lines, freq, complete_only=False)
+        expected = pd.Series(1.0, index=ts).groupby(ts.to_period(freq).start_time).sum()
+        assert got.index.tolist() == expected.index.tolist(), freq
+        assert got["sales"].tolist() == expected.tolist(), freq
+    with pytest.raises(ValueError, match="freq"):
+        eda.sales_over_time(lines, "Q")
 
 
 def test_sales_over_time_fills_missing_days():
     tx = make_tx()
-    daily = eda.sales_over_time(tx, "D")
+    daily = eda.sales_over_time(lines_of(tx), "D")
     assert daily.index.min() == pd.Timestamp("2017-01-02")
     assert len(daily) == (pd.Timestamp("2017-03-08") - pd.Timestamp("2017-01-02")).days + 1
     assert daily.loc["2017-01-02", "sales"] == 5.0
@@ -134,30 +228,68 @@ def test_sales_over_time_fills_missing_days():
 
 
 def test_weekday_hour_matrix():
-    mat = eda.weekday_hour(make_tx(), "baskets")
+    lines = lines_of(make_tx())
+    mat = eda.weekday_hour(lines, "baskets")
     assert mat.shape == (7, 24)
     assert mat.loc["Mon", 10] == 1  # basket 10 on Monday 2 Jan at 10h
     assert mat.to_numpy().sum() == 5  # five baskets
-    sales = eda.weekday_hour(make_tx(), "sales")
+    sales = eda.weekday_hour(lines, "sales")
     assert sales.loc["Mon", 10] == 5.0
     with pytest.raises(ValueError):
-        eda.weekday_hour(make_tx(), "units")
+        eda.weekday_hour(lines, "units")
+
+
+def test_line_stats_and_top_lines():
+    lines = lines_of(make_tx(), upper_quantile=0.8)
+    st = eda.line_stats(lines)
+    assert (st["lines"], st["baskets"], st["households"], st["products"]) == (7, 5, 3, 5)
+    assert st["sales"] == 69.0 and st["fuel_sales"] == 50.0 and st["fuel_lines"] == 1
+    assert st["max_quantity"] == 89638 and st["quantity_outliers"] == 1
+    assert st["max_units"] == int(lines.cap) and st["zero_sales_share"] == 1 / 7
+    assert st["last_utc"] == st["last_local"] == pd.Timestamp("2017-03-08 09:00")
+    top = eda.top_lines(lines, 2)
+    assert top["quantity"].tolist() == [89638, 40]
+    assert top.columns.tolist() == [
+        "basket_id",
+        "department",
+        "product_type",
+        "quantity",
+        "sales_value",
+    ]
+    hours = eda.baskets_by_hour(lines, utc=True)
+    assert hours.to_dict() == {9: 1, 10: 1, 11: 1, 12: 1, 18: 1}
 
 
 # ---------------------------------------------------------------- categories, baskets
 def test_pareto_and_share_count():
-    frame = pd.DataFrame({"cat": list("abcd"), "sales_value": [10.0, 50.0, 30.0, 10.0]})
-    p = eda.pareto(frame, "cat")
-    assert p.index.tolist()[:2] == ["b", "c"]
+    tx = pd.DataFrame(
+        {
+            "basket_id": range(4),
+            "product_id": range(4),
+            "quantity": 1,
+            "sales_value": [10.0, 50.0, 30.0, 10.0],
+            "transaction_timestamp": pd.Timestamp("2017-01-02"),
+            "product_category": list("abcd"),
+        }
+    )
+    lines = lines_of(tx)
+    p = eda.pareto(lines, "product_category")
+    assert p.index.tolist() == ["b", "c", "a", "d"]  # ties in level order
     assert p["share"].tolist()[:2] == [0.5, 0.3]
     assert p["cum_share"].iloc[-1] == pytest.approx(1.0)
     assert eda.n_for_share(p, 0.8) == 2
     assert eda.n_for_share(p, 0.81) == 3
     assert eda.n_for_share(p, 1.0) == 4
     with pytest.raises(DataError):
-        eda.pareto(frame.assign(sales_value=0.0), "cat")
+        eda.pareto(lines_of(tx.assign(sales_value=0.0)), "product_category")
     with pytest.raises(ValueError):
         eda.n_for_share(p, 0)
+
+
+def test_fuel_share_of_a_level():
+    lines = lines_of(make_tx())
+    assert eda.fuel_share(lines, "department", "FUEL") == 1.0
+    assert eda.fuel_share(lines, "department", "GROCERY") == 0.0
 
 
 def test_change_words():
@@ -166,10 +298,12 @@ def test_change_words():
 
 
 def test_basket_summary():
-    b = eda.basket_summary(eda.clean_transactions(make_tx()))
+    b = eda.basket_summary(lines_of(make_tx()))
     assert len(b) == 5
     assert b.loc[10, "lines"] == 2 and b.loc[10, "value"] == 5.0 and b.loc[10, "units"] == 4
     assert b.loc[20, "units"] == 1  # fuel line counts as one unit
+    assert b.loc[30, "household_id"] == 3
+    assert b.loc[11, "timestamp"] == pd.Timestamp("2017-02-06 18:00")
 
 
 # ---------------------------------------------------------------- households
@@ -179,14 +313,22 @@ def rfm_frame() -> pd.DataFrame:
     for h in range(1, 5):
         for k in range(h):
             day = pd.Timestamp("2017-01-01") + pd.Timedelta(days=10 * h - k)
-            rows.append((h, h * 100 + k, float(h), day))
+            rows.append((h, h * 100 + k, 1, 1, float(h), day))
     return pd.DataFrame(
-        rows, columns=["household_id", "basket_id", "sales_value", "transaction_timestamp"]
+        rows,
+        columns=[
+            "household_id",
+            "basket_id",
+            "product_id",
+            "quantity",
+            "sales_value",
+            "transaction_timestamp",
+        ],
     )
 
 
 def test_rfm_scores_and_segments():
-    scores = eda.rfm(rfm_frame(), bins=2)
+    scores = eda.rfm(lines_of(rfm_frame()), bins=2)
     assert scores["frequency"].tolist() == [1, 2, 3, 4]
     assert scores["monetary"].tolist() == [1.0, 4.0, 9.0, 16.0]
     assert scores["recency_days"].tolist() == [31, 21, 11, 1]
@@ -201,10 +343,11 @@ def test_rfm_scores_and_segments():
 
 
 def test_rfm_rejects_bad_bins_and_tiny_data():
+    lines = lines_of(rfm_frame())
     with pytest.raises(ValueError):
-        eda.rfm(rfm_frame(), bins=1)
+        eda.rfm(lines, bins=1)
     with pytest.raises(DataError):
-        eda.rfm(rfm_frame(), bins=5)
+        eda.rfm(lines, bins=5)
 
 
 def test_cohort_retention_by_hand():
@@ -219,8 +362,16 @@ def test_cohort_retention_by_hand():
             "2017-03-31",
         ]
     )  # h3: Feb, Mar
-    tx = pd.DataFrame({"household_id": [1, 1, 1, 2, 2, 3, 3], "transaction_timestamp": ts})
-    ret = eda.cohort_retention(tx, "M", complete_only=False)
+    tx = pd.DataFrame(
+        {
+            "household_id": [1, 1, 1, 2, 2, 3, 3],
+            "basket_id": range(7),
+            "quantity": 1,
+            "sales_value": 1.0,
+            "transaction_timestamp": ts,
+        }
+    )
+    ret = eda.cohort_retention(lines_of(tx), "M", complete_only=False)
     assert ret.index.tolist() == ["2017-01", "2017-02"]
     assert ret.loc["2017-01", "cohort_size"] == 2 and ret.loc["2017-02", "cohort_size"] == 1
     assert ret.loc["2017-01", 0] == 1.0
@@ -228,16 +379,19 @@ def test_cohort_retention_by_hand():
     assert ret.loc["2017-01", 2] == 1.0  # both in March
     assert ret.loc["2017-02", 1] == 1.0
     assert np.isnan(ret.loc["2017-02", 2])
+    weekly = eda.cohort_retention(lines_of(tx), "W", complete_only=False)
+    assert weekly.index[0] == "2017-01-02/2017-01-08"  # pandas' weekly periods
+    assert weekly["cohort_size"].sum() == 3
 
 
 def test_demographics_spend_orders_levels():
-    tx = make_tx()
+    lines = lines_of(make_tx())
     demo = pd.DataFrame({"household_id": [1, 2, 3], "income": ["100-124K", "Under 15K", "15-24K"]})
-    out = eda.demographics_spend(tx, demo, ["income"])["income"]
+    out = eda.demographics_spend(lines, demo, ["income"])["income"]
     assert out.index.tolist() == ["Under 15K", "15-24K", "100-124K"]
     assert out.loc["100-124K", "median_spend"] == 7.0
     with pytest.raises(DataError):
-        eda.demographics_spend(tx, demo, ["age"])
+        eda.demographics_spend(lines, demo, ["age"])
 
 
 # ---------------------------------------------------------------- promotions (DuckDB)
@@ -341,39 +495,6 @@ def test_summary_markdown_and_path(tmp_path, monkeypatch):
     assert eda.summary_path() == tmp_path / "run" / "01_eda_summary.md"
 
 
-def test_period_start_matches_pandas_periods():
-    rng = np.random.default_rng(0)
-    ts = pd.Series(
-        pd.Timestamp("2016-12-20") + pd.to_timedelta(rng.integers(0, 400 * 86400, 500), "s")
-    )
-    for freq in ("D", "W", "M"):
-        expected = ts.dt.to_period(freq).dt.start_time
-        assert (eda._period_start(ts, freq) == expected).all(), freq
-
-
-def test_load_transactions_joins_products_as_categories():
-    con = duckdb.connect()
-    con.execute(
-        "CREATE TABLE transactions AS SELECT * FROM (VALUES (1, 10, 100, 2.0), (1, 10, 999, 1.0), "
-        "(2, 11, 100, 3.0)) t(household_id, basket_id, product_id, sales_value)"
-    )
-    con.execute(
-        "CREATE TABLE products AS SELECT * FROM (VALUES (100, 'GROCERY', 'MILK', 'MILK 2%')) "
-        "t(product_id, department, product_category, product_type)"
-    )
-    tx = eda.load_transactions(con)
-    assert tx["product_id"].tolist() == [100, 999, 100]  # transaction order kept
-    assert isinstance(tx["department"].dtype, pd.CategoricalDtype)
-    assert tx["department"].isna().tolist() == [False, True, False]
-    tx["quantity"] = 1
-    tx["transaction_timestamp"] = pd.Timestamp("2017-01-02")
-    clean = eda.clean_transactions(tx)
-    assert clean["department"].tolist() == ["GROCERY", "UNKNOWN", "GROCERY"]
-    p = eda.pareto(clean, "department")
-    assert p.index.tolist() == ["GROCERY", "UNKNOWN"]  # no empty categories
-    assert p["sales_value"].tolist() == [5.0, 1.0]
-
-
 def test_promotion_lift_interval_matches_delta_method():
     """Three products on display once each in store 1 (open weeks 1-4, kept open by product
     9): per-pair promoted-week sales x and mean other-week sales y give the delta-method SE."""
@@ -408,13 +529,15 @@ def test_spend_difference_test():
     rng = np.random.default_rng(0)
     n = 60
     tx = pd.DataFrame({"household_id": np.arange(n), "sales_value": rng.normal(100, 5, n)})
+    tx = tx.assign(basket_id=tx["household_id"], quantity=1)
+    tx["transaction_timestamp"] = pd.Timestamp("2017-01-02")
     demo = pd.DataFrame({"household_id": np.arange(n), "band": np.repeat(["a", "b", "c"], 20)})
-    same = eda.spend_difference_test(tx, demo, "band")
+    same = eda.spend_difference_test(lines_of(tx), demo, "band")
     assert same["groups"] == 3 and same["households"] == n and same["p_value"] > 0.01
     tx.loc[demo["band"] == "c", "sales_value"] += 50  # band c spends clearly more
-    assert eda.spend_difference_test(tx, demo, "band")["p_value"] < 1e-6
+    assert eda.spend_difference_test(lines_of(tx), demo, "band")["p_value"] < 1e-6
     with pytest.raises(DataError):
-        eda.spend_difference_test(tx, demo.assign(band="a"), "band")
+        eda.spend_difference_test(lines_of(tx), demo.assign(band="a"), "band")
 
 
 def test_readable_adds_thousands_separators_for_display_only():
