@@ -15,6 +15,7 @@ from ecomlib.clv.data import (
     connect_source,
     customer_days,
     future_purchases,
+    holdout_weeks,
     summarise,
 )
 from ecomlib.clv.evaluate import (
@@ -57,6 +58,7 @@ __all__ = [
     "bgnbd_loglik",
     "churn_table",
     "calibration_end",
+    "holdout_weeks",
     "calibration_holdout",
     "connect_source",
     "customer_days",

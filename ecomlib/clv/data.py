@@ -301,6 +301,24 @@ def _weeks(holdout_weeks: Any) -> float:
     return weeks
 
 
+def holdout_weeks(days: pd.DataFrame, weeks: float = 0, longest: float = 39) -> float | int:
+    """The holdout length in weeks: ``weeks`` itself, or when it is 0 half the data's span
+    (rounded), at most ``longest`` (CDNOW's 39 weeks; the Complete Journey's year gets 26).
+
+    Parameters
+    ----------
+    days : from :func:`customer_days`.
+    weeks : the requested length; 0 asks for the default.
+    longest : the cap of the default.
+    """
+    if weeks != 0:
+        out = _weeks(weeks)
+    else:
+        span = (days["day"].max() - days["day"].min()).days / 7
+        out = float(min(longest, max(1, round(span / 2))))
+    return int(out) if out.is_integer() else out
+
+
 def calibration_end(
     days: pd.DataFrame, calibration_end: pd.Timestamp | str | None, holdout_weeks: float
 ) -> pd.Timestamp:

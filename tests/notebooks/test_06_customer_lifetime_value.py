@@ -35,3 +35,15 @@ def test_06_customer_lifetime_value_smoke(run_notebook):
         "low value, active",
         "low value, at risk",
     }
+
+
+@pytest.mark.notebook
+@pytest.mark.xdist_group("nb_06")
+def test_06_on_the_complete_journey_households(run_notebook):
+    """The default source's households: its year splits into 26 + 26 weeks by default, and
+    every model runs on them."""
+    metrics = run_notebook("06_customer_lifetime_value", DATA="")
+    assert metrics["holdout_weeks"] == 26
+    assert 2000 < metrics["n_customers"] <= 2469
+    assert all(math.isfinite(v) for v in metrics["mae"].values())
+    assert metrics["best_model"] in metrics["mae"]

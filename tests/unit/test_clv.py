@@ -415,3 +415,12 @@ def test_default_calibration_end(split):
         clv.calibration_end(days, "", -1)
     with pytest.raises(ParameterError, match=r"holdout_weeks=100 is longer than the data"):
         clv.run_study(days, "", 100, names=["rate"])
+
+
+def test_holdout_weeks_default_is_half_the_data_at_most_39():
+    year = pd.DataFrame({"day": pd.to_datetime(["2017-01-01", "2017-12-31"])})
+    assert clv.holdout_weeks(year, 0) == 26 and clv.holdout_weeks(year, 13) == 13
+    long = pd.DataFrame({"day": pd.to_datetime(["1997-01-01", "1999-12-31"])})
+    assert clv.holdout_weeks(long, 0) == 39
+    with pytest.raises(ParameterError, match="holdout_weeks=-2"):
+        clv.holdout_weeks(year, -2)
