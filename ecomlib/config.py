@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from ecomlib.errors import ParameterError
+
 log = logging.getLogger("ecomlib")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -72,12 +74,12 @@ def resolve_device(device: str = "auto") -> str:
     if device in (None, "", "auto"):
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(
+        raise ParameterError(
             f"DEVICE={device!r} was requested but no CUDA GPU is visible to torch. "
             "Use DEVICE='auto' or 'cpu'."
         )
     if device not in ("cpu", "mps") and not device.startswith("cuda"):
-        raise ValueError(f"Unknown device {device!r}: use 'auto', 'cpu', 'cuda' or 'cuda:N'.")
+        raise ParameterError(f"Unknown device {device!r}: use 'auto', 'cpu', 'cuda' or 'cuda:N'.")
     return device
 
 

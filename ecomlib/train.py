@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from ecomlib.config import progress, resolve_device, seed_everything
+from ecomlib.errors import ParameterError
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class TensorBatches:
         n = len(tensors[0])
         bad = [i for i, t in enumerate(tensors) if len(t) != n]
         if bad:
-            raise ValueError(
+            raise ParameterError(
                 f"All tensors must have the same length; tensor(s) {bad} differ from {n}."
             )
         self.tensors = tuple(t.to(device) for t in tensors) if device else tensors
@@ -153,17 +154,17 @@ def _param_groups(
     groups, seen = [], set()
     for spec in builder(model):
         if "params" not in spec:
-            raise ValueError("every param_groups entry needs a 'params' list")
+            raise ParameterError("every param_groups entry needs a 'params' list")
         unknown = set(spec) - {"params", "lr_scale", "weight_decay"}
         if unknown:
-            raise ValueError(f"unknown param_groups keys {sorted(unknown)}")
+            raise ParameterError(f"unknown param_groups keys {sorted(unknown)}")
         ps = [p for p in spec["params"] if p.requires_grad]
         if any(id(p) in seen for p in ps):
-            raise ValueError("a parameter appears in more than one param_groups entry")
+            raise ParameterError("a parameter appears in more than one param_groups entry")
         seen.update(id(p) for p in ps)
         scale = float(spec.get("lr_scale", 1.0))
         if not scale > 0:
-            raise ValueError(f"lr_scale must be > 0, got {scale}")
+            raise ParameterError(f"lr_scale must be > 0, got {scale}")
         if ps:
             groups.append(
                 {
@@ -173,10 +174,10 @@ def _param_groups(
                 }
             )
     if not groups:
-        raise ValueError("param_groups left no trainable parameter")
+        raise ParameterError("param_groups left no trainable parameter")
     missing = sum(1 for p in model.parameters() if p.requires_grad and id(p) not in seen)
     if missing:
-        raise ValueError(
+        raise ParameterError(
             f"{missing} trainable parameter tensor(s) are in no param_groups entry: add them "
             "or set requires_grad=False"
         )
@@ -220,7 +221,7 @@ def _train_and_val(
     train_src = as_batches(train, device=data_device)
     if val is None and val_fraction and val_fraction > 0:
         if not isinstance(train_src, TensorBatches):
-            raise ValueError("Pass `val` explicitly when train is not a tuple of tensors.")
+            raise ParameterError("Pass `val` explicitly when train is not a tuple of tensors.")
         n = len(train_src)
         n_val = max(1, int(round(n * val_fraction)))
         perm = torch.randperm(n, generator=gen)
@@ -246,7 +247,7 @@ def _optimizer(
     elif optimizer == "sgd":
         opt = torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
     else:
-        raise ValueError(f"Unknown optimizer {optimizer!r}: use 'adamw', 'adam' or 'sgd'.")
+        raise ParameterError(f"Unknown optimizer {optimizer!r}: use 'adamw', 'adam' or 'sgd'.")
     if param_groups is not None:
         params = [p for g in opt.param_groups for p in g["params"]]
     return opt, params
@@ -360,7 +361,7 @@ def fit(
     FitResult
     """
     if epochs < 1:
-        raise ValueError(f"epochs must be >= 1, got {epochs}")
+        raise ParameterError(f"epochs must be >= 1, got {epochs}")
     dev = resolve_device(device)
     seed_everything(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -382,7 +383,7 @@ def fit(
         # OneCycleLR needs a few steps for its warm-up phase; tiny runs keep a constant rate.
         scheduler = None
     if scheduler not in ("onecycle", "cosine", None):
-        raise ValueError(f"Unknown scheduler {scheduler!r}: use 'onecycle', 'cosine' or None.")
+        raise ParameterError(f"Unknown scheduler {scheduler!r}: use 'onecycle', 'cosine' or None.")
     sched = _scheduler(scheduler, opt, peak_lrs, total_steps)
     # Validation costs about a third of a training step per example (forward only).
     val_share = len(val_src) / max(len(train_src), 1) / 3 if val_src is not None else 0.0

@@ -104,11 +104,11 @@ def make_features(
     o = np.asarray(origins, int)
     k = np.asarray(horizons, int)
     if n_same < 2:
-        raise ValueError(f"n_same must be >= 2, got {n_same}")
+        raise ParameterError(f"n_same must be >= 2, got {n_same}")
     if (o < lookback(season, n_same) - 1).any():
-        raise ValueError(f"origins need at least {lookback(season, n_same)} values of history")
+        raise ParameterError(f"origins need at least {lookback(season, n_same)} values of history")
     if (o >= len(x)).any():
-        raise ValueError("an origin lies beyond the data")
+        raise ParameterError("an origin lies beyond the data")
     csum = _cumsum0(x)
 
     def mean_to(end: np.ndarray, n: int) -> np.ndarray:  # mean of x[end-n+1 .. end]

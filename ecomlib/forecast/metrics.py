@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ecomlib.errors import ParameterError
+
 ID_COLS = ("unique_id", "ds", "cutoff", "y")
 
 
@@ -45,7 +47,7 @@ def bias(y: np.ndarray, yhat: np.ndarray) -> float:
 def _seasonal_diff(x: np.ndarray, season: int, fn) -> float:
     x = np.asarray(x, float)
     if len(x) <= season:
-        raise ValueError(f"need more than season={season} in-sample values, got {len(x)}")
+        raise ParameterError(f"need more than season={season} in-sample values, got {len(x)}")
     scale = float(np.mean(fn(x[season:] - x[:-season])))
     return scale if scale > 0 else float("nan")
 

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ecomlib.config import resolve_device
+from ecomlib.errors import DataError
 from ecomlib.recommend.interactions import Interactions
 from ecomlib.recommend.models import Recommender
 from ecomlib.train import fit
@@ -194,7 +195,7 @@ def basket_sequences(
     order, left-padded with ``pad`` (users with fewer baskets start with empty baskets)."""
     cols = ["user_idx", "basket_id", "item_idx"]
     if "basket_id" not in frame:
-        raise ValueError("GRUSequence needs a 'basket_id' column (use complete_journey()).")
+        raise DataError("GRUSequence needs a 'basket_id' column (use complete_journey()).")
     f = frame[[*cols, "timestamp"]].sort_values(["user_idx", "timestamp", "basket_id"])
     basket_rank = (
         f.groupby("user_idx")["basket_id"].transform(lambda s: pd.factorize(s)[0]).to_numpy()

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from ecomlib.errors import ParameterError
+
 _METRICS: dict[str, Any] = {}
 _HEADLINE: list[str] = []
 
@@ -64,7 +66,7 @@ def record(name: str, value: Any, headline: bool = False) -> Any:
     >>> acc = record("test_accuracy", 0.93, headline=True)
     """
     if not isinstance(name, str) or not name:
-        raise ValueError("record() needs a non-empty string name")
+        raise ParameterError("record() needs a non-empty string name")
     _METRICS[name] = _plain(value)
     if headline and name not in _HEADLINE:
         _HEADLINE.append(name)

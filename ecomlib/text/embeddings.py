@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ecomlib.config import progress, resolve_device
+from ecomlib.errors import ParameterError
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ def bucket_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
     use it to scatter results back into input order.
     """
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise ParameterError(f"batch_size must be >= 1, got {batch_size}")
     order = np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable")
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, brier_score_loss, f1_score, log_loss, roc_auc_score
 
+from ecomlib.errors import ParameterError
+
 __all__ = [
     "ASPECTS",
     "aspect_summary",
@@ -42,7 +44,7 @@ def binary_scores(
     y = np.asarray(y_true).astype(int)
     p = np.clip(np.asarray(p_positive, dtype=float), 1e-7, 1 - 1e-7)
     if y.shape != p.shape:
-        raise ValueError(f"{len(y)} labels but {len(p)} probabilities.")
+        raise ParameterError(f"{len(y)} labels but {len(p)} probabilities.")
     both = len(np.unique(y)) == 2
     return {
         "accuracy": float(accuracy_score(y, p >= threshold)),
@@ -233,9 +235,9 @@ def blend_weight(
     y = np.asarray(y_val).astype(int)
     a, b = np.asarray(p_main, dtype=float), np.asarray(p_other, dtype=float)
     if not (y.shape == a.shape == b.shape) or y.ndim != 1 or len(y) == 0:
-        raise ValueError(f"need equally long 1-d inputs, got {y.shape}, {a.shape}, {b.shape}")
+        raise ParameterError(f"need equally long 1-d inputs, got {y.shape}, {a.shape}, {b.shape}")
     if len(np.unique(y)) < 2:
-        raise ValueError("the validation labels hold a single class: cannot choose a weight")
+        raise ParameterError("the validation labels hold a single class: cannot choose a weight")
     grid = np.linspace(0, 1, 21).round(4) if grid is None else np.asarray(grid, dtype=float)
     losses = [
         log_loss(y, np.clip(w * a + (1 - w) * b, 1e-7, 1 - 1e-7), labels=[0, 1]) for w in grid

@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from ecomlib.errors import ParameterError
+
 __all__ = ["SemanticIndex"]
 
 
@@ -34,11 +36,11 @@ class SemanticIndex:
     ):
         emb = np.asarray(embeddings, dtype=np.float32)
         if emb.ndim != 2 or len(emb) != len(texts):
-            raise ValueError(
+            raise ParameterError(
                 f"embeddings must be (n, d) with n = {len(texts)} texts, got shape {emb.shape}."
             )
         if meta is not None and len(meta) != len(texts):
-            raise ValueError(f"meta has {len(meta)} rows for {len(texts)} texts.")
+            raise ParameterError(f"meta has {len(meta)} rows for {len(texts)} texts.")
         norms = np.linalg.norm(emb, axis=1, keepdims=True)
         self.embeddings = emb / np.clip(norms, 1e-12, None)
         self.texts = list(texts)
@@ -53,7 +55,7 @@ class SemanticIndex:
         """The ``k`` most similar documents to a query text (or vector), best first."""
         if isinstance(query, str):
             if not query.strip():
-                raise ValueError("The query is empty.")
+                raise ParameterError("The query is empty.")
             q = np.asarray(self.encoder([query]), dtype=np.float32)[0]
         else:
             q = np.asarray(query, dtype=np.float32).ravel()

@@ -83,7 +83,7 @@ class VaderScorer:
 
     def __init__(self, threshold: float = 0.05) -> None:
         if not -1.0 <= threshold <= 1.0:
-            raise ValueError(f"threshold must lie in [-1, 1], got {threshold}")
+            raise ParameterError(f"threshold must lie in [-1, 1], got {threshold}")
         self.threshold = threshold
 
     def compound(self, texts: Sequence[str]) -> np.ndarray:
@@ -136,7 +136,7 @@ class AnchorScorer:
         anchors = DEFAULT_ANCHORS if anchors is None else anchors
         missing = {"positive", "negative"} - set(anchors)
         if missing or not all(len(anchors[k]) for k in ("positive", "negative")):
-            raise ValueError("anchors need non-empty 'positive' and 'negative' sentence lists")
+            raise ParameterError("anchors need non-empty 'positive' and 'negative' sentence lists")
         self.encoder = encoder
         self.anchors = {k: list(anchors[k]) for k in ("positive", "negative")}
         self.scale = scale
@@ -161,7 +161,7 @@ class AnchorScorer:
         """
         emb = np.asarray(embeddings, dtype=np.float32)
         if emb.ndim != 2:
-            raise ValueError(f"embeddings must be 2-d (n, d), got shape {emb.shape}")
+            raise ParameterError(f"embeddings must be 2-d (n, d), got shape {emb.shape}")
         sims = emb @ self._anchor_centroids().T
         return (sims[:, 0] - sims[:, 1]).astype(float)
 
