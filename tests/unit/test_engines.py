@@ -388,3 +388,38 @@ def test_data_checks_same_findings_on_both_engines(spark, tmp_path, monkeypatch)
         assert message in duck.text(), message
     assert on_spark.rows == duck.rows
     assert sorted(on_spark.findings, key=str) == sorted(duck.findings, key=str)
+
+
+@needs_spark
+def test_eda_aggregations_equal_on_both_engines(complete_journey):
+    """Notebook 01's order-line aggregations (ecomlib.eda on clean_lines views), unchanged, on
+    either engine: quality checks, counts, days, weeks, weekday x hour, Pareto, baskets, RFM,
+    cohorts (New York local time, a seeded household sample)."""
+    from ecomlib import eda
+
+    tz = "America/New_York"
+    a, b = (eda.clean_lines(eng, timezone=tz) for eng in complete_journey)
+    assert a.cap == b.cap and a.has_times and b.has_times
+    sa, sb = eda.line_stats(a), eda.line_stats(b)
+    assert sa["lines"] > 30_000 and sa.keys() == sb.keys()
+    for key, value in sa.items():
+        same = (
+            sb[key] == value
+            if key.startswith("last")
+            else sb[key] == pytest.approx(value, rel=1e-9)
+        )
+        assert same, key
+    _same(eda.data_quality_report(a), eda.data_quality_report(b))
+    for freq in ("D", "W"):
+        _same(eda.sales_over_time(a, freq), eda.sales_over_time(b, freq))
+    _same(eda.weekday_hour(a), eda.weekday_hour(b))
+    pa, pb = eda.pareto(a, "department"), eda.pareto(b, "department")
+    assert list(pa.index) == list(pb.index)
+    _same(pa, pb)
+    _same(eda.basket_summary(a), eda.basket_summary(b))
+    ha, hb = (eda.sample_households(x, 200, seed=7) for x in (a, b))
+    assert ha.households == hb.households
+    ra, rb = eda.rfm(ha), eda.rfm(hb)
+    assert len(ra) == 200
+    _same(ra, rb)
+    _same(eda.cohort_retention(ha, "M", complete_only=False), eda.cohort_retention(hb, "M", False))
