@@ -391,14 +391,18 @@ def test_data_checks_same_findings_on_both_engines(spark, tmp_path, monkeypatch)
 
 
 @needs_spark
-def test_eda_aggregations_equal_on_both_engines(complete_journey):
+def test_eda_aggregations_equal_on_both_engines(spark, complete_journey):
     """Notebook 01's order-line aggregations (ecomlib.eda on clean_lines views), unchanged, on
     either engine: quality checks, counts, days, weeks, weekday x hour, Pareto, baskets, RFM,
     cohorts (New York local time, a seeded household sample)."""
     from ecomlib import eda
 
+    duck = complete_journey[0]
+    # a fresh Spark engine: temporary views are per session, and an engine made by another
+    # test on this session (the data checks) replaces and drops views of the same names
+    spk = connect(duck.source, engine="spark", spark=spark)
     tz = "America/New_York"
-    a, b = (eda.clean_lines(eng, timezone=tz) for eng in complete_journey)
+    a, b = (eda.clean_lines(eng, timezone=tz) for eng in (duck, spk))
     assert a.cap == b.cap and a.has_times and b.has_times
     sa, sb = eda.line_stats(a), eda.line_stats(b)
     assert sa["lines"] > 30_000 and sa.keys() == sb.keys()
@@ -423,3 +427,4 @@ def test_eda_aggregations_equal_on_both_engines(complete_journey):
     assert len(ra) == 200
     _same(ra, rb)
     _same(eda.cohort_retention(ha, "M", complete_only=False), eda.cohort_retention(hb, "M", False))
+    spk.close()
