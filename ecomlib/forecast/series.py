@@ -185,7 +185,7 @@ def build_series(
 
     A "day" is the calendar day of ``timezone``; None sums UTC days, as the canonical views
     store them. The Complete Journey's timestamps are UTC (its quietest hour is 2-4 am US
-    Eastern time; see :func:`ecomlib.eda.to_local_time`), so there a UTC day runs from 7 pm
+    Eastern time; see :func:`ecomlib.eda.clean_lines`), so there a UTC day runs from 7 pm
     (8 pm in summer) to the next evening in the stores' time; protocol F1 in docs/protocols.md
     uses those UTC days.
 
