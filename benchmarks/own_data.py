@@ -172,9 +172,9 @@ def main() -> None:
             )
     lines += [
         "",
-        "`ecom data check` runs its rules as SQL on the views, so its memory stays flat as the "
-        "data grows; notebook 01 loads the transaction lines into pandas for its per-line "
-        "analyses (sections 2-5), which is where its memory goes.",
+        "`ecom data check` and notebook 01 run their queries on the views (the query engine "
+        "reads the files where they lie) and bring only aggregates back to pandas; notebook "
+        "01's one per-basket frame (basket sizes) grows with the data.",
     ]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
