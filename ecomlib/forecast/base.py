@@ -13,6 +13,7 @@ import copy
 import numpy as np
 import pandas as pd
 
+from ecomlib._validate import check_param
 from ecomlib.errors import NotFittedError, ParameterError
 from ecomlib.forecast.series import future_dates, season_length
 
@@ -153,10 +154,17 @@ class StatsForecastModel(Forecaster):
         **kwargs,
     ):
         self.kind, self.season, self.freq, self.kwargs = kind, season, freq, kwargs
-        if boxcox is not None and not (np.isfinite(boxcox) and 0 <= boxcox <= 2):
-            raise ParameterError(f"boxcox must be None or a number in [0, 2], got {boxcox!r}")
         self.boxcox = boxcox
         self.name = name or (kind if isinstance(kind, str) else type(kind).__name__)
+
+    def _validate_params(self) -> None:
+        check_param(
+            "boxcox",
+            self.boxcox,
+            lambda b: b is None or (np.isfinite(b) and 0 <= b <= 2),
+            "None or a number in [0, 2]",
+            self,
+        )
 
     def _model(self):
         import statsforecast.models as sm
@@ -164,7 +172,10 @@ class StatsForecastModel(Forecaster):
         if not isinstance(self.kind, str):
             return copy.deepcopy(self.kind)
         if not hasattr(sm, self.kind):
-            raise ParameterError(f"statsforecast has no model {self.kind!r}.")
+            raise ParameterError(
+                f"The 'kind' parameter of StatsForecastModel must be a statsforecast model name "
+                f"(e.g. 'AutoETS') or instance; got {self.kind!r}."
+            )
         kwargs = dict(self.kwargs)
         season = getattr(self, "season_", None) or self.season or season_length(self.freq)
         code = kwargs.get("model")
@@ -173,6 +184,7 @@ class StatsForecastModel(Forecaster):
         return getattr(sm, self.kind)(season_length=season, **kwargs)
 
     def fit(self, df: pd.DataFrame) -> StatsForecastModel:
+        self._validate_params()
         self._remember(df)
         n = int(df.groupby("unique_id").size().min())
         nominal = self.season or season_length(self.freq)

@@ -21,10 +21,12 @@ is what the leakage test checks.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
+from ecomlib._validate import check_param
 from ecomlib.errors import ParameterError
 from ecomlib.forecast.base import Forecaster, SeriesTooShort
 from ecomlib.forecast.calendar import calendar_features
@@ -248,15 +250,9 @@ class LightGBMForecaster(Forecaster):
         calendar: str = "auto",
         params: dict | None = None,
     ):
-        self.params = dict(params or {})
-        if calendar != "auto":
-            _check_calendar(calendar)
+        self.params = params
         self.calendar = calendar
-        if target not in ("level", "ratio"):
-            raise ParameterError(f"target must be 'level' or 'ratio', got {target!r}")
         self.target = target
-        if strategy not in ("direct", "lags"):
-            raise ParameterError(f"strategy must be 'direct' or 'lags', got {strategy!r}")
         self.strategy, self.h = strategy, h
         self.n_estimators, self.learning_rate, self.num_leaves = (
             n_estimators,
@@ -276,24 +272,54 @@ class LightGBMForecaster(Forecaster):
         )
         self.season, self.freq = season, freq
         self.exog = exog
-        if exog is not None:
-            split_exog(exog)  # fail early on a malformed frame
-        if extra_series is not None:
-            missing = {"unique_id", "ds", "y"} - set(getattr(extra_series, "columns", ()))
-            if missing:
-                raise ParameterError(
-                    f"extra_series must be a long frame unique_id, ds, y; lacks {sorted(missing)}"
-                )
-        if int(extra_stride) < 1:
-            raise ParameterError(f"extra_stride must be >= 1, got {extra_stride}")
-        if not extra_weight > 0:
-            raise ParameterError(f"extra_weight must be > 0, got {extra_weight}")
         self.extra_series, self.extra_stride, self.extra_weight = (
             extra_series,
-            int(extra_stride),
-            float(extra_weight),
+            extra_stride,
+            extra_weight,
         )
         self.name = name or ("LightGBM" if strategy == "direct" else "LightGBM-lags")
+
+    def _validate_params(self) -> None:
+        """Check the parameters (``fit`` calls this first); raises :class:`ParameterError`."""
+        check_param(
+            "strategy",
+            self.strategy,
+            self.strategy in ("direct", "lags"),
+            "'direct' or 'lags'",
+            self,
+        )
+        check_param(
+            "target", self.target, self.target in ("level", "ratio"), "'level' or 'ratio'", self
+        )
+        check_param(
+            "calendar",
+            self.calendar,
+            self.calendar == "auto" or self.calendar in CALENDAR_COLUMNS,
+            f"'auto' or one of {sorted(CALENDAR_COLUMNS)}",
+            self,
+        )
+        check_param(
+            "params",
+            self.params,
+            self.params is None or isinstance(self.params, Mapping),
+            "a dict (a mapping) or None",
+            self,
+        )
+        if self.exog is not None:
+            split_exog(self.exog)  # raises ParameterError on a malformed frame
+        if self.extra_series is not None:
+            columns = set(getattr(self.extra_series, "columns", ()))
+            check_param(
+                "extra_series",
+                self.extra_series,
+                {"unique_id", "ds", "y"} <= columns,
+                "None or a long frame with columns unique_id, ds, y",
+                self,
+            )
+        check_param(
+            "extra_stride", self.extra_stride, lambda v: int(v) >= 1, "an integer >= 1", self
+        )
+        check_param("extra_weight", self.extra_weight, lambda v: float(v) > 0, "a number > 0", self)
 
     def _exog_of(self, uid) -> pd.DataFrame | None:
         if self.exog is None:
@@ -354,7 +380,13 @@ class LightGBMForecaster(Forecaster):
         for _uid, g in extra.groupby("unique_id", sort=True):
             if len(g) >= need:
                 self._add_rows(
-                    g, _uid, self.origin_stride * self.extra_stride, self.extra_weight, X, Y, W
+                    g,
+                    _uid,
+                    self.origin_stride * int(self.extra_stride),
+                    float(self.extra_weight),
+                    X,
+                    Y,
+                    W,
                 )
                 self.n_extra_series_ += 1
         w = np.concatenate(W)
@@ -411,6 +443,7 @@ class LightGBMForecaster(Forecaster):
     def fit(self, df: pd.DataFrame) -> LightGBMForecaster:
         import lightgbm as lgb
 
+        self._validate_params()
         self.last_ = df[["unique_id", "ds"]]
         X, y, w = self.training_frame(df)
         self.feature_names_ = list(X.columns)
@@ -427,7 +460,7 @@ class LightGBMForecaster(Forecaster):
             "deterministic": True,
             "force_col_wise": True,
             "verbose": -1,
-            **self.params,
+            **dict(self.params or {}),
         }
         model = lgb.LGBMRegressor(**{**knobs, "random_state": self.seed})
         self.model_ = model.fit(X, y, sample_weight=w)

@@ -33,6 +33,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ecomlib._validate import check_param
 from ecomlib.errors import ParameterError
 from ecomlib.forecast.base import Forecaster, SeriesTooShort
 from ecomlib.forecast.series import _norm_freq, future_dates
@@ -111,13 +112,15 @@ class _WindowForecaster(Forecaster):
         p, season = self._periods(last_dates)
         return (((p[:, None] + pos[None, :]) % season) / (season - 1)).astype(np.float32)
 
+    def _validate_params(self) -> None:
+        """Check the parameters (``fit`` calls this first); raises :class:`ParameterError`."""
+        check_param("scaling", self.scaling, self.scaling in SCALINGS, f"one of {SCALINGS}", self)
+
     def _prepare(self, df: pd.DataFrame) -> None:
         """Resolve the window and the series too short to train on (``notes_``)."""
-        if self.scaling not in SCALINGS:
-            raise ParameterError(f"scaling must be one of {SCALINGS}, got {self.scaling!r}")
         self.notes_ = []
         f = _norm_freq(self.freq)
-        window = self.window or WINDOWS.get(f, getattr(self, "daily_window", 56))
+        window = int(self.window or WINDOWS.get(f, getattr(self, "daily_window", 56)))
         lengths = df.groupby("unique_id").size()
         extra = self.out + MIN_WINDOWS
         if lengths.max() < window + extra:
@@ -295,6 +298,7 @@ class SeedConv1D(_WindowForecaster):
         self.scaling, self.daily_window = scaling, 28
 
     def fit(self, df: pd.DataFrame) -> SeedConv1D:
+        self._validate_params()
         torch.manual_seed(self.seed)
         self._prepare(df)
         return self._train(
@@ -356,12 +360,13 @@ class _DirectForecaster(_WindowForecaster):
         raise NotImplementedError
 
     def fit(self, df: pd.DataFrame) -> _DirectForecaster:
-        self.out = self.h
+        self._validate_params()
+        self.out = int(self.h)
         torch.manual_seed(self.seed)
         self._prepare(df)
         return self._train(
             df,
-            self._build(self.h),
+            self._build(self.out),
             nn.L1Loss(),
             optimizer="adamw",
             scheduler="onecycle",
@@ -433,12 +438,14 @@ class RNNForecaster(_DirectForecaster):
         freq: str = "D",
         scaling: str = "auto",
     ):
-        if cell not in ("gru", "lstm"):
-            raise ParameterError(f"cell must be 'gru' or 'lstm', got {cell!r}")
         self._set_training(epochs, batch_size, lr, patience, max_seconds, device, seed)
         self.h, self.window, self.hidden, self.cell = h, window, hidden, cell
         self.freq, self.use_dow, self.scaling = freq, True, scaling
-        self.name = name or cell.upper()
+        self.name = name or str(cell).upper()
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        check_param("cell", self.cell, self.cell in ("gru", "lstm"), "'gru' or 'lstm'", self)
 
     def _build(self, h: int) -> nn.Module:
         return _RNNNet(2, h, self.hidden, self.cell)
@@ -482,14 +489,21 @@ class LinearForecaster(_DirectForecaster):
         freq: str = "D",
         scaling: str = "auto",
     ):
-        if int(h) < 1:
-            raise ParameterError(f"h must be >= 1, got h={h!r}")
-        if window is not None and int(window) < 1:
-            raise ParameterError(f"window must be >= 1 or None, got window={window!r}")
         self._set_training(epochs, batch_size, lr, patience, max_seconds, device, seed)
-        self.h, self.window = int(h), window and int(window)
+        self.h, self.window = h, window
         self.name, self.freq = name, freq
         self.scaling = scaling
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        check_param("h", self.h, lambda v: int(v) >= 1, "an integer >= 1", self)
+        check_param(
+            "window",
+            self.window,
+            lambda v: v is None or int(v) >= 1,
+            "an integer >= 1 or None",
+            self,
+        )
 
     def _build(self, h: int) -> nn.Module:
         return _LinearNet(self.window_ + self._n_pos(), h)

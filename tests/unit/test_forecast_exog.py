@@ -155,8 +155,10 @@ def test_split_exog_validates():
         split_exog(ok.drop(columns="ds"))
     with pytest.raises(ParameterError, match="no feature"):
         split_exog(ok[["unique_id", "ds"]])
+    model = LightGBMForecaster(exog=pd.concat([ok, ok.head(1)]))
+    series = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2021-01-01", periods=90)})
     with pytest.raises(ParameterError, match="duplicate"):
-        LightGBMForecaster(exog=pd.concat([ok, ok.head(1)]))
+        model.fit(series.assign(y=1.0))
 
 
 def test_exog_features_read_the_target_and_origin_dates_only():

@@ -69,13 +69,15 @@ def test_linear_runs_on_the_resolved_device():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"window": 0}, "window=0"),
-        ({"h": 0}, "h=0"),
+        ({"window": 0}, "The 'window' parameter of LinearForecaster .*; got 0"),
+        ({"h": 0}, "The 'h' parameter of LinearForecaster .*; got 0"),
+        ({"scaling": "max"}, "The 'scaling' parameter of LinearForecaster .*; got 'max'"),
     ],
 )
 def test_linear_bad_input(kwargs, match):
+    model = LinearForecaster(**kwargs, epochs=1, device="cpu")  # stores, fit validates
     with pytest.raises(ParameterError, match=match):
-        LinearForecaster(**kwargs)
+        model.fit(_toy())
 
 
 def test_linear_short_series_shorter_window_or_left_out():
@@ -120,7 +122,7 @@ def test_calendar_options():
     assert np.array_equal(s1, s2)
     assert set(CALENDAR_COLUMNS) == {"full", "none", "month"}
     with pytest.raises(ParameterError, match="calendar"):
-        LightGBMForecaster(calendar="monthly")
+        LightGBMForecaster(calendar="monthly").fit(_toy())
     with pytest.raises(ParameterError, match="calendar"):
         make_features(x, dates, o, k, calendar="yearly")
     none, _ = make_features(x, dates, o, k, calendar="none")  # calendar features off

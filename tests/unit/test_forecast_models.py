@@ -129,6 +129,22 @@ def test_neural_forecasters_fit_predict(model):
     assert len(model.history_) >= 1 and "train_loss" in model.history_
 
 
+@pytest.mark.parametrize(
+    "model, name, got",
+    [
+        (RNNForecaster(cell="rnn", epochs=1, device="cpu"), "cell", "'rnn'"),
+        (SeedConv1D(scaling="max", epochs=1, device="cpu"), "scaling", "'max'"),
+        (ConvForecaster(scaling=None, epochs=1, device="cpu"), "scaling", "None"),
+    ],
+    ids=["rnn_cell", "seed_scaling", "conv_scaling"],
+)
+def test_neural_forecasters_validate_in_fit(model, name, got):
+    """Constructed with a bad value without complaint; fit names the parameter and value."""
+    owner = type(model).__name__
+    with pytest.raises(ParameterError, match=rf"The '{name}' parameter of {owner} .*got {got}\."):
+        model.fit(_toy())
+
+
 def test_seed_conv1d_architecture_is_the_briefs():
     m = SeedConv1D(window=28, epochs=1, device="cpu").fit(_toy())
     net = m.model_
@@ -200,8 +216,32 @@ def test_lightgbm_extra_series_train_but_are_not_forecast_and_do_not_leak():
     ],
 )
 def test_lightgbm_extra_series_bad_input(kwargs):
-    with pytest.raises(ParameterError):
-        LightGBMForecaster(**kwargs)
+    model = LightGBMForecaster(**kwargs)  # the constructor stores, fit validates
+    (name,) = kwargs
+    with pytest.raises(ParameterError, match=f"'{name}' parameter of LightGBMForecaster"):
+        model.fit(_toy())
+
+
+@pytest.mark.parametrize(
+    "kwargs, got",
+    [
+        ({"strategy": "recursive"}, "'recursive'"),
+        ({"target": "log"}, "'log'"),
+        ({"calendar": "monthly"}, "'monthly'"),
+        ({"extra_stride": 0}, "0"),
+        ({"extra_weight": -1.0}, "-1.0"),
+        ({"params": [1, 2]}, r"\[1, 2\]"),
+    ],
+)
+def test_lightgbm_constructor_stores_and_fit_validates(kwargs, got):
+    """A bad value does not stop the constructor; fit names the parameter and the value."""
+    model = LightGBMForecaster(h=7, n_estimators=5, **kwargs)
+    (name, value) = next(iter(kwargs.items()))
+    assert getattr(model, name) is value  # stored as given
+    with pytest.raises(
+        ParameterError, match=rf"The '{name}' parameter of LightGBMForecaster .*got {got}\."
+    ):
+        model.fit(_toy())
 
 
 def test_lightgbm_params_override_the_knobs():
@@ -249,8 +289,9 @@ def test_statsforecast_boxcox_model_fits_the_transformed_series():
 
 @pytest.mark.parametrize("lam", [-0.5, 3.0, float("nan")])
 def test_statsforecast_boxcox_bad_input(lam):
-    with pytest.raises(ParameterError, match="boxcox"):
-        StatsForecastModel("AutoETS", boxcox=lam)
+    model = StatsForecastModel("AutoETS", boxcox=lam)
+    with pytest.raises(ParameterError, match="'boxcox' parameter of StatsForecastModel"):
+        model.fit(_toy())
 
 
 def test_zoo_sqrt_ets_replaces_autoets_in_the_ensemble():
