@@ -114,6 +114,7 @@ def test_02_other_source_without_promotions(run_notebook):
     assert "exog_columns" not in metrics  # no promotions: the models without the plan
     assert "LightGBM" in metrics["mase"] and "LightGBM+promo" not in metrics["mase"]
     assert metrics["n_rows"] == 4 * 365
+    assert metrics["season"] == 7  # daily: the weekday
 
 
 @pytest.mark.notebook
@@ -125,6 +126,7 @@ def test_02_source_without_products_forecasts_the_total(run_notebook):
         "02_sales_forecasting",
         DATA="cdnow",
         FREQ="W",
+        SEASON=4,  # overrides the weekly default (52, or 1 for fewer than two years)
         HORIZON=4,
         STEP=4,
         N_WINDOWS=2,
@@ -132,5 +134,6 @@ def test_02_source_without_products_forecasts_the_total(run_notebook):
     )
     _check_selection(metrics)
     assert metrics["data_source"] == "cdnow" and metrics["n_series"] == 1
+    assert metrics["season"] == 4
     # weeks from the first full Monday week of 1997 to the last full week of June 1998
     assert 70 <= metrics["n_rows"] <= 78
