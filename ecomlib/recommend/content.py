@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ecomlib._validate import check_param
 from ecomlib.config import cache_dir
 from ecomlib.errors import ParameterError
 from ecomlib.recommend.interactions import Interactions
@@ -75,21 +76,34 @@ class ContentBased(Recommender):
         half_life_days: float | None = None,
         sharpness: float = 20.0,
     ):
-        self.item_ids = np.asarray(item_ids)
-        self.vectors = np.asarray(vectors, dtype=np.float32)
+        self.item_ids = item_ids
+        self.vectors = vectors
         self.half_life_days = half_life_days
         self.sharpness = sharpness
-        if len(self.item_ids) != len(self.vectors):
-            raise ParameterError(
-                f"item_ids and vectors must have the same length, got {len(self.item_ids)} "
-                f"item_ids and {len(self.vectors)} vectors."
-            )
+
+    def _validate_params(self) -> None:
+        check_param(
+            "item_ids", self.item_ids, lambda v: np.ndim(v) == 1, "a 1-d sequence of IDs", self
+        )
+        n = len(self.item_ids)
+        check_param(
+            "vectors",
+            self.vectors,
+            lambda v: np.ndim(v) == 2 and len(v) == n,
+            f"a 2-d array with one row per item ID ({n} item_ids)",
+            self,
+        )
 
     def _fit(self, inter: Interactions) -> None:
-        catalog = pd.Index(self.item_ids)
+        item_ids = np.asarray(self.item_ids)
+        catalog = pd.Index(item_ids)
         if not catalog.is_unique:
-            raise ParameterError("ContentBased item_ids must be unique.")
-        vecs = np.ascontiguousarray(self.vectors)
+            dup = catalog[catalog.duplicated()].unique()
+            raise ParameterError(
+                "The 'item_ids' parameter of ContentBased must hold unique IDs; got "
+                f"{len(dup)} repeated, e.g. {list(dup[:3])}."
+            )
+        vecs = np.ascontiguousarray(self.vectors, dtype=np.float32)
         rows = vecs.view(np.dtype((np.void, vecs.dtype.itemsize * vecs.shape[1]))).ravel()
         _, first, group = np.unique(rows, return_index=True, return_inverse=True)
         uniq = vecs[first]
@@ -109,7 +123,7 @@ class ContentBased(Recommender):
         self.profiles_ = (sp.diags(1.0 / np.maximum(total, 1e-12)) @ profile).tocsr()
         sims = uniq @ uniq.T
         self.kernel_ = np.exp(self.sharpness * (sims - 1.0)).astype(np.float32)
-        self.item_ids_ = self.item_ids
+        self.item_ids_ = item_ids
         to_catalog = sp.csr_matrix(
             (np.ones(ok.sum(), np.float32), (np.flatnonzero(ok), cols[ok])),
             shape=(inter.n_items, len(catalog)),

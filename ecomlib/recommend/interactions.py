@@ -90,8 +90,13 @@ class Interactions:
         self.item_ids = np.asarray(items) if items is not None else np.unique(frame["item_id"])
         self._users = pd.Index(self.user_ids)
         self._items = pd.Index(self.item_ids)
-        if not (self._users.is_unique and self._items.is_unique):
-            raise DataError("users/items given to Interactions must be unique.")
+        for name, index in (("users", self._users), ("items", self._items)):
+            if not index.is_unique:
+                dup = index[index.duplicated()].unique()
+                raise DataError(
+                    f"The {name!r} parameter of Interactions must hold unique IDs; got "
+                    f"{len(dup)} repeated, e.g. {list(dup[:3])}."
+                )
         u = self._users.get_indexer(frame["user_id"])
         i = self._items.get_indexer(frame["item_id"])
         keep = (u >= 0) & (i >= 0)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ecomlib._validate import check_param
 from ecomlib.errors import NotFittedError, ParameterError
 from ecomlib.recommend.interactions import Interactions
 
@@ -82,6 +83,7 @@ class Recommender:
 
     def fit(self, interactions) -> Recommender:
         """Fit on an :class:`Interactions` object or a canonical interactions DataFrame."""
+        self._validate_params()
         inter = _as_interactions(interactions)
         if len(inter) == 0:
             raise ParameterError("fit() got no interactions.")
@@ -93,6 +95,10 @@ class Recommender:
         self._fit(inter)
         self.fit_seconds_ = time.perf_counter() - t0
         return self
+
+    def _validate_params(self) -> None:
+        """Check the constructor's parameters (the start of :meth:`fit`; constructors only
+        store them); subclasses with constraints raise :class:`ParameterError` here."""
 
     def _fit(self, inter: Interactions) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -567,11 +573,19 @@ class Blend(Recommender):
     recommend_batch_size = 256  # every component holds a dense score block per batch
 
     def __init__(self, models: list[Recommender], weights: list[float], prefit: bool = False):
-        if len(models) != len(weights) or not models:
-            raise ParameterError("Blend needs one weight per model (and at least one model).")
         self.models = models
         self.weights = weights
         self.prefit = prefit
+
+    def _validate_params(self) -> None:
+        check_param("models", self.models, lambda m: len(m) >= 1, "a non-empty list", self)
+        check_param(
+            "weights",
+            self.weights,
+            lambda w: len(w) == len(self.models),
+            f"a list of one weight per model ({len(self.models)})",
+            self,
+        )
 
     def _fit(self, inter: Interactions) -> None:
         for m in self.models:

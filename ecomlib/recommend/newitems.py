@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ecomlib._validate import check_param
 from ecomlib.errors import ParameterError
 from ecomlib.recommend.interactions import Interactions
 from ecomlib.recommend.models import EASE, Recommender, _decay_weights, _matrix, normalise_rows
@@ -70,15 +71,6 @@ class NewItemScorer(Recommender):
         max_items: int | None = 3000,
         eps: float = 0.01,
     ):
-        for name, value in (
-            ("recent_days", recent_days),
-            ("half_life_days", half_life_days),
-            ("window_days", window_days),
-        ):
-            if not value > 0:
-                raise ParameterError(f"{name} must be > 0, got {value!r}.")
-        if promo_weight and signals is None:
-            raise ParameterError("promo_weight > 0 needs signals=PlannedSignals(...).")
         self.item_groups = item_groups
         self.recent_days = recent_days
         self.half_life_days = half_life_days
@@ -91,6 +83,17 @@ class NewItemScorer(Recommender):
         self.ease_lam = ease_lam
         self.max_items = max_items
         self.eps = eps
+
+    def _validate_params(self) -> None:
+        for name in ("recent_days", "half_life_days", "window_days"):
+            check_param(name, getattr(self, name), lambda v: v > 0, "a number > 0", self)
+        check_param(
+            "promo_weight",
+            self.promo_weight,
+            not self.promo_weight or self.signals is not None,
+            "0 without signals (a promotion weight needs signals=PlannedSignals(...))",
+            self,
+        )
 
     def _fit(self, inter: Interactions) -> None:
         if "timestamp" not in inter.frame:

@@ -23,6 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from ecomlib._validate import check_param
 from ecomlib.errors import DataError, ParameterError
 from ecomlib.recommend.interactions import Interactions
 from ecomlib.recommend.models import EASE, Recommender, _matrix
@@ -121,13 +122,16 @@ class TIFUKNN(Recommender):
         neighbours: int = 300,
         alpha: float = 0.9,
     ):
-        if group_size < 1 or neighbours < 1 or not 0.0 <= alpha <= 1.0:
-            raise ParameterError("group_size, neighbours >= 1 and alpha in [0, 1] required.")
         self.group_size = group_size
         self.within_decay = within_decay
         self.group_decay = group_decay
         self.neighbours = neighbours
         self.alpha = alpha
+
+    def _validate_params(self) -> None:
+        check_param("group_size", self.group_size, lambda v: v >= 1, "an integer >= 1", self)
+        check_param("neighbours", self.neighbours, lambda v: v >= 1, "an integer >= 1", self)
+        check_param("alpha", self.alpha, lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]", self)
 
     def _fit(self, inter: Interactions) -> None:
         _require_time(inter, "TIFUKNN")
@@ -655,27 +659,6 @@ class NextBasketRanker(Recommender):
         embeddings: tuple | None = None,
         embedding_days: float = 60.0,
     ):
-        if batch_users is not None and batch_users < 1:
-            raise ParameterError(f"batch_users must be >= 1 or None, got {batch_users!r}.")
-        if not set(user_features) <= {"repeat", "new"}:
-            raise ParameterError(
-                f"user_features must name 'repeat' and/or 'new', got {user_features!r}."
-            )
-        if embeddings is not None and (not isinstance(embeddings, tuple) or len(embeddings) != 2):
-            raise ParameterError(
-                "embeddings must be a tuple (item_ids, vectors) or None, got "
-                f"{type(embeddings).__name__}."
-            )
-        if embedding_days <= 0:
-            raise ParameterError(f"embedding_days must be > 0, got {embedding_days!r}.")
-        for name, value, ok in (
-            ("n_windows", n_windows, n_windows >= 1),
-            ("window_days", window_days, window_days > 0),
-            ("n_repeat", n_repeat, n_repeat >= 1),
-            ("n_new", n_new, n_new >= 1),
-        ):
-            if not ok:
-                raise ParameterError(f"{name} must be positive, got {value!r}.")
         self.window_days = window_days
         self.n_windows = n_windows
         self.n_repeat = n_repeat
@@ -696,9 +679,36 @@ class NextBasketRanker(Recommender):
         self.batch_users = batch_users
         self.stores = stores
         self.cycle = cycle
-        self.user_features = tuple(user_features)
+        self.user_features = user_features
         self.embeddings = embeddings
         self.embedding_days = embedding_days
+
+    def _validate_params(self) -> None:
+        check_param("window_days", self.window_days, lambda v: v > 0, "a number > 0", self)
+        for name in ("n_windows", "n_repeat", "n_new"):
+            check_param(name, getattr(self, name), lambda v: v >= 1, "an integer >= 1", self)
+        check_param(
+            "batch_users",
+            self.batch_users,
+            lambda v: v is None or v >= 1,
+            "an integer >= 1 or None",
+            self,
+        )
+        check_param(
+            "user_features",
+            self.user_features,
+            lambda v: not isinstance(v, str) and set(v) <= {"repeat", "new"},
+            "a tuple naming 'repeat' and/or 'new'",
+            self,
+        )
+        check_param(
+            "embeddings",
+            self.embeddings,
+            lambda v: v is None or (isinstance(v, tuple) and len(v) == 2),
+            "a tuple (item_ids, vectors) or None",
+            self,
+        )
+        check_param("embedding_days", self.embedding_days, lambda v: v > 0, "a number > 0", self)
 
     def _candidates(self, snap: _Snapshot, users: np.ndarray) -> pd.DataFrame:
         return snap.candidates(users, self.n_repeat, self.n_new, batch_users=self.batch_users)

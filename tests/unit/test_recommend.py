@@ -215,10 +215,14 @@ def test_content_and_blend_serve_cold_items(tiny):
     pd.testing.assert_frame_equal(
         blend.recommend(users, k=4, batch_size=1), blend.recommend(users, k=4, batch_size=1024)
     )
-    with pytest.raises(ParameterError):
-        rec.Blend([rec.EASE()], [1.0, 2.0])
-    with pytest.raises(ParameterError):
-        rec.ContentBased([1, 2], np.zeros((3, 2)))
+    with pytest.raises(ParameterError, match="The 'weights' parameter of Blend"):
+        rec.Blend([rec.EASE()], [1.0, 2.0]).fit(tiny)
+    with pytest.raises(ParameterError, match="The 'models' parameter of Blend .*; got \\[\\]"):
+        rec.Blend([], []).fit(tiny)
+    with pytest.raises(ParameterError, match="The 'vectors' parameter of ContentBased"):
+        rec.ContentBased([1, 2], np.zeros((3, 2))).fit(tiny)
+    with pytest.raises(ParameterError, match="unique IDs; got 1 repeated"):
+        rec.ContentBased([1, 1], np.zeros((2, 2))).fit(tiny)
 
 
 def test_model_zoo_names():
@@ -351,8 +355,10 @@ def test_tifu_weights_decay_with_basket_age():
     assert row[staple] == pytest.approx(1.5 * 1.75 / 6)
     recs = model.recommend([0, 1, 2], k=1, exclude_seen=False)
     assert recs["item_id"].tolist() == [0, 1, 2]
-    with pytest.raises(ParameterError):
-        rec.TIFUKNN(alpha=1.5)
+    with pytest.raises(ParameterError, match="The 'alpha' parameter of TIFUKNN .*; got 1.5"):
+        rec.TIFUKNN(alpha=1.5).fit(frame)
+    with pytest.raises(ParameterError, match="The 'neighbours' parameter of TIFUKNN .*; got 0"):
+        rec.TIFUKNN(neighbours=0).fit(frame)
     with pytest.raises(DataError, match="timestamp"):
         rec.TIFUKNN().fit(frame.drop(columns="timestamp"))
 
@@ -385,8 +391,32 @@ def test_ranker_learns_staples_and_uses_only_training_data():
     assert not seen & set(zip(new["user_id"], new["item_id"], strict=False))
     with pytest.raises(DataError, match="history"):
         rec.NextBasketRanker(window_days=400).fit(train)
-    with pytest.raises(ParameterError):
-        rec.NextBasketRanker(n_windows=0)
+    with pytest.raises(ParameterError, match="The 'n_windows' parameter .*; got 0"):
+        rec.NextBasketRanker(n_windows=0).fit(train)
+
+
+@pytest.mark.parametrize(
+    "kwargs, got",
+    [
+        ({"window_days": 0}, "0"),
+        ({"n_windows": 0}, "0"),
+        ({"n_repeat": -1}, "-1"),
+        ({"n_new": 0}, "0"),
+        ({"batch_users": 0}, "0"),
+        ({"user_features": ("users",)}, "\\('users',\\)"),
+        ({"embeddings": [1, 2]}, "\\[1, 2\\]"),
+        ({"embedding_days": -7}, "-7"),
+    ],
+)
+def test_ranker_constructor_stores_and_fit_validates(kwargs, got):
+    """A bad value does not stop the constructor; fit names the parameter and the value."""
+    model = rec.NextBasketRanker(**kwargs)
+    (name, value) = next(iter(kwargs.items()))
+    assert getattr(model, name) is value  # stored as given
+    with pytest.raises(
+        ParameterError, match=rf"The '{name}' parameter of NextBasketRanker .*got {got}\."
+    ):
+        model.fit(_staples(n_users=3, weeks=4))
 
 
 def test_ranker_windows_back_to_back_and_snapshots_read_no_future(

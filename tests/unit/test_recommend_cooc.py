@@ -49,7 +49,7 @@ def test_ranker_classifiers_without_user_features(tiny_ranker):
     recs = none.recommend(train["user_id"].unique(), k=1, exclude_seen=False)
     assert (recs["item_id"].to_numpy() == recs["user_id"].to_numpy() % 3).all()
     with pytest.raises(ParameterError, match="user_features"):
-        rec.NextBasketRanker(user_features=("users",))
+        rec.NextBasketRanker(user_features=("users",)).fit(train)
 
 
 def test_zoo_ranker_emb_sees_no_user_features(monkeypatch):

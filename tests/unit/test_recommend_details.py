@@ -194,8 +194,9 @@ def test_ranker_batched_candidates_match_unbatched(tiny_ranker):
         batched._candidates(batched.snapshot_, np.sort(users)),
     )
     np.testing.assert_array_equal(whole.score(users), batched.score(users))
-    with pytest.raises(ParameterError, match="batch_users"):
-        rec.NextBasketRanker(batch_users=0)
+    bad = rec.NextBasketRanker(batch_users=0)  # stored as given; fit validates
+    with pytest.raises(ParameterError, match="The 'batch_users' parameter .*; got 0"):
+        bad.fit(train)
     with pytest.raises(ParameterError, match="batch_users"):
         whole.snapshot_.candidates(users, 5, 5, batch_users=-2)
 

@@ -111,9 +111,9 @@ def test_ranker_embeddings_read_no_future(tiny_ranker, weekly_baskets, monkeypat
 def test_ranker_embeddings_bad_input(tiny_ranker, weekly_baskets):
     train = weekly_baskets(n_users=8, weeks=6)
     with pytest.raises(ParameterError, match="tuple"):
-        rec.NextBasketRanker(embeddings=np.zeros((3, 2)))
+        rec.NextBasketRanker(embeddings=np.zeros((3, 2))).fit(train)
     with pytest.raises(ParameterError, match="embedding_days"):
-        rec.NextBasketRanker(embedding_days=0)
+        rec.NextBasketRanker(embedding_days=0).fit(train)
     ids, vecs = _vectors(np.arange(0, 40))
     with pytest.raises(ParameterError, match="one row"):
         tiny_ranker(**SMALL_TREES, embeddings=(ids[:5], vecs)).fit(train)

@@ -274,9 +274,9 @@ def test_new_item_scorer_uses_group_affinity():
     assert not seen & set(zip(plain["user_id"], plain["item_id"], strict=False))
     assert (plain.groupby("user_id").size() <= 3).all()
     with pytest.raises(ParameterError, match="signals"):
-        rec.NewItemScorer(promo_weight=1.0)
-    with pytest.raises(ParameterError):
-        rec.NewItemScorer(recent_days=0)
+        rec.NewItemScorer(promo_weight=1.0).fit(frame)
+    with pytest.raises(ParameterError, match="The 'recent_days' parameter .*; got 0"):
+        rec.NewItemScorer(recent_days=0).fit(frame)
 
 
 def test_new_item_scorer_promotion_boost():
