@@ -59,7 +59,8 @@ def check_param(
         The value it got (described in the message by :func:`describe`).
     ok : bool or callable
         Whether the value is valid, or a predicate ``ok(value) -> bool``; a predicate that
-        raises ``TypeError`` or ``ValueError`` (``int("x") >= 1``) counts as ``False``.
+        raises ``TypeError``, ``ValueError``, ``LookupError`` or ``AttributeError``
+        (``int("x") >= 1``, a missing key) counts as ``False``.
     what : str
         What the value must be, completing "must be ..." (e.g. ``"an integer >= 1"``).
     owner : object
@@ -68,7 +69,7 @@ def check_param(
     if callable(ok):
         try:
             ok = bool(ok(value))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, LookupError, AttributeError):
             ok = False
     if not ok:
         raise ParameterError(

@@ -37,10 +37,14 @@ class SemanticIndex:
         emb = np.asarray(embeddings, dtype=np.float32)
         if emb.ndim != 2 or len(emb) != len(texts):
             raise ParameterError(
-                f"embeddings must be (n, d) with n = {len(texts)} texts, got shape {emb.shape}."
+                f"The 'embeddings' parameter of SemanticIndex must be (n, d) with n = "
+                f"{len(texts)} texts; got shape {emb.shape}."
             )
         if meta is not None and len(meta) != len(texts):
-            raise ParameterError(f"meta has {len(meta)} rows for {len(texts)} texts.")
+            raise ParameterError(
+                f"The 'meta' parameter of SemanticIndex must have one row per text "
+                f"({len(texts)}); got {len(meta)} rows."
+            )
         norms = np.linalg.norm(emb, axis=1, keepdims=True)
         self.embeddings = emb / np.clip(norms, 1e-12, None)
         self.texts = list(texts)

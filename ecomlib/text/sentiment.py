@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ecomlib._validate import check_param
 from ecomlib.errors import DataError, ParameterError
 
 __all__ = [
@@ -82,8 +83,8 @@ class VaderScorer:
     """
 
     def __init__(self, threshold: float = 0.05) -> None:
-        if not -1.0 <= threshold <= 1.0:
-            raise ParameterError(f"threshold must lie in [-1, 1], got {threshold}")
+        # no fit: a scorer ready at construction checks its parameter here
+        check_param("threshold", threshold, lambda t: -1.0 <= t <= 1.0, "a number in [-1, 1]", self)
         self.threshold = threshold
 
     def compound(self, texts: Sequence[str]) -> np.ndarray:
@@ -134,9 +135,13 @@ class AnchorScorer:
         scale: float = 10.0,
     ) -> None:
         anchors = DEFAULT_ANCHORS if anchors is None else anchors
-        missing = {"positive", "negative"} - set(anchors)
-        if missing or not all(len(anchors[k]) for k in ("positive", "negative")):
-            raise ParameterError("anchors need non-empty 'positive' and 'negative' sentence lists")
+        check_param(
+            "anchors",
+            anchors,
+            lambda a: all(len(a[k]) for k in ("positive", "negative")),
+            "a dict of non-empty 'positive' and 'negative' sentence lists",
+            self,
+        )
         self.encoder = encoder
         self.anchors = {k: list(anchors[k]) for k in ("positive", "negative")}
         self.scale = scale

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ecomlib._validate import check_param
 from ecomlib.errors import ParameterError
 
 
@@ -136,7 +137,9 @@ class ResNetCNN(nn.Module):
                 nn.Linear(4 * w, num_classes),
             )
         else:
-            raise ParameterError(f"Unknown head {head!r}: use 'dense' or 'gmp'.")
+            raise ParameterError(
+                f"The 'head' parameter of ResNetCNN must be 'dense' or 'gmp'; got {head!r}."
+            )
 
     @property
     def cam_layer(self) -> nn.Module:
@@ -199,13 +202,11 @@ class ImageClassifier(nn.Module):
         **arch_kwargs: Any,
     ):
         super().__init__()
+        # an nn.Module: the layers built here depend on these values, so they are checked here
         classes = tuple(str(c) for c in classes)
-        if len(classes) < 2:
-            raise ParameterError(f"An image classifier needs at least 2 classes, got {classes}.")
-        if image_size < 8:
-            raise ParameterError(f"image_size must be at least 8 pixels, got {image_size}.")
-        if std <= 0:
-            raise ParameterError(f"std must be positive, got {std}.")
+        check_param("classes", classes, len(classes) >= 2, "at least 2 classes (names)", self)
+        check_param("image_size", image_size, lambda v: v >= 8, "at least 8 (pixels)", self)
+        check_param("std", std, lambda v: v > 0, "a number > 0", self)
         self.config = dict(
             arch=arch,
             classes=list(classes),

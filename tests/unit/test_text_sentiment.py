@@ -35,7 +35,7 @@ def test_vader_reads_decoded_html_and_validates_inputs():
     )
     with pytest.raises(TypeError):
         vader.compound("one string")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="The 'threshold' parameter of VaderScorer .*; got 2"):
         text.VaderScorer(threshold=2)
     assert text.VaderScorer(threshold=0.0).proba_threshold == 0.5
     assert vader.compound([]).shape == (0,)
@@ -65,8 +65,10 @@ def test_anchor_scorer_gap_and_probability():
 
 
 def test_anchor_scorer_validates():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="The 'anchors' parameter of AnchorScorer"):
         text.AnchorScorer(_toy_encoder, anchors={"positive": ["good"]})
+    with pytest.raises(ValueError, match="'anchors'.*got \\{'positive': \\[\\]"):
+        text.AnchorScorer(_toy_encoder, anchors={"positive": [], "negative": ["bad"]})
     with pytest.raises(ValueError):
         text.AnchorScorer(_toy_encoder).gap(np.zeros(3))
 

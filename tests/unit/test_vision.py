@@ -187,7 +187,7 @@ def test_resnet_heads():
     for head in ("dense", "gmp"):
         net = vision.ResNetCNN(width=4, head=head)
         assert net(x).shape == (2, 10)
-    with pytest.raises(ParameterError, match="head"):
+    with pytest.raises(ParameterError, match="head.*got 'avg'"):
         vision.ResNetCNN(head="avg")
 
 
@@ -196,6 +196,8 @@ def test_bad_model_parameters():
         vision.ImageClassifier("vgg", CLASSES)
     with pytest.raises(ParameterError, match="2 classes"):
         vision.ImageClassifier("seed", ("only",))
+    with pytest.raises(ParameterError, match="The 'std' parameter of ImageClassifier .*; got 0"):
+        vision.ImageClassifier("seed", CLASSES, std=0)
 
 
 def test_training_decreases_loss_and_learns():
