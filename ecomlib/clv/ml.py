@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ecomlib._validate import check_param
 from ecomlib.clv.data import WEEK, Period, future_purchases, summarise
 from ecomlib.clv.models import BGNBD, CLVModel, _check_horizon
 from ecomlib.errors import ParameterError
@@ -118,14 +119,25 @@ class LightGBMCLV(_InnerTrained):
         seed: int = 42,
     ):
         super().__init__(inner_weeks, seed)
-        if objective not in ("poisson", "l1"):
-            raise ParameterError(f"objective must be 'poisson' or 'l1', got {objective!r}.")
         self.objective = objective
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.n_jobs = n_jobs
-        self.name = "LightGBM" if objective == "poisson" else "LightGBM-L1"
+
+    @property
+    def name(self) -> str:
+        """``LightGBM`` (Poisson objective) or ``LightGBM-L1``."""
+        return "LightGBM" if self.objective == "poisson" else "LightGBM-L1"
+
+    def _validate_params(self) -> None:
+        check_param(
+            "objective",
+            self.objective,
+            self.objective in ("poisson", "l1"),
+            "'poisson' or 'l1'",
+            self,
+        )
 
     def _regressor(self, objective: str):
         import lightgbm as lgb
@@ -145,6 +157,7 @@ class LightGBMCLV(_InnerTrained):
         )
 
     def fit(self, period: Period) -> LightGBMCLV:
+        self._validate_params()
         _, X, y = self._training_frame(period)
         self.count_model_ = self._regressor(self.objective).fit(X, y["purchases"])
         self.spend_model_ = self._regressor(self.objective).fit(X, y["spend"])
@@ -225,9 +238,7 @@ class GRUCLV(_InnerTrained):
         seed: int = 42,
     ):
         super().__init__(inner_weeks, seed)
-        if bin_weeks < 1:
-            raise ParameterError(f"bin_weeks must be >= 1, got {bin_weeks}.")
-        self.bin_weeks = int(bin_weeks)
+        self.bin_weeks = bin_weeks
         self.threads = threads
         self.hidden = hidden
         self.epochs = epochs
@@ -243,7 +254,7 @@ class GRUCLV(_InnerTrained):
         n = counts.shape[1]
         first_week = n - 1 - ((period.cutoff - period.summary["first"]).dt.days // 7).to_numpy()
         started = (np.arange(n)[None, :] >= first_week[:, None]).astype(np.float32)
-        k = self.bin_weeks
+        k = int(self.bin_weeks)
         if k == 1:
             return counts, spend, started, ends
         pad = (-n) % k
@@ -274,7 +285,13 @@ class GRUCLV(_InnerTrained):
             torch.tensor(offset, dtype=torch.float32),
         )
 
+    def _validate_params(self) -> None:
+        check_param(
+            "bin_weeks", self.bin_weeks, lambda v: int(v) == v and v >= 1, "an integer >= 1", self
+        )
+
     def fit(self, period: Period) -> GRUCLV:
+        self._validate_params()
         from ecomlib.config import resolve_device
         from ecomlib.recommend.neural import cpu_threads
         from ecomlib.train import fit

@@ -305,8 +305,9 @@ def test_gru_bins_weeks(split):
     assert c2.sum() == counts.sum() and s2.sum() == pytest.approx(spend.sum(), rel=1e-5)
     assert list(ends2) == list(ends[[0, 2, 4, 6, 8, 10, 12, 14]])
     assert started.max() == 1 and (started[:, -1] == 1).all()
-    with pytest.raises(ParameterError, match="bin_weeks"):
-        clv.GRUCLV(bin_weeks=0)
+    bad = clv.GRUCLV(bin_weeks=0)  # constructors store; fit validates
+    with pytest.raises(ParameterError, match="'bin_weeks' parameter of GRUCLV .* got 0"):
+        bad.fit(period)
 
 
 def test_gru_trains_on_one_thread_and_restores_the_setting(split):
@@ -377,8 +378,9 @@ def test_bad_periods_are_refused(split):
     period, _ = clv.calibration_holdout(days, cal_end, 10)
     with pytest.raises(ParameterError, match="horizon must be > 0"):
         clv.BGNBD().fit(period).predict(period, -1)
-    with pytest.raises(ParameterError, match="objective"):
-        clv.LightGBMCLV("huber")
+    huber = clv.LightGBMCLV("huber")
+    with pytest.raises(ParameterError, match="'objective' parameter of LightGBMCLV .* got 'huber'"):
+        huber.fit(period)
 
 
 @pytest.mark.parametrize(
