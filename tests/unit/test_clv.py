@@ -239,6 +239,13 @@ def test_changing_holdout_rows_leaves_predictions_unchanged(split):
         a = model_a.fit(pa).predict(pa, 15)
         b = model_b.fit(pb).predict(pb, 15)
         pd.testing.assert_frame_equal(a, b, obj=model_a.name)
+    # the churn classifier too (it is trained inside the calibration period only)
+    pa, _ = clv.calibration_holdout(days, cal_end, 15)
+    pb, _ = clv.calibration_holdout(changed, cal_end, 15)
+    pd.testing.assert_series_equal(
+        clv.ChurnClassifier().fit(pa).predict_proba(pa, 15),
+        clv.ChurnClassifier().fit(pb).predict_proba(pb, 15),
+    )
 
 
 def test_churn_classifier_and_validation_board(split):
