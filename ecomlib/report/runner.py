@@ -455,7 +455,11 @@ def execute_notebook(
     )
     if executed.exists():
         result.cells = cell_seconds(executed)
-        page_footer = {**footer, "parameters": parameters} if footer else None
+        page_footer = (
+            {**footer, "parameters": parameters, "data": _page_data(path, parameters, footer)}
+            if footer
+            else None
+        )
         export_html(executed, out_dir / f"{path.stem}.html", footer=page_footer)
     if error:
         if kernel_log.exists() and kernel_log.stat().st_size:
@@ -507,6 +511,26 @@ def _parameter_text(value: Any) -> str:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     return repr(value)
+
+
+def _page_data(path: Path, parameters: dict[str, Any], footer: dict[str, Any]) -> dict:
+    """The data source a notebook's page names: its ``DATA`` (given, else its own default,
+    such as notebook 06's CDNOW) when that is not the run's source, else the run's."""
+    run_data = footer.get("data") or {}
+    name = parameters.get("DATA")
+    if name is None:
+        name = notebook_parameters(path).get("DATA")
+    if not isinstance(name, str) or not name.strip():
+        return run_data
+    try:
+        from ecomlib.data import open_source
+
+        src = open_source(name)
+    except Exception:  # noqa: BLE001 - a page footer: name what was asked for
+        return {"name": name}
+    if src.name == run_data.get("name"):
+        return run_data
+    return {"name": src.name, "fingerprint": _data_fingerprint(src)}
 
 
 def _footer_html(manifest: dict[str, Any]) -> str:

@@ -627,6 +627,24 @@ def test_metrics_json_and_pages_carry_the_run_manifest_and_cell_seconds(project)
     assert "parameters SEED=7, PROFILE=smoke" in html
 
 
+def test_page_names_the_data_source_its_notebook_read(project):
+    """A notebook whose own DATA default differs from the run's source (notebook 06 reads
+    CDNOW) names that source at its foot, not the run's."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    params = nbformat.v4.new_code_cell('PROFILE = "default"\nDATA = "some-other-shop"\n')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("print(DATA)")]
+    nbformat.write(nb, str(project / "notebooks" / "04_other.ipynb"))
+    final, _ = runner.run(["01", "04"], profile="smoke", run_name="d", progress=False)
+    assert "data some-other-shop" in (final / "04_other.html").read_text()
+    assert "data completejourney" in (final / "01_ok.html").read_text()
+
+
 def test_manifest_footer_lists_parameters_compactly():
     footer = runner._footer_html(
         {
