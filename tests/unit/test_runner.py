@@ -26,18 +26,18 @@ BODY = (
 )
 
 
-def _notebook(path: Path, body: str) -> None:
+def _notebook(path: Path, body: str, params: str = PARAMS) -> None:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
         "language": "python",
     }
-    params = nbformat.v4.new_code_cell(PARAMS)
-    params.metadata["tags"] = ["parameters"]
+    cell = nbformat.v4.new_code_cell(params)
+    cell.metadata["tags"] = ["parameters"]
     nb.cells = [
         nbformat.v4.new_markdown_cell("# Test notebook"),
-        params,
+        cell,
         nbformat.v4.new_code_cell(body),
     ]
     nbformat.write(nb, str(path))
@@ -630,16 +630,11 @@ def test_metrics_json_and_pages_carry_the_run_manifest_and_cell_seconds(project)
 def test_page_names_the_data_source_its_notebook_read(project):
     """A notebook whose own DATA default differs from the run's source (notebook 06 reads
     CDNOW) names that source at its foot, not the run's."""
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    params = nbformat.v4.new_code_cell('PROFILE = "default"\nDATA = "some-other-shop"\n')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell("print(DATA)")]
-    nbformat.write(nb, str(project / "notebooks" / "04_other.ipynb"))
+    _notebook(
+        project / "notebooks" / "04_other.ipynb",
+        "print(DATA)",
+        params='PROFILE = "default"\nDATA = "some-other-shop"\n',
+    )
     final, _ = runner.run(["01", "04"], profile="smoke", run_name="d", progress=False)
     assert "data some-other-shop" in (final / "04_other.html").read_text()
     assert "data completejourney" in (final / "01_ok.html").read_text()
