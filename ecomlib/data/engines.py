@@ -189,7 +189,8 @@ def spark_session(
     instants in the session zone), with shuffle partitions sized to the local cores (the default
     200 made the promotion join 40x slower than DuckDB on 2 cores), Arrow transfers, quiet logs
     and ``PYSPARK_PYTHON`` set to this Python (Python workers need the project's packages).
-    ``conf``: further Spark settings (they win over these).
+    A driver started here keeps its warehouse and Derby files in :func:`spark_scratch_dir`,
+    not in the working directory. ``conf``: further Spark settings (they win over these).
 
     Raises
     ------
@@ -250,7 +251,16 @@ def spark_session(
                 "spark.driver.extraJavaOptions": "-Dlog4j2.level=error",
             }
         )
+    if remote is None:  # the driver runs here: its warehouse and Derby files not in the cwd
+        scratch = spark_scratch_dir()
+        os.makedirs(scratch, exist_ok=True)
+        conf["spark.sql.warehouse.dir"] = os.path.join(scratch, "warehouse")
     conf.update(extra)
+    if remote is None:
+        derby = f"-Dderby.system.home={scratch}"
+        java = conf.get("spark.driver.extraJavaOptions", "")
+        if "-Dderby.system.home" not in java:
+            conf["spark.driver.extraJavaOptions"] = f"{java} {derby}".strip()
     for key, value in conf.items():
         builder = builder.config(key, value)
     try:
@@ -270,6 +280,20 @@ def spark_session(
             f"{INSTALL_SPARK}."
         ) from None
     return spark
+
+
+def spark_scratch_dir() -> str:
+    """Where a driver started here keeps Spark's own files: the SQL warehouse
+    (``spark.sql.warehouse.dir``, else ``spark-warehouse/`` in the working directory, which
+    Spark makes as soon as a view is registered) and Derby's metastore files (only with Hive
+    support): ``ECOM_SPARK_DIR``, else ``<tmp>/ecom-spark-<user id>`` (one per user, as the
+    views are temporary it stays empty)."""
+    import tempfile
+
+    uid = os.getuid() if hasattr(os, "getuid") else "user"
+    return os.environ.get("ECOM_SPARK_DIR") or os.path.join(
+        tempfile.gettempdir(), f"ecom-spark-{uid}"
+    )
 
 
 def spark_log_path() -> str:
@@ -379,7 +403,9 @@ def _spark_rewrites(tree):
     def once(node):
         if isinstance(node, exp.IsInf):  # Spark has no isinf
             x = node.this
-            return exp.paren(exp.func("abs", x.copy()).eq(exp.func("double", exp.Literal.string("inf"))))
+            return exp.paren(
+                exp.func("abs", x.copy()).eq(exp.func("double", exp.Literal.string("inf")))
+            )
         if isinstance(node, exp.Literal) and not node.is_string:
             if re.fullmatch(r"\d*\.\d*", str(node.this)):
                 return exp.Cast(this=node.copy(), to=exp.DataType.build("DOUBLE"))

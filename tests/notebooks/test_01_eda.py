@@ -106,6 +106,7 @@ def test_01_eda_same_metrics_on_spark(run_notebook, monkeypatch):
     """`ecom run --engine spark` (ECOM_ENGINE=spark): the notebook's queries run on Spark and
     every recorded metric equals the DuckDB run's (the promotion lift, 60 s on Spark here, is
     compared query by query in tests/unit/test_engines.py)."""
+    from ecomlib import config
     from ecomlib.data.engines import available_engines
 
     if available_engines()["spark"]:
@@ -121,3 +122,5 @@ def test_01_eda_same_metrics_on_spark(run_notebook, monkeypatch):
     assert {k: on_spark[k] for k in on_spark if k not in timing} == {
         k: on_duckdb[k] for k in on_duckdb if k not in timing
     }
+    # the kernel's cwd is notebooks/: Spark's warehouse folder goes elsewhere (engines.py)
+    assert not (config.project_root() / "notebooks" / "spark-warehouse").exists()

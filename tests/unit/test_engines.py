@@ -154,6 +154,8 @@ def test_spark_connect_without_its_client_is_one_clear_error(monkeypatch):
 @needs_spark
 @pytest.mark.parametrize("name, rows", [("cdnow", 69_659), ("pizzaplace", 49_574)])
 def test_canonical_views_equal(spark, name, rows):
+    from pathlib import Path
+
     duck = connect(name, engine="duckdb")
     spk = connect(name, engine="spark", spark=spark)
     try:
@@ -161,6 +163,14 @@ def test_canonical_views_equal(spark, name, rows):
         a, b = duck.query(days), spk.query(days)
         assert a["lines"].sum() == rows and a["day"].dtype == "datetime64[ns]"
         _same(a, b)
+        # Spark makes its warehouse folder when the catalog is first listed (information_schema
+        # on the Spark engine): not in the cwd (notebooks/ for `ecom run`)
+        assert "transactions" in set(
+            spk.execute("SELECT table_name FROM information_schema.tables").df()["table_name"]
+        )
+        assert not (Path.cwd() / "spark-warehouse").exists()
+        warehouse = spark.conf.get("spark.sql.warehouse.dir")
+        assert str(Path(engines.spark_scratch_dir()).resolve()) in warehouse
         if duck.source.has("products"):  # text skus, encoded on both engines the same way
             join = (
                 "SELECT p.product_category, COUNT(DISTINCT product_id) AS products, "
