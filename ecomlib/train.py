@@ -279,6 +279,205 @@ def _validate(
     return out
 
 
+def _place_model(model: nn.Module, dev: str, channels_last: bool) -> tuple[nn.Module, bool]:
+    """``model`` on ``dev``, in channels_last memory format when asked for and on CUDA; and
+    whether that format is used."""
+    model = model.to(dev)
+    use_cl = channels_last and dev.startswith("cuda")
+    if use_cl:
+        model = model.to(memory_format=torch.channels_last)
+    return model, use_cl
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One optimizer step on a training batch: the model, its optimizer, and how a batch is
+    prepared, augmented and turned into a loss (the options of :func:`fit` it needs)."""
+
+    model: nn.Module
+    opt: torch.optim.Optimizer
+    params: list[torch.Tensor]  # the parameters whose gradient norm grad_clip clips
+    forward: Callable[[nn.Module, Batch], tuple[torch.Tensor, torch.Tensor]]
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    augment: Callable[[Batch, torch.Generator], Batch] | None
+    grad_clip: float | None
+    device: str
+    amp: bool
+    channels_last: bool  # resolved: asked for and on CUDA
+
+    def prepare(self, batch: Batch) -> Batch:
+        """``batch`` on the device, images in channels_last format when that is used."""
+        batch = _to_device(batch, self.device)
+        if self.channels_last and batch[0].dim() == 4:
+            batch = (batch[0].contiguous(memory_format=torch.channels_last), *batch[1:])
+        return batch
+
+    def __call__(self, batch: Batch, gen: torch.Generator) -> tuple[torch.Tensor, int]:
+        """Train on ``batch``: its (detached) mean loss and its number of examples."""
+        batch = self.prepare(batch)
+        if self.augment is not None:
+            batch = self.augment(batch, gen)
+        with _autocast(self.device, self.amp):
+            pred, target = self.forward(self.model, batch)
+            loss = self.loss_fn(pred.float() if pred.is_floating_point() else pred, target)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.grad_clip:
+            nn.utils.clip_grad_norm_(self.params, self.grad_clip)
+        self.opt.step()
+        return loss.detach(), len(batch[-1])
+
+
+class _Plan:
+    """The optimizer steps a run takes and their learning-rate schedule, fitted to a time
+    budget (``max_seconds``, see :func:`fit`). The run's clock starts when the plan is made.
+
+    ``val_share``: the cost of the validation passes relative to the training steps.
+    """
+
+    def __init__(
+        self,
+        kind: str | None,
+        opt: torch.optim.Optimizer,
+        total_steps: int,
+        max_seconds: float | None,
+        val_share: float,
+    ):
+        if kind == "onecycle" and total_steps < 8:
+            # OneCycleLR needs a few steps for its warm-up phase; tiny runs keep a constant rate.
+            kind = None
+        if kind not in ("onecycle", "cosine", None):
+            raise ParameterError(f"Unknown scheduler {kind!r}: use 'onecycle', 'cosine' or None.")
+        self.kind, self.opt = kind, opt
+        self.peak_lrs = [g["lr"] for g in opt.param_groups]
+        self.sched = _scheduler(kind, opt, self.peak_lrs, total_steps)
+        self.total_steps = self.planned_steps = total_steps
+        self.max_seconds, self.val_share = max_seconds, val_share
+        self.probe_step = min(20, max(1, total_steps // 10))
+        self.steps_run = 0
+        self.budget_cut = False  # the budget shortened the run
+        self.start = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def after_step(self) -> bool:
+        """Count an optimizer step and advance the schedule (after a few steps, fit the plan to
+        the budget); True when the planned steps are done."""
+        if self.sched is not None:
+            self.sched.step()
+        self.steps_run += 1
+        if self.max_seconds is not None and self.steps_run == self.probe_step:
+            self._fit_to_budget(validated=False)
+        return self.steps_run >= self.total_steps
+
+    def after_epoch(self, epoch: int) -> bool:
+        """True when training ends after ``epoch``: the planned steps are done or the budget is
+        spent; otherwise re-plan with a whole epoch (and its validation) measured."""
+        if self.steps_run >= self.total_steps:
+            return True
+        if self.max_seconds is None:
+            return False
+        if self.elapsed() > self.max_seconds:
+            log.info("time budget of %.0f s reached at epoch %d", self.max_seconds, epoch)
+            self.budget_cut = self.budget_cut or self.steps_run < self.planned_steps
+            return True
+        self._fit_to_budget(validated=True)
+        return False
+
+    def _fit_to_budget(self, validated: bool) -> None:
+        """Shorten the run (and its schedule) so it ends within ``max_seconds``.
+
+        ``validated``: the elapsed time already includes the validation passes.
+        """
+        step = self.steps_run
+        per_step = self.elapsed() / step
+        if not validated:
+            per_step *= 1 + self.val_share
+        affordable = int(0.9 * self.max_seconds / per_step)
+        if affordable >= self.total_steps:
+            return
+        new_total = max(affordable, step + 1)
+        log.info(
+            "time budget of %.0f s: %d of %d planned steps fit (%.2f s/step), schedule shortened",
+            self.max_seconds,
+            new_total,
+            self.total_steps,
+            per_step,
+        )
+        self.total_steps = new_total
+        self.budget_cut = True
+        self.sched = _scheduler(self.kind, self.opt, self.peak_lrs, new_total, done=step)
+
+
+class _Checkpoint:
+    """The best epoch so far and a copy of its weights.
+
+    Epochs are compared by a score where higher is better: ``val_metric`` (signed by
+    ``metric_mode``) when given, else minus the validation loss, else minus the training loss.
+    """
+
+    def __init__(self, metric_mode: str, by_metric: bool, validated: bool):
+        self.sign = 1.0 if metric_mode == "max" else -1.0
+        self.by_metric, self.validated = by_metric, validated
+        self.score, self.epoch, self.state = -math.inf, 0, None
+        self.bad_epochs = 0  # epochs since the last improvement
+
+    def update(self, row: dict, model: nn.Module) -> None:
+        """Score the epoch of history ``row``; keep ``model``'s weights when it is the best."""
+        if not self.validated:
+            score = -row["train_loss"]
+        elif self.by_metric:
+            score = self.sign * row["val_metric"]
+        else:
+            score = -row["val_loss"]
+        if score > self.score:
+            self.score, self.epoch, self.bad_epochs = score, row["epoch"], 0
+            self.state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        else:
+            self.bad_epochs += 1
+
+    def patience_spent(self, patience: int | None) -> bool:
+        return patience is not None and self.bad_epochs >= patience
+
+    def restore(self, model: nn.Module) -> None:
+        """Load the best epoch's weights into ``model`` (when an epoch was scored)."""
+        if self.state is not None:
+            model.load_state_dict(self.state)
+
+    def value(self) -> float:
+        """The best score in its own sense: the validation loss, else the metric (signed back
+        by ``metric_mode``; minus the training loss without validation data)."""
+        if self.validated and not self.by_metric:
+            return -self.score
+        return self.sign * self.score
+
+
+_SHOWN = ("train_loss", "val_loss", "val_metric")  # history columns on the progress bar
+
+
+def _train_epoch(
+    step: _Step,
+    src: BatchSource,
+    batch_size: int,
+    gen: torch.Generator,
+    plan: _Plan,
+    bar: Any,
+) -> tuple[float, int]:
+    """One shuffled pass over ``src``, cut short when the plan's steps are done: the mean
+    training loss and the number of examples seen."""
+    step.model.train()
+    total, count = 0.0, 0
+    for batch in src.batches(batch_size, shuffle=True, generator=gen):
+        loss, n = step(batch, gen)
+        total += loss * n
+        count += n
+        bar.update(1)
+        if plan.after_step():
+            break
+    return float(total) / max(count, 1), count
+
+
 def fit(
     model: nn.Module,
     train: Any,
@@ -366,155 +565,54 @@ def fit(
     seed_everything(seed)
     gen = torch.Generator().manual_seed(seed)
     loss_fn = loss_fn or nn.MSELoss()
-
     train_src, val_src = _train_and_val(train, val, val_fraction, dev, gen)
-
-    model = model.to(dev)
-    use_cl = channels_last and dev.startswith("cuda")
-    if use_cl:
-        model = model.to(memory_format=torch.channels_last)
-
+    model, use_cl = _place_model(model, dev, channels_last)
     opt, params = _optimizer(model, optimizer, param_groups, lr, weight_decay)
-    peak_lrs = [g["lr"] for g in opt.param_groups]
-
+    step = _Step(model, opt, params, forward, loss_fn, augment, grad_clip, dev, amp, use_cl)
+    best = _Checkpoint(metric_mode, by_metric=val_metric is not None, validated=val_src is not None)
     steps_per_epoch = max(1, math.ceil(len(train_src) / batch_size))
-    total_steps = epochs * steps_per_epoch
-    if scheduler == "onecycle" and total_steps < 8:
-        # OneCycleLR needs a few steps for its warm-up phase; tiny runs keep a constant rate.
-        scheduler = None
-    if scheduler not in ("onecycle", "cosine", None):
-        raise ParameterError(f"Unknown scheduler {scheduler!r}: use 'onecycle', 'cosine' or None.")
-    sched = _scheduler(scheduler, opt, peak_lrs, total_steps)
     # Validation costs about a third of a training step per example (forward only).
     val_share = len(val_src) / max(len(train_src), 1) / 3 if val_src is not None else 0.0
-    probe_step = min(20, max(1, total_steps // 10))
-    planned_steps, budget_cut = total_steps, False
+    plan = _Plan(scheduler, opt, epochs * steps_per_epoch, max_seconds, val_share)
 
-    def _fit_to_budget(step: int, validated: bool) -> None:
-        """Shorten the run (and its schedule) so it ends within ``max_seconds``.
-
-        ``validated``: the elapsed time already includes the validation passes.
-        """
-        nonlocal total_steps, sched, budget_cut
-        per_step = (time.perf_counter() - start) / step
-        if not validated:
-            per_step *= 1 + val_share
-        affordable = int(0.9 * max_seconds / per_step)
-        if affordable >= total_steps:
-            return
-        new_total = max(affordable, step + 1)
-        log.info(
-            "time budget of %.0f s: %d of %d planned steps fit (%.2f s/step), schedule shortened",
-            max_seconds,
-            new_total,
-            total_steps,
-            per_step,
-        )
-        total_steps = new_total
-        budget_cut = True
-        sched = _scheduler(scheduler, opt, peak_lrs, total_steps, done=step)
-
-    def _prep(batch: Batch) -> Batch:
-        batch = _to_device(batch, dev)
-        if use_cl and batch[0].dim() == 4:
-            batch = (batch[0].contiguous(memory_format=torch.channels_last), *batch[1:])
-        return batch
-
-    sign = 1.0 if metric_mode == "max" else -1.0
-    best_score, best_epoch, best_state = -math.inf, 0, None
     rows: list[dict] = []
-    start = time.perf_counter()
     seen = 0
-    step = 0
-    bad_epochs = 0
     bar = progress(total=epochs * steps_per_epoch, desc=desc, unit="batch")
     try:
         for epoch in range(1, epochs + 1):
-            model.train()
             t0 = time.perf_counter()
-            total, count = 0.0, 0
-            for batch in train_src.batches(batch_size, shuffle=True, generator=gen):
-                batch = _prep(batch)
-                if augment is not None:
-                    batch = augment(batch, gen)
-                with _autocast(dev, amp):
-                    pred, target = forward(model, batch)
-                    loss = loss_fn(pred.float() if pred.is_floating_point() else pred, target)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if grad_clip:
-                    nn.utils.clip_grad_norm_(params, grad_clip)
-                opt.step()
-                if sched is not None:
-                    sched.step()
-                bs = len(batch[-1])
-                total += loss.detach() * bs
-                count += bs
-                bar.update(1)
-                step += 1
-                if max_seconds is not None and step == probe_step:
-                    _fit_to_budget(step, validated=False)
-                if step >= total_steps:
-                    break
+            train_loss, count = _train_epoch(step, train_src, batch_size, gen, plan, bar)
             seen += count
-            train_loss = float(total) / max(count, 1)
             row = {"epoch": epoch, "train_loss": train_loss, "lr": opt.param_groups[0]["lr"]}
             if val_src is not None:
                 row.update(
                     _validate(model, val_src, loss_fn, val_metric, forward, batch_size, dev, amp)
                 )
-                score = sign * row["val_metric"] if val_metric is not None else -row["val_loss"]
-            else:
-                score = -train_loss
             row["seconds"] = time.perf_counter() - t0
             rows.append(row)
-            bar.set_postfix(
-                {
-                    k: round(v, 4)
-                    for k, v in row.items()
-                    if k in ("train_loss", "val_loss", "val_metric")
-                }
-            )
-            if score > best_score:
-                best_score, best_epoch, bad_epochs = score, epoch, 0
-                best_state = {
-                    k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
-                }
-            else:
-                bad_epochs += 1
-            if patience is not None and bad_epochs >= patience:
-                log.info("early stop at epoch %d (best %d)", epoch, best_epoch)
+            bar.set_postfix({k: round(v, 4) for k, v in row.items() if k in _SHOWN})
+            best.update(row, model)
+            if best.patience_spent(patience):
+                log.info("early stop at epoch %d (best %d)", epoch, best.epoch)
                 break
-            if step >= total_steps:
+            if plan.after_epoch(epoch):
                 break
-            if max_seconds is not None and time.perf_counter() - start > max_seconds:
-                log.info("time budget of %.0f s reached at epoch %d", max_seconds, epoch)
-                budget_cut = budget_cut or step < planned_steps
-                break
-            if max_seconds is not None:
-                # re-plan with a whole epoch (and its validation) measured
-                _fit_to_budget(step, validated=True)
     finally:
         bar.close()
-    seconds = time.perf_counter() - start
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    seconds = plan.elapsed()
+    best.restore(model)
     model.eval()
-    if val_metric is None and val_src is not None:
-        best_value = -best_score
-    else:
-        best_value = sign * best_score
     return FitResult(
         model=model,
         history=pd.DataFrame(rows),
-        best_epoch=best_epoch,
-        best_score=best_value,
+        best_epoch=best.epoch,
+        best_score=best.value(),
         seconds=seconds,
         device=dev,
         samples_per_second=seen / seconds if seconds > 0 else float("nan"),
-        planned_steps=planned_steps,
-        steps_run=step,
-        budget_cut=budget_cut,
+        planned_steps=plan.planned_steps,
+        steps_run=plan.steps_run,
+        budget_cut=plan.budget_cut,
     )
 
 
