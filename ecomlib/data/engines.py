@@ -68,12 +68,28 @@ def _pyspark_missing() -> str | None:
     return None
 
 
-def _remote() -> str | None:
-    """The Spark Connect address asked for (``sc://host:port``), if any."""
-    master = os.environ.get("ECOM_SPARK_MASTER", "")
-    if master.startswith("sc://"):
-        return master
-    return os.environ.get("SPARK_REMOTE") or None
+# the ``spark:`` settings of the source last opened by connect() in this process, and its file:
+# the master of calls that name no source (a notebook's SparkALS, available_engines())
+_LAST_SOURCE: tuple[dict[str, str], str] = ({}, "")
+
+
+def spark_target(source: Source | None = None) -> tuple[str | None, str]:
+    """The Spark master asked for and where it was set: ``ECOM_SPARK_MASTER``, else
+    ``SPARK_REMOTE``, else the source file's ``spark: {remote: ...}`` or ``spark: {master:
+    ...}`` (``source``; None: the source last opened with :func:`connect` in this process).
+    ``(None, "")``: none, Spark runs locally (``local[*]``). A ``sc://`` master is a Spark
+    Connect server."""
+    for var in ("ECOM_SPARK_MASTER", "SPARK_REMOTE"):
+        if os.environ.get(var, "").strip():
+            return os.environ[var].strip(), var
+    if source is not None:
+        spark, path = getattr(source, "spark", None) or {}, str(source.path or "the source file")
+    else:
+        spark, path = _LAST_SOURCE
+    for key in ("remote", "master"):
+        if spark.get(key):
+            return spark[key], f"spark.{key} in {path}"
+    return None, ""
 
 
 CONNECT_MODULES = {  # what the Spark Connect client imports -> its package
@@ -117,57 +133,61 @@ def _unreachable(master: str, timeout: float = 3.0) -> str | None:
         return f"cannot reach {master} ({host}:{port}: {why})"
 
 
-def _unreachable_help(master: str, why: str) -> str:
+def _unset(origin: str) -> str:
+    """How to drop the master set in ``origin`` (an environment variable or a source file)."""
+    if origin.startswith("spark."):
+        return f"remove {origin}"
+    return f"correct or unset {origin or 'ECOM_SPARK_MASTER / SPARK_REMOTE'}"
+
+
+def _unreachable_help(master: str, why: str, origin: str = "") -> str:
     start = (
         "start a Spark Connect server there ($SPARK_HOME/sbin/start-connect-server.sh)"
         if master.lower().startswith("sc://")
         else "start the Spark master there ($SPARK_HOME/sbin/start-master.sh)"
     )
     return (
-        f"{why}; {start}, correct ECOM_SPARK_MASTER / SPARK_REMOTE, or unset them to run "
-        "Spark locally (local[*]), or use --engine duckdb"
+        f"{why}; {start}, {_unset(origin)} to run Spark locally (local[*]), or use --engine duckdb"
     )
 
 
-def available_engines() -> dict[str, str | None]:
+def available_engines(source: Source | None = None) -> dict[str, str | None]:
     """Engine name -> None when it can run here, else why not and how to install it.
 
-    With a remote master (``ECOM_SPARK_MASTER=sc://...`` or ``spark://...``) the server is
-    contacted once (a TCP connect, at most 3 s) and the Spark Connect client's packages are
-    checked."""
-    out: dict[str, str | None] = {"duckdb": None}
+    With a remote master (:func:`spark_target` of ``source``: ``ECOM_SPARK_MASTER=sc://...``
+    or ``spark://...``, ``SPARK_REMOTE``, the source file's ``spark:``) the server is contacted
+    once (a TCP connect, at most 3 s) and the Spark Connect client's packages are checked."""
+    return {"duckdb": None, "spark": _why_not(*spark_target(source))}
+
+
+def _why_not(master: str | None, origin: str) -> str | None:
+    """Why Spark cannot run with ``master`` (set in ``origin``), or None."""
     missing = _pyspark_missing()
-    master = _remote() or os.environ.get("ECOM_SPARK_MASTER") or ""
+    master = master or ""
+    connect = master.lower().startswith("sc://")
     if missing:
-        out["spark"] = f"{missing}; install it with: {INSTALL_SPARK}"
-    elif master.lower().startswith("sc://") and _connect_missing():
-        out["spark"] = _connect_help(master)
-    elif master and (why := _unreachable(master)):
-        out["spark"] = _unreachable_help(master, why)
-    elif _java() is None and not _remote():
-        out["spark"] = (
+        return f"{missing}; install it with: {INSTALL_SPARK}"
+    if connect and _connect_missing():
+        return _connect_help(master, origin)
+    if master and (why := _unreachable(master)):  # else the client retries for minutes
+        return _unreachable_help(master, why, origin)
+    if _java() is None and not connect:
+        return (
             "Java is not found (no `java` on PATH, no JAVA_HOME); install Java 17: "
             "apt-get install -y openjdk-17-jre-headless, or set ECOM_SPARK_MASTER=sc://HOST:PORT "
-            "to use a Spark Connect server"
+            "(or spark: {remote: sc://HOST:PORT} in the source file) to use a Spark Connect "
+            "server"
         )
-    else:
-        out["spark"] = None
-    return out
+    return None
 
 
-def _connect_help(master: str) -> str:
+def _connect_help(master: str, origin: str = "") -> str:
     missing = ", ".join(_connect_missing())
     return (
         f"{master} is a Spark Connect address and the Spark Connect client is not complete "
         f'({missing} missing); install it with: pip install "pyspark[connect]==4.3.0" '
-        "(or pyspark-client), or unset ECOM_SPARK_MASTER / SPARK_REMOTE to run Spark locally"
+        f"(or pyspark-client), or {_unset(origin)} to run Spark locally"
     )
-
-
-def _require_spark() -> None:
-    reason = available_engines()["spark"]
-    if reason:
-        raise EcomError(f"the Spark engine is not available: {reason}.")
 
 
 # ---------------------------------------------------------------------- session
@@ -179,12 +199,17 @@ def _cores() -> int:
 
 
 def spark_session(
-    master: str | None = None, driver_memory: str | None = None, conf: dict | None = None
+    master: str | None = None,
+    driver_memory: str | None = None,
+    conf: dict | None = None,
+    source: Source | None = None,
 ):
     """A SparkSession set up for the project (or the active one, reconfigured).
 
-    ``master``: None takes ``ECOM_SPARK_MASTER``, else ``local[N]`` with N = the cores this
-    process may use; ``sc://host:port`` (or ``SPARK_REMOTE``) connects to a Spark Connect server.
+    ``master``: None takes :func:`spark_target` (``ECOM_SPARK_MASTER``, else ``SPARK_REMOTE``,
+    else the ``spark:`` of ``source``'s file, or of the source last opened with :func:`connect`),
+    else ``local[N]`` with N = the cores this process may use; ``sc://host:port`` connects to a
+    Spark Connect server.
     The session runs in UTC (``spark.sql.session.timeZone``: INT96 Parquet timestamps are read as
     instants in the session zone), with shuffle partitions sized to the local cores (the default
     200 made the promotion join 40x slower than DuckDB on 2 cores), Arrow transfers, quiet logs
@@ -198,21 +223,13 @@ def spark_session(
         When pyspark or Java is missing or the session cannot start: one message, no JVM trace.
     """
     extra = dict(conf or {})
-    master = master or os.environ.get("ECOM_SPARK_MASTER") or None
-    remote = master if master and master.startswith("sc://") else None
-    if remote is None and master is None:
-        remote = _remote()
-    if remote is None:
-        _require_spark()
-    elif _pyspark_missing():
-        raise EcomError(
-            f"the Spark engine is not available: {_pyspark_missing()}; {INSTALL_SPARK}."
-        )
-    elif _connect_missing():
-        raise EcomError(f"the Spark engine is not available: {_connect_help(remote)}.")
-    where = remote or master
-    if where and (why := _unreachable(where)):  # else the client retries for minutes
-        raise EcomError(f"the Spark engine is not available: {_unreachable_help(where, why)}.")
+    origin = "the master given to spark_session"
+    if not master:
+        master, origin = spark_target(source)
+    reason = _why_not(master, origin)
+    if reason:
+        raise EcomError(f"the Spark engine is not available: {reason}.")
+    remote = master if master and master.lower().startswith("sc://") else None
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     try:
@@ -276,7 +293,7 @@ def spark_session(
         raise EcomError(
             f"cannot start Spark ({remote or master}): {first}{_log_tail(local)}. Check Java 17 "
             f"(`java -version`) "
-            f"and the master / Spark Connect address (ECOM_SPARK_MASTER); install: "
+            f"and the master / Spark Connect address ({origin or 'ECOM_SPARK_MASTER'}); install: "
             f"{INSTALL_SPARK}."
         ) from None
     return spark
@@ -582,7 +599,7 @@ class SparkEngine:
     def __init__(self, source: Source, spark=None, threads=None, memory_limit=None):
         # threads / memory_limit are DuckDB settings: Spark sizes itself (spark_session)
         self.source = source
-        self.spark = spark if spark is not None else spark_session()
+        self.spark = spark if spark is not None else spark_session(source=source)
         self._views: list[str] = []
         self._raw_types: dict[str, dict[str, str]] = {}  # _raw_<table> -> DuckDB's file types
         self._register()
@@ -777,7 +794,9 @@ def connect(source: Source | str | None = None, engine: str | None = None, **opt
     """
     from ecomlib.data.source import Source, open_source
 
+    global _LAST_SOURCE
     src = source if isinstance(source, Source) else open_source(source)
+    _LAST_SOURCE = (dict(getattr(src, "spark", None) or {}), str(src.path or "the source file"))
     name = (engine or default_engine(src)).strip().lower()
     if name == "duckdb":
         return DuckDBEngine(src, **options)

@@ -110,7 +110,18 @@ TABLES = (*CANONICAL, "images")
 # id columns that name the same thing in several tables: text ids get one shared code
 SHARED_KEYS = ("household_id", "product_id", "store_id", "campaign_id", "coupon_upc")
 TABLE_OPTIONS = {"path", "columns", "read", "timestamps", "positive_rating", "format"}
-SOURCE_KEYS = {"name", "title", "description", "timezone", "currency", "tables", "engine", "period"}
+SOURCE_KEYS = {
+    "name",
+    "title",
+    "description",
+    "timezone",
+    "currency",
+    "tables",
+    "engine",
+    "spark",
+    "period",
+}
+SPARK_KEYS = ("master", "remote")
 
 
 @dataclass
@@ -143,6 +154,9 @@ class Source:
     currency: str = "USD"
     title: str = ""
     engine: str = ""  # the source file's ``engine:`` ("" = ECOM_ENGINE or duckdb)
+    # the source file's ``spark: {master: ...}`` or ``{remote: sc://...}``: where the Spark
+    # engine runs unless ECOM_SPARK_MASTER / SPARK_REMOTE say otherwise ({}: local[*])
+    spark: dict[str, str] = field(default_factory=dict)
     # the source file's ``period: {start, end}``: the days the sales series (notebook 02)
     # cover unless START/END say otherwise (ISO dates; None: the first / last day of the data)
     period: tuple[str | None, str | None] = (None, None)
@@ -374,6 +388,7 @@ def _parse(doc: Any, path: Path) -> Source:
     engine = str(doc.get("engine") or "").strip().lower()
     if engine and engine not in ("duckdb", "spark"):
         raise DataError(f"{where}: engine: {engine!r} is not an engine; use duckdb or spark.")
+    spark = _parse_spark(doc.get("spark"), where)
     period = _parse_period(doc.get("period"), where)
     tables = doc.get("tables")
     if not isinstance(tables, dict) or not tables:
@@ -391,6 +406,7 @@ def _parse(doc: Any, path: Path) -> Source:
         currency=str(doc.get("currency") or "USD"),
         title=str(doc.get("title") or doc.get("name") or path.stem),
         engine=engine,
+        spark=spark,
         period=period,
     )
     for name, entry in tables.items():
@@ -401,6 +417,53 @@ def _parse(doc: Any, path: Path) -> Source:
         if name != "images":
             _check_mapping(source, name)
     return source
+
+
+_MASTER = re.compile(r"(?i)^(local(\[\s*(\d+|\*)\s*(,\s*\d+\s*)?\])?|yarn|(spark|sc|k8s)://\S+)$")
+
+
+def _parse_spark(entry: Any, where: str) -> dict[str, str]:
+    """``spark: {master: spark://host:7077}`` or ``{remote: sc://host:15002}`` -> the one
+    setting given ({} when the key is absent or empty)."""
+    example = "{remote: sc://HOST:15002} or {master: spark://HOST:7077}"
+    if entry is None:
+        return {}
+    if not isinstance(entry, dict):
+        raise DataError(f"{where}: spark must be a mapping such as {example}, got {entry!r:.60}.")
+    unknown = [str(k) for k in entry if k not in SPARK_KEYS]
+    if unknown:
+        raise DataError(
+            f"{where}: unknown key(s) {unknown} under spark; allowed: {', '.join(SPARK_KEYS)}."
+        )
+    out = {}
+    for key in SPARK_KEYS:
+        value = entry.get(key)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise DataError(
+                f"{where}: spark.{key} must be a string such as "
+                f"{'sc://HOST:15002' if key == 'remote' else 'spark://HOST:7077'}, "
+                f"got {value!r:.60} ({type(value).__name__})."
+            )
+        value = value.strip()
+        if key == "remote" and not value.lower().startswith("sc://"):
+            raise DataError(
+                f"{where}: spark.remote: {value!r:.60} is not a Spark Connect address; "
+                "use sc://HOST:PORT (default port 15002)."
+            )
+        if key == "master" and not _MASTER.match(value):
+            raise DataError(
+                f"{where}: spark.master: {value!r:.60} is not a Spark master; use local[N], "
+                "spark://HOST:PORT, yarn, k8s://URL or sc://HOST:PORT (Spark Connect)."
+            )
+        out[key] = value
+    if len(out) > 1:
+        raise DataError(
+            f"{where}: give spark.master or spark.remote, not both (remote: a Spark Connect "
+            "server; master: a cluster whose driver runs here)."
+        )
+    return out
 
 
 def _parse_period(entry: Any, where: str) -> tuple[str | None, str | None]:
@@ -718,6 +781,8 @@ name: my-shop
 timezone: Europe/Berlin          # IANA zone of the shop: local days are formed in it
 currency: EUR
 # engine: spark                  # run the heavy queries on Apache Spark (default duckdb)
+# spark: {{remote: sc://spark-host:15002}}  # Spark Connect server (or master: spark://HOST:7077);
+#                                # default local[*]; ECOM_SPARK_MASTER / SPARK_REMOTE win
 # period: {{start: 2024-01-01, end: 2024-12-31}}  # days of the sales series (default: all)
 tables:
   transactions:                  # required: one row per order line

@@ -252,6 +252,31 @@ def test_source_period_is_checked_and_read(tmp_path):
         open_source(_shop(tmp_path, extra="period: 2024\n"))
 
 
+def test_source_spark_settings_are_checked_and_read(tmp_path):
+    """`spark: {remote: sc://...}` or `{master: ...}`: read as given, each wrong form one line
+    naming the file and the key."""
+    src = open_source(_shop(tmp_path, extra="spark: {remote: 'sc://spark-host:15002'}\n"))
+    assert src.spark == {"remote": "sc://spark-host:15002"}
+    src = open_source(_shop(tmp_path, extra="spark:\n  master: local[2]\n"))
+    assert src.spark == {"master": "local[2]"}
+    assert open_source(_shop(tmp_path)).spark == {} and open_source("cdnow").spark == {}
+    bad = {
+        "spark: sc://h:15002": "spark must be a mapping such as {remote: sc://HOST:15002}",
+        "spark: {remote: 15002}": r"spark.remote must be a string .*got 15002 \(int\)",
+        "spark: {remote: [sc://h]}": r"spark.remote must be a string .*\(list\)",
+        "spark: {remote: 'http://h:15002'}": r"'http://h:15002' is not a Spark Connect address",
+        "spark: {master: cluster}": r"spark.master: 'cluster' is not a Spark master; use local",
+        "spark: {remotes: 'sc://h'}": r"unknown key\(s\) \['remotes'\] under spark",
+        "spark: {master: 'local[2]', remote: 'sc://h'}": "spark.master or spark.remote, not both",
+    }
+    for extra, message in bad.items():
+        path = _shop(tmp_path, extra=extra + "\n")
+        with pytest.raises(DataError, match=message) as err:
+            open_source(path)
+        text = str(err.value)
+        assert str(path) in text and "\n" not in text, extra
+
+
 def test_images_folder_source_splits_photos(tmp_path):
     from PIL import Image
 

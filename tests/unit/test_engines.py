@@ -6,6 +6,8 @@ missing (``make setup`` installs both). Sums are compared to 1e-9 relative, coun
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -140,6 +142,95 @@ def test_unreachable_master_is_one_clear_error(monkeypatch, tmp_path, master, hi
     out = CliRunner().invoke(app, ["run", "01", "--engine", "spark", "--out", str(tmp_path)])
     assert out.exit_code == 1 and f"cannot reach {master}" in out.output
     assert "Traceback" not in out.output and "py4j" not in out.output.lower()
+
+
+def test_source_file_spark_remote_reaches_the_session_builder(monkeypatch, tmp_path):
+    """`spark: {remote: sc://...}` in the source file: the address the engine's session is
+    built with (ECOM_SPARK_MASTER / SPARK_REMOTE win over it); no local warehouse for a
+    remote driver; a failing client is one message naming the address."""
+    from pyspark.sql import SparkSession
+
+    from ecomlib.data import open_source
+
+    (tmp_path / "o.csv").write_text(
+        "basket_id,product_id,sales_value,transaction_timestamp\n1,a,2.0,2024-01-01 10:00:00\n"
+    )
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: s\nengine: spark\nspark: {remote: 'sc://spark-host:15002'}\n"
+        "tables:\n  transactions: {path: o.csv}\n"
+    )
+    src = open_source(path)
+    for var in ("ECOM_SPARK_MASTER", "SPARK_REMOTE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(engines, "_LAST_SOURCE", ({}, ""))  # restored after: no leak
+    where = f"spark.remote in {path}"
+    assert engines.spark_target(src) == ("sc://spark-host:15002", where)
+    monkeypatch.setenv("SPARK_REMOTE", "sc://other:15002")
+    assert engines.spark_target(src) == ("sc://other:15002", "SPARK_REMOTE")
+    monkeypatch.setenv("ECOM_SPARK_MASTER", "local[1]")
+    assert engines.spark_target(src) == ("local[1]", "ECOM_SPARK_MASTER")
+    monkeypatch.delenv("ECOM_SPARK_MASTER")
+    monkeypatch.delenv("SPARK_REMOTE")
+
+    monkeypatch.setattr(engines, "_pyspark_missing", lambda: None)
+    monkeypatch.setattr(engines, "_connect_missing", lambda: [])
+    monkeypatch.setattr(engines, "_unreachable", lambda master, timeout=3.0: None)
+    monkeypatch.setattr(engines, "_java", lambda: None)  # a Connect client needs no Java
+    built = {}
+
+    def get_or_create(builder):
+        built.update(builder._options)
+        raise RuntimeError("[CONNECTION] server gone\n\tat org.apache.spark.Something")
+
+    monkeypatch.setattr(SparkSession.Builder, "getOrCreate", get_or_create)
+    assert engines.available_engines(src)["spark"] is None
+    with pytest.raises(EcomError) as err:
+        connect(src)  # the file's engine: spark
+    assert built["spark.remote"] == "sc://spark-host:15002"
+    assert "spark.master" not in built and "spark.sql.warehouse.dir" not in built
+    text = str(err.value)
+    assert text.startswith("cannot start Spark (sc://spark-host:15002): [CONNECTION] server gone")
+    assert where in text and "\n" not in text and "org.apache" not in text
+    # calls that name no source (a notebook's SparkALS) use the source last opened
+    assert engines.spark_target() == ("sc://spark-host:15002", where)
+    connect("cdnow", engine="duckdb").close()
+    assert engines.spark_target() == (None, "")
+
+
+def test_unreachable_remote_of_the_source_file_stops_ecom_run(monkeypatch, tmp_path):
+    """An unreachable `spark: {remote: ...}` in the source file: `ecom run --data` and `ecom
+    data check` exit 1 with one message naming the address and the file, no JVM trace."""
+    from typer.testing import CliRunner
+
+    from ecomlib.cli import app
+
+    monkeypatch.setattr(engines, "_pyspark_missing", lambda: None)
+    monkeypatch.setattr(engines, "_connect_missing", lambda: [])  # as with pyspark[connect]
+    for var in ("ECOM_SPARK_MASTER", "SPARK_REMOTE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("ECOM_ENGINE", "spark")
+    monkeypatch.setattr(engines, "_LAST_SOURCE", ({}, ""))  # this test sets it: restored after
+    (tmp_path / "o.csv").write_text(
+        "basket_id,product_id,sales_value,transaction_timestamp\n1,a,2.0,2024-01-01 10:00:00\n"
+    )
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: s\nspark: {remote: 'sc://127.0.0.1:1'}\ntables:\n  transactions: {path: o.csv}\n"
+    )
+    why = (
+        r"cannot reach sc://127\.0\.0\.1:1 \(127\.0\.0\.1:1: .*\); start a Spark Connect "
+        rf"server there .*, remove spark\.remote in {path} to run Spark locally"
+    )
+    for args in (
+        ["data", "check", "--data", str(path)],
+        ["run", "01", "--data", str(path), "--out", str(tmp_path / "reports")],
+    ):
+        out = CliRunner().invoke(app, args)
+        assert out.exit_code == 1, out.output
+        assert re.search(why, out.output.replace("\n", " ")), out.output
+        assert "Traceback" not in out.output and "py4j" not in out.output.lower()
+    assert not (tmp_path / "reports").exists() or not any((tmp_path / "reports").iterdir())
 
 
 def test_spark_connect_without_its_client_is_one_clear_error(monkeypatch):
