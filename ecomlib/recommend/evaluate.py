@@ -8,6 +8,8 @@ import resource
 import time
 import tracemalloc
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -252,120 +254,168 @@ def model_zoo(
         (a ``promotions`` table and store ids), store sales (store ids), discounts, and
         product types or categories.
     """
-    from ecomlib.recommend.content import ContentBased
-    from ecomlib.recommend.interactions import product_groups
-    from ecomlib.recommend.models import ALS, EASE, Blend, BuyAgain, ItemKNN, Popularity, RP3beta
-    from ecomlib.recommend.neural import GRUSequence, TwoTower
-    from ecomlib.recommend.newitems import NewItemScorer
-    from ecomlib.recommend.ranker import TIFUKNN, NextBasketRanker
-    from ecomlib.recommend.signals import PlannedSignals, PurchaseDetails, StoreSales
-
     if dataset == "movielens":
-        factories = {
-            "popularity": lambda: Popularity(),
-            "item_knn": lambda: ItemKNN(neighbours=100, shrink=10),
-            "rp3beta": lambda: RP3beta(alpha=0.8, beta=0.5, neighbours=200),
-            "als": lambda: ALS(factors=als_factors, reg=0.1, alpha=10, iterations=12, seed=seed),
-            "spark_als": lambda: _spark_als(als_factors, seed),
-            "two_tower": lambda: TwoTower(epochs=epochs, device=device, seed=seed),
-            "ease": lambda: EASE(lam=500),
-            "ease_tuned": lambda: EASE(
-                **(ease_params or {"lam": 2000, "weight_power": 0.5, "pop_exponent": -0.1})
-            ),
-        }
+        factories = _movielens_factories(epochs, als_factors, ease_params, device, seed)
+        default = MOVIELENS_MODELS
     elif dataset in ("shop", "completejourney"):
-        caps = shop_capabilities(source)
-
-        def _signals():
-            return PlannedSignals(source) if caps["promotions"] else None
-
-        def _stores():
-            return StoreSales(source) if caps["stores"] else None
-
-        def _details():
-            return PurchaseDetails(source) if caps["discounts"] else None
-
-        def _groups():
-            level = caps["group_level"]
-            return product_groups(source, level=level) if level else None
-
-        def _vectors() -> tuple:
-            if content is None:
-                raise ParameterError(
-                    "'content', 'hybrid' and 'ranker_emb' need content=(item_ids, vectors)."
-                )
-            return tuple(content)
-
-        def _content():
-            return ContentBased(*_vectors(), half_life_days=60)
-
-        def _ranker_emb():
-            # one LightGBM thread: small data, and threads thrash on a shared 2-core machine
-            return NextBasketRanker(
-                window_days=28,
-                n_windows=2,
-                max_items=min(max_items or 3000, 3000),  # three EASE fits: keep each small
-                n_estimators=2 * ranker_trees,
-                learning_rate=0.03,
-                min_child_samples=200,
-                reg_lambda=10.0,
-                seed=seed,
-                n_jobs=1,
-                signals=_signals(),
-                details=_details(),
-                stores=_stores(),
-                cycle=True,
-                item_groups=_groups(),
-                user_features=(),
-                embeddings=_vectors(),
-            )
-
-        factories = {
-            "popularity": lambda: Popularity(),
-            "buy_again": lambda: BuyAgain(),
-            "buy_again_decay": lambda: BuyAgain(half_life_days=60, repeat_exponent=0.5),
-            "item_knn": lambda: ItemKNN(neighbours=100, shrink=10, max_items=max_items),
-            "ease": lambda: EASE(lam=500, max_items=max_items),
-            # parameters chosen on a validation window (the 28 days before the test window)
-            "tifu_knn": lambda: TIFUKNN(
-                group_size=7, within_decay=1.0, group_decay=0.8, neighbours=300, alpha=0.9
-            ),
-            # learned next-basket ranker (NextBasketRanker): the promotion plan, how the
-            # household buys each product, what sold lately at its stores, repurchase cycles,
-            # product types and text-embedding similarity; its classifiers see no per-user
-            # features; settings chosen on validation windows (docs/benchmarks.md)
-            "ranker_emb": _ranker_emb,
-            # never-bought products: recent popularity x planned promotion at the household's
-            # stores + EASE (weights chosen on the validation window)
-            "new_items": lambda: NewItemScorer(
-                recent_days=28,
-                promo_weight=1.0 if caps["promotions"] else 0.0,
-                signals=_signals(),
-                ease_weight=2.0,
-                max_items=min(max_items or 3000, 3000),
-            ),
-            "gru": lambda: GRUSequence(
-                epochs=gru_epochs, vocab_size=gru_vocab, max_baskets=24, device=device, seed=seed
-            ),
-            "spark_als": lambda: _spark_als(als_factors, seed),
-            "content": _content,
-            "hybrid": lambda: Blend(
-                [
-                    BuyAgain(half_life_days=60, repeat_exponent=0.5),
-                    EASE(lam=500, max_items=max_items),
-                    _content(),
-                ],
-                [1.0, 0.1, 0.02],
-            ),
-        }
+        shop = _ShopData(source, shop_capabilities(source), content)
+        factories = _shop_factories(
+            shop, gru_epochs, gru_vocab, max_items, als_factors, ranker_trees, device, seed
+        )
+        default = COMPLETE_JOURNEY_MODELS
     else:
         raise ParameterError(f"dataset must be 'movielens' or 'shop', got {dataset!r}.")
-    if names is None:  # the notebook's models; spark_als only when asked for (it needs Spark)
-        names = MOVIELENS_MODELS if dataset == "movielens" else COMPLETE_JOURNEY_MODELS
-    names = list(names)
+    # the notebook's models by default; spark_als only when asked for (it needs Spark)
+    names = list(default if names is None else names)
     unknown = [n for n in names if n not in factories]
     if unknown:
         raise ParameterError(
             f"Unknown model(s) {unknown} for {dataset}; choose from {list(factories)}."
         )
     return {n: factories[n]() for n in names}
+
+
+def _movielens_factories(
+    epochs: int, als_factors: int, ease_params: Mapping | None, device: str, seed: int
+) -> dict[str, Callable[[], Recommender]]:
+    """name -> builder of :func:`model_zoo`'s MovieLens (ratings) models."""
+    from ecomlib.recommend.models import ALS, EASE, ItemKNN, Popularity, RP3beta
+    from ecomlib.recommend.neural import TwoTower
+
+    return {
+        "popularity": lambda: Popularity(),
+        "item_knn": lambda: ItemKNN(neighbours=100, shrink=10),
+        "rp3beta": lambda: RP3beta(alpha=0.8, beta=0.5, neighbours=200),
+        "als": lambda: ALS(factors=als_factors, reg=0.1, alpha=10, iterations=12, seed=seed),
+        "spark_als": lambda: _spark_als(als_factors, seed),
+        "two_tower": lambda: TwoTower(epochs=epochs, device=device, seed=seed),
+        "ease": lambda: EASE(lam=500),
+        "ease_tuned": lambda: EASE(
+            **(ease_params or {"lam": 2000, "weight_power": 0.5, "pop_exponent": -0.1})
+        ),
+    }
+
+
+@dataclass(frozen=True)
+class _ShopData:
+    """What the shop models read besides the purchases: the data source's promotion plan,
+    store sales, discounts and product groups as far as it offers them (``caps``, from
+    :func:`shop_capabilities`; a method gives None for what it lacks), and the product text
+    embeddings ``content``. Every call builds a fresh object."""
+
+    source: Any
+    caps: dict
+    content: tuple | None
+
+    def signals(self):
+        from ecomlib.recommend.signals import PlannedSignals
+
+        return PlannedSignals(self.source) if self.caps["promotions"] else None
+
+    def stores(self):
+        from ecomlib.recommend.signals import StoreSales
+
+        return StoreSales(self.source) if self.caps["stores"] else None
+
+    def details(self):
+        from ecomlib.recommend.signals import PurchaseDetails
+
+        return PurchaseDetails(self.source) if self.caps["discounts"] else None
+
+    def groups(self):
+        from ecomlib.recommend.interactions import product_groups
+
+        level = self.caps["group_level"]
+        return product_groups(self.source, level=level) if level else None
+
+    def vectors(self) -> tuple:
+        if self.content is None:
+            raise ParameterError(
+                "'content', 'hybrid' and 'ranker_emb' need content=(item_ids, vectors)."
+            )
+        return tuple(self.content)
+
+    def content_model(self):
+        from ecomlib.recommend.content import ContentBased
+
+        return ContentBased(*self.vectors(), half_life_days=60)
+
+
+def _ranker_emb(shop: _ShopData, max_items: int | None, ranker_trees: int, seed: int):
+    """The learned next-basket ranker (NextBasketRanker): the promotion plan, how the household
+    buys each product, what sold lately at its stores, repurchase cycles, product types and
+    text-embedding similarity; its classifiers see no per-user features; settings chosen on
+    validation windows (docs/benchmarks.md)."""
+    from ecomlib.recommend.ranker import NextBasketRanker
+
+    # one LightGBM thread: small data, and threads thrash on a shared 2-core machine
+    return NextBasketRanker(
+        window_days=28,
+        n_windows=2,
+        max_items=min(max_items or 3000, 3000),  # three EASE fits: keep each small
+        n_estimators=2 * ranker_trees,
+        learning_rate=0.03,
+        min_child_samples=200,
+        reg_lambda=10.0,
+        seed=seed,
+        n_jobs=1,
+        signals=shop.signals(),
+        details=shop.details(),
+        stores=shop.stores(),
+        cycle=True,
+        item_groups=shop.groups(),
+        user_features=(),
+        embeddings=shop.vectors(),
+    )
+
+
+def _shop_factories(
+    shop: _ShopData,
+    gru_epochs: int,
+    gru_vocab: int,
+    max_items: int | None,
+    als_factors: int,
+    ranker_trees: int,
+    device: str,
+    seed: int,
+) -> dict[str, Callable[[], Recommender]]:
+    """name -> builder of :func:`model_zoo`'s shop (purchases) models."""
+    from ecomlib.recommend.models import EASE, Blend, BuyAgain, ItemKNN, Popularity
+    from ecomlib.recommend.neural import GRUSequence
+    from ecomlib.recommend.newitems import NewItemScorer
+    from ecomlib.recommend.ranker import TIFUKNN
+
+    return {
+        "popularity": lambda: Popularity(),
+        "buy_again": lambda: BuyAgain(),
+        "buy_again_decay": lambda: BuyAgain(half_life_days=60, repeat_exponent=0.5),
+        "item_knn": lambda: ItemKNN(neighbours=100, shrink=10, max_items=max_items),
+        "ease": lambda: EASE(lam=500, max_items=max_items),
+        # parameters chosen on a validation window (the 28 days before the test window)
+        "tifu_knn": lambda: TIFUKNN(
+            group_size=7, within_decay=1.0, group_decay=0.8, neighbours=300, alpha=0.9
+        ),
+        "ranker_emb": lambda: _ranker_emb(shop, max_items, ranker_trees, seed),
+        # never-bought products: recent popularity x planned promotion at the household's
+        # stores + EASE (weights chosen on the validation window)
+        "new_items": lambda: NewItemScorer(
+            recent_days=28,
+            promo_weight=1.0 if shop.caps["promotions"] else 0.0,
+            signals=shop.signals(),
+            ease_weight=2.0,
+            max_items=min(max_items or 3000, 3000),
+        ),
+        "gru": lambda: GRUSequence(
+            epochs=gru_epochs, vocab_size=gru_vocab, max_baskets=24, device=device, seed=seed
+        ),
+        "spark_als": lambda: _spark_als(als_factors, seed),
+        "content": shop.content_model,
+        "hybrid": lambda: Blend(
+            [
+                BuyAgain(half_life_days=60, repeat_exponent=0.5),
+                EASE(lam=500, max_items=max_items),
+                shop.content_model(),
+            ],
+            [1.0, 0.1, 0.02],
+        ),
+    }
