@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 
@@ -123,32 +123,43 @@ def make_models(
         raise ParameterError(f"Unknown model(s) {unknown}. Models: {', '.join(MODEL_NAMES)}.")
     s = season or season_length(freq)
     daily = _norm_freq(freq) == "D"
-    nn = {
-        "epochs": epochs,
-        "seed": seed,
-        "device": device,
-        "max_seconds": nn_max_seconds,
-        "freq": freq,
+    factories = {
+        **_baselines(freq, s, daily),
+        **_statsforecast_models(freq, s, arima_fast),
+        **_lightgbms(
+            h, freq, s, lgbm_trees, lgbm_learning_rate, seed, calendar, exog, extra_series
+        ),
+        **_networks(h, freq, daily, epochs, seed, device, nn_max_seconds),
     }
+    models: list[Forecaster] = []
+    for name in names:
+        if name == "Ensemble":
+            models.append(_ensemble(models, freq))
+        else:
+            models.append(factories[name]())
+    return models
+
+
+_Factories = dict[str, Callable[[], Forecaster]]
+
+
+def _baselines(freq: str, s: int, daily: bool) -> _Factories:
+    """name -> builder of the simple baselines (``s``: the seasonal period)."""
+    return {
+        "Naive": lambda: Naive(freq=freq),
+        "SeasonalNaive": lambda: SeasonalNaive(s, freq=freq),
+        "WindowAverage": lambda: WindowAverage(28 if daily else 4, freq=freq),
+    }
+
+
+def _statsforecast_models(freq: str, s: int, arima_fast: bool) -> _Factories:
+    """name -> builder of the statsforecast models (see :func:`make_models`)."""
     arima = (
         {"approximation": True, "max_p": 2, "max_q": 2, "max_P": 1, "max_Q": 1}
         if arima_fast
         else {}
     )
-    gbm = {  # shared by the LightGBM variants (chosen on validation windows)
-        "h": h,
-        "n_estimators": lgbm_trees,
-        "learning_rate": lgbm_learning_rate,
-        "objective": "l1",
-        "seed": seed,
-        "season": s,
-        "freq": freq,
-        "calendar": calendar,
-    }
-    factories = {
-        "Naive": lambda: Naive(freq=freq),
-        "SeasonalNaive": lambda: SeasonalNaive(s, freq=freq),
-        "WindowAverage": lambda: WindowAverage(28 if daily else 4, freq=freq),
+    return {
         "AutoETS": lambda: StatsForecastModel("AutoETS", season=s, freq=freq),
         "AutoETS-sqrt": lambda: StatsForecastModel(
             "AutoETS",
@@ -165,6 +176,33 @@ def make_models(
         ),
         "MSTL": lambda: StatsForecastModel("MSTL", season=s, freq=freq),
         "AutoCES": lambda: StatsForecastModel("AutoCES", season=s, freq=freq),
+    }
+
+
+def _lightgbms(
+    h: int,
+    freq: str,
+    s: int,
+    trees: int,
+    learning_rate: float,
+    seed: int,
+    calendar: str,
+    exog: pd.DataFrame | None,
+    extra_series: pd.DataFrame | None,
+) -> _Factories:
+    """name -> builder of the LightGBM variants (see :func:`make_models`); the promotion
+    variants check ``exog`` / ``extra_series`` when built."""
+    gbm = {  # shared by the LightGBM variants (chosen on validation windows)
+        "h": h,
+        "n_estimators": trees,
+        "learning_rate": learning_rate,
+        "objective": "l1",
+        "seed": seed,
+        "season": s,
+        "freq": freq,
+        "calendar": calendar,
+    }
+    return {
         "LightGBM": lambda: LightGBMForecaster("direct", origin_stride=1, **gbm),
         "LightGBM-lags": lambda: LightGBMForecaster("lags", **gbm),
         "LightGBM+promo": lambda: LightGBMForecaster(
@@ -188,6 +226,27 @@ def make_models(
             name="LightGBM+promo-huber",
             **{**gbm, "objective": "huber"},
         ),
+    }
+
+
+def _networks(
+    h: int,
+    freq: str,
+    daily: bool,
+    epochs: int,
+    seed: int,
+    device: str,
+    max_seconds: float | None,
+) -> _Factories:
+    """name -> builder of the neural forecasters (trained by :func:`ecomlib.train.fit`)."""
+    nn = {
+        "epochs": epochs,
+        "seed": seed,
+        "device": device,
+        "max_seconds": max_seconds,
+        "freq": freq,
+    }
+    return {
         "SeedConv1D": lambda: SeedConv1D(
             window=28 if daily else None, batch_size=32, patience=3, **nn
         ),
@@ -199,13 +258,6 @@ def make_models(
             **{**nn, **LINEAR_SETTINGS, "window": LINEAR_SETTINGS["window"] if daily else None},
         ),
     }
-    models: list[Forecaster] = []
-    for name in names:
-        if name == "Ensemble":
-            models.append(_ensemble(models, freq))
-        else:
-            models.append(factories[name]())
-    return models
 
 
 def _ensemble(models: Sequence[Forecaster], freq: str) -> Ensemble:
