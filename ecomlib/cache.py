@@ -138,10 +138,16 @@ def _store(memory):
     return ecom_step
 
 
+# keyword arguments that say how a step runs, not what it computes: left out of the key
+RUN_ONLY = ("n_jobs", "show_progress")
+
+
 def key(name: str, fn: Callable, args: tuple, kwargs: dict) -> str:
-    """The cache key of one call (what :func:`step` looks up)."""
+    """The cache key of one call (what :func:`step` looks up); :data:`RUN_ONLY` keywords
+    are left out."""
     import joblib
 
+    kwargs = {k: v for k, v in kwargs.items() if k not in RUN_ONLY}
     return joblib.hash(
         (name, code_fingerprint(), _normalise(fn), _normalise(args), _normalise(kwargs))
     )
@@ -171,7 +177,7 @@ def step(name: str, fn: Callable, *args: Any, **kwargs: Any) -> Any:
         A deterministic function of its arguments (seed passed in, not global state); a bound
         method is keyed by its object's state too.
     *args, **kwargs
-        Passed to ``fn``; all of them are part of the key.
+        Passed to ``fn``; all of them but the :data:`RUN_ONLY` keywords are part of the key.
     """
 
     def compute() -> tuple[Any, float]:

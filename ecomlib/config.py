@@ -83,6 +83,15 @@ def resolve_device(device: str = "auto") -> str:
     return device
 
 
+def resolve_jobs(n_jobs: int | None) -> int:
+    """Worker processes for ``n_jobs``: None or 0 means one per CPU core, else ``n_jobs``."""
+    if n_jobs is not None and (not isinstance(n_jobs, int) or n_jobs < 0):
+        raise ParameterError(
+            f"n_jobs must be a whole number >= 0 (0: one per core), got {n_jobs!r}."
+        )
+    return n_jobs or os.cpu_count() or 1
+
+
 def seed_everything(seed: int = 42) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA) for repeatable runs."""
     random.seed(seed)

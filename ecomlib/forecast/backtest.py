@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ecomlib.config import progress
+from ecomlib.config import progress, resolve_jobs
 from ecomlib.errors import DataError, ParameterError
 from ecomlib.forecast.base import Forecaster, SeriesTooShort
 from ecomlib.forecast.series import FREQS
@@ -132,6 +132,7 @@ def backtest(
     n_windows: int = 4,
     step: int | None = None,
     show_progress: bool = True,
+    n_jobs: int | None = 1,
 ) -> pd.DataFrame:
     """Refit each model at each cutoff and forecast the next ``h`` periods.
 
@@ -141,9 +142,53 @@ def backtest(
     ``attrs["budget_cut"]`` model name to the windows whose training its ``max_seconds`` cut
     short, ``attrs["notes"]`` holds one sentence for the report per such model and per
     series left out of a window.
+    ``n_jobs`` worker processes fit the (window, model) pairs side by side (None or 0: one
+    per CPU core; 1: in this process); the result is the same, every model being
+    single-threaded and seeded (:func:`runs_in_worker`).
     :func:`backtest_with_models` also returns the models fitted at the last cutoff.
     """
-    return backtest_with_models(df, models, h, n_windows, step, show_progress)[0]
+    return backtest_with_models(df, models, h, n_windows, step, show_progress, n_jobs)[0]
+
+
+def runs_in_worker(model: Forecaster) -> bool:
+    """Whether the backtest may fit ``model`` in a worker process: everything but ensembles
+    (combined from their members' columns) and networks placed on a GPU (one device, shared)."""
+    return not isinstance(model, Ensemble) and str(getattr(model, "device", "cpu")) in (
+        "cpu",
+        "None",
+    )
+
+
+def _fit_predict(model: Forecaster, train: pd.DataFrame, h: int) -> tuple:
+    """Fit a copy of ``model`` on ``train`` and forecast ``h`` periods:
+    ``(fitted, forecast, seconds)``, or ``(SeriesTooShort, None, seconds)``."""
+    t0 = time.perf_counter()
+    try:
+        fitted = model.clone().fit(train)
+    except SeriesTooShort as exc:  # left out of this window, with a note
+        return exc, None, time.perf_counter() - t0
+    return fitted, fitted.predict(h), time.perf_counter() - t0
+
+
+def _fit_in_workers(df, models, cuts, h, n_jobs, bar) -> dict[tuple[int, str], tuple]:
+    """:func:`_fit_predict` of every (window, model) pair that :func:`runs_in_worker`, on
+    ``n_jobs`` processes; keyed by (window number, model name)."""
+    from joblib import Parallel, delayed
+
+    tasks = [(i, m) for i in range(len(cuts)) for m in models if runs_in_worker(m)]
+    if n_jobs <= 1 or len(tasks) < 2:
+        return {}
+    trains = [df[df["ds"] <= c] for c in cuts]
+    run = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1)
+    out = {}
+    for key, result in run(delayed(_keyed)((i, m.name), m, trains[i], h) for i, m in tasks):
+        out[key] = result
+        bar.update(1)
+    return out
+
+
+def _keyed(key: tuple, model: Forecaster, train: pd.DataFrame, h: int) -> tuple:
+    return key, _fit_predict(model, train, h)
 
 
 def backtest_with_models(
@@ -153,6 +198,7 @@ def backtest_with_models(
     n_windows: int = 4,
     step: int | None = None,
     show_progress: bool = True,
+    n_jobs: int | None = 1,
 ) -> tuple[pd.DataFrame, dict[str, Forecaster]]:
     """:func:`backtest`, returning ``(frame, fitted)``: ``fitted`` maps each model name to its
     copy fitted at the last cutoff (for feature importance, training curves)."""
@@ -172,7 +218,8 @@ def backtest_with_models(
         **({} if show_progress else {"disable": True}),
     )
     try:
-        for cutoff in cuts:
+        done = _fit_in_workers(df, models, cuts, h, resolve_jobs(n_jobs), bar)
+        for i, cutoff in enumerate(cuts):
             train = df[df["ds"] <= cutoff]
             test = df[(df["ds"] > cutoff)].groupby("unique_id", sort=True).head(h)
             frame = test[["unique_id", "ds", "y"]].copy()
@@ -185,13 +232,17 @@ def backtest_with_models(
                     # an ensemble costs what its members cost
                     seconds[model.name] += sum(seconds_now[m] for m in model.member_names)
                 else:
-                    try:
-                        fitted[model.name] = model.clone().fit(train)
-                    except SeriesTooShort as exc:  # left out of this window, with a note
-                        notes.append(f"{exc} (window after {cutoff.date()})")
+                    result = done.get((i, model.name))
+                    if result is None:
+                        result = _fit_predict(model, train, h)
+                        bar.update(1)
+                    model_fit, pred, fit_seconds = result
+                    t0 -= fit_seconds  # the fit's own seconds, wherever it ran
+                    if isinstance(model_fit, SeriesTooShort):
+                        notes.append(f"{model_fit} (window after {cutoff.date()})")
                         frame[model.name] = np.nan
                     else:
-                        pred = fitted[model.name].predict(h)
+                        fitted[model.name] = model_fit
                         frame = frame.merge(pred, on=["unique_id", "ds"], how="left")
                         if pred[model.name].notna().any() and frame[model.name].isna().all():
                             raise DataError(
@@ -200,15 +251,16 @@ def backtest_with_models(
                                 "do not follow the model's freq (check freq)."
                             )
                         notes += getattr(fitted[model.name], "notes_", [])
-                        result = getattr(fitted[model.name], "fit_result_", None)
-                        if getattr(result, "budget_cut", False):
-                            share = result.steps_run / max(result.planned_steps, 1)
+                        run = getattr(model_fit, "fit_result_", None)
+                        if getattr(run, "budget_cut", False):
+                            share = run.steps_run / max(run.planned_steps, 1)
                             cut.setdefault(model.name, []).append(share)
                 if isinstance(model, Ensemble) and set(model.member_names) <= set(frame.columns):
                     notes += model.member_notes(frame)
                 seconds_now[model.name] = time.perf_counter() - t0
                 seconds[model.name] += seconds_now[model.name]
-                bar.update(1)
+                if isinstance(model, Ensemble):
+                    bar.update(1)
             frames.append(frame)
     finally:
         bar.close()

@@ -291,6 +291,7 @@ def backtest_and_select(
     season: int = 7,
     select: bool = True,
     show_progress: bool = True,
+    n_jobs: int | None = 1,
     **select_kwargs,
 ) -> tuple[pd.DataFrame, dict, Selection | None, pd.DataFrame | None]:
     """The backtest of notebook 02, with or without the automatic selection.
@@ -311,6 +312,7 @@ def backtest_and_select(
     season : seasonal period of the MASE scale.
     select : choose the models on the validation windows.
     show_progress : show a progress bar.
+    n_jobs : worker processes for the fits (None or 0: one per core; the same result).
     **select_kwargs : passed to :func:`select_models`.
 
     Returns
@@ -327,6 +329,7 @@ def backtest_and_select(
             n_windows=n_windows,
             step=step,
             show_progress=show_progress,
+            n_jobs=n_jobs,
         )
         return cv, fitted, None, None
     name = select_kwargs.pop("ensemble_name", "Ensemble")
@@ -338,6 +341,7 @@ def backtest_and_select(
         n_windows=2 * n_windows,
         step=step,
         show_progress=show_progress,
+        n_jobs=n_jobs,
     )
     val, test = split_windows(cv, n_windows)
     sel = select_models(val, df, season=season, ensemble_name=name, **select_kwargs)

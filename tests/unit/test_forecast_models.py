@@ -331,3 +331,29 @@ def test_backtest_reports_training_its_time_budget_cut():
     assert note.startswith(f"{slow.name}: its time budget") and "in 2 of 2 windows" in note
     free = backtest(df, [SeasonalNaive()], h=7, n_windows=2, show_progress=False)
     assert free.attrs["budget_cut"] == {} and free.attrs["notes"] == []
+
+
+def test_backtest_in_worker_processes_gives_the_same_frame():
+    """n_jobs=2 fits the (window, model) pairs in two processes: the same forecasts, notes,
+    budget cuts and fitted models as fitting them one after another in this process."""
+    from ecomlib.forecast import backtest_with_models
+
+    df = _toy(n=150, n_ids=3)
+    models = [
+        SeasonalNaive(),
+        StatsForecastModel("AutoETS", season=7),
+        LightGBMForecaster("lags", h=7, n_estimators=30, seed=1),
+        SeedConv1D(window=28, epochs=2, batch_size=16, device="cpu", seed=3),
+    ]
+    models.append(Ensemble(models[1:3]))
+    kw = {"h": 7, "n_windows": 3, "show_progress": False}
+    one, fit_one = backtest_with_models(df, models, n_jobs=1, **kw)
+    two, fit_two = backtest_with_models(df, models, n_jobs=2, **kw)
+    pd.testing.assert_frame_equal(one, two)
+    assert one.attrs["notes"] == two.attrs["notes"]
+    assert one.attrs["budget_cut"] == two.attrs["budget_cut"]
+    assert set(one.attrs["seconds"]) == set(two.attrs["seconds"])
+    assert fit_one.keys() == fit_two.keys()
+    pd.testing.assert_frame_equal(
+        fit_one["SeedConv1D"].predict(7), fit_two["SeedConv1D"].predict(7)
+    )
