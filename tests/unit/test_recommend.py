@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pandas as pd
@@ -255,7 +256,7 @@ def test_evaluate_models(tiny):
         "novelty",
         "fit_s",
         "again recall@3",
-        "peak_traced_mb",
+        "peak_mb",
     ):
         assert col in board
     assert set(recs) == {"pop", "ease"}
@@ -541,3 +542,13 @@ def test_per_user_metrics_and_bootstrap_ci():
         rec.paired_differences({"a": recs, "b": better}, test, "a", metric="auc")
     with pytest.raises(DataError, match="finite"):
         rec.bootstrap_ci([0.1, float("nan")])
+
+
+def test_peak_memory_sees_a_native_allocation():
+    from ecomlib.recommend.evaluate import PeakMemory
+
+    memory = PeakMemory(interval=0.005).start()
+    block = np.ones(40_000_000)  # 305 MB, written so that its pages are resident
+    time.sleep(0.05)
+    del block
+    assert 250 < memory.stop() < 1000
