@@ -11,6 +11,7 @@ is restricted to the ``max_items`` most popular items.
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 import numpy as np
@@ -185,7 +186,7 @@ class Recommender:
         return seen
 
     def _top_k(self, users: np.ndarray, scores: np.ndarray, k: int) -> pd.DataFrame:
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        part = top_k_columns(scores, k)
         part_scores = np.take_along_axis(scores, part, axis=1)
         order = np.argsort(-part_scores, axis=1, kind="stable")
         top = np.take_along_axis(part, order, axis=1)
@@ -204,6 +205,20 @@ class Recommender:
         params = {k: v for k, v in vars(self).items() if not k.endswith("_")}
         inner = ", ".join(f"{k}={v!r}" for k, v in params.items())
         return f"{type(self).__name__}({inner})"
+
+
+def top_k_columns(scores: np.ndarray, k: int, rows_per_block: int = 256) -> np.ndarray:
+    """The columns of each row's ``k`` highest scores (unordered), as ``np.argpartition``
+    gives them; blocks of rows run on threads (numpy releases the GIL), several times
+    faster on a large users x items matrix and the same result."""
+    if len(scores) <= rows_per_block:
+        return np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    from concurrent.futures import ThreadPoolExecutor
+
+    blocks = range(0, len(scores), rows_per_block)
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        parts = pool.map(lambda i: top_k_columns(scores[i : i + rows_per_block], k), blocks)
+        return np.vstack(list(parts))
 
 
 # ---------------------------------------------------------------------- baselines

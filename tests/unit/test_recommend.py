@@ -552,3 +552,13 @@ def test_peak_memory_sees_a_native_allocation():
     time.sleep(0.05)
     del block
     assert 250 < memory.stop() < 1000
+
+
+def test_top_k_columns_on_threads_equal_one_argpartition():
+    from ecomlib.recommend.models import top_k_columns
+
+    scores = np.random.default_rng(3).random((700, 300)).astype(np.float32)
+    scores[:, :40] = 0.5  # ties
+    expected = np.argpartition(-scores, 4, axis=1)[:, :5]
+    assert np.array_equal(top_k_columns(scores, 5, rows_per_block=64), expected)
+    assert np.array_equal(top_k_columns(scores[:10], 5), expected[:10])
