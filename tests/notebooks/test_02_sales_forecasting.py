@@ -137,3 +137,55 @@ def test_02_source_without_products_forecasts_the_total(run_notebook):
     assert metrics["season"] == 4
     # weeks from the first full Monday week of 1997 to the last full week of June 1998
     assert 70 <= metrics["n_rows"] <= 78
+
+
+def _flat(metrics: dict, prefix: str = "") -> dict:
+    """Nested metrics as ``{"a.b.c": value}``."""
+    out = {}
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+@pytest.mark.notebook
+@pytest.mark.xdist_group("nb_02")
+def test_02_same_metrics_on_spark(run_notebook, monkeypatch, tmp_path):
+    """`ecom run 02 --engine spark` at the smoke profile, kept small (two baselines and
+    LightGBM+promo on the 6 series, two windows: ~55 s on Spark, ~15 s on DuckDB): the series
+    builder and the promotion-plan features run on Spark, and every recorded metric (series
+    and plan sizes, MASE, coverage, forecasts) equals the DuckDB run's, timings aside."""
+    from ecomlib.data.engines import available_engines
+
+    if available_engines()["spark"]:
+        pytest.skip(available_engines()["spark"])
+    monkeypatch.setenv("ECOM_CACHE", "0")  # both runs fit: no backtest replayed from the other
+    log = tmp_path / "spark.log"
+    monkeypatch.setenv("ECOM_SPARK_LOG", str(log))  # made when the kernel starts a Spark JVM
+    params = {
+        "MODELS": ["Naive", "SeasonalNaive", "LightGBM+promo"],
+        "SELECT_MODELS": False,
+        "N_WINDOWS": 2,
+        "N_JOBS": 1,
+    }
+    monkeypatch.setenv("ECOM_ENGINE", "duckdb")
+    on_duckdb = run_notebook("02_sales_forecasting", **params)
+    assert not log.exists()
+    monkeypatch.setenv("ECOM_ENGINE", "spark")
+    on_spark = run_notebook("02_sales_forecasting", **params)
+    assert log.exists()  # the series and the plan were queried on Spark
+
+    assert on_duckdb["n_series"] == 6 and on_duckdb["n_rows"] == 6 * 365
+    assert {"display_share", "mailer_share"} <= set(on_duckdb["exog_columns"])
+    assert "LightGBM+promo" in on_duckdb["mase"]  # the plan reached the model
+    a, b = _flat(on_duckdb), _flat(on_spark)
+    assert set(a) == set(b)
+    for key, value in a.items():
+        if key.endswith("seconds"):
+            continue
+        if isinstance(value, float):
+            assert b[key] == pytest.approx(value, rel=1e-9), key
+        else:
+            assert b[key] == value, key
