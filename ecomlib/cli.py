@@ -509,25 +509,32 @@ def forecast_cmd(
 
 @app.command("engines")
 @_friendly
-def engines_cmd() -> None:
+def engines_cmd(
+    data: Annotated[
+        str | None,
+        typer.Option("--data", help="A source file: its engine: and spark: settings count too."),
+    ] = None,
+) -> None:
     """List the query engines (duckdb, spark), whether each can run here and, if not, why.
 
-    Exits 1 when the engine a run would use (``ECOM_ENGINE``, default duckdb) is unavailable."""
-    import os
+    Exits 1 when the engine a run would use (``ECOM_ENGINE``, else the source file's
+    ``engine:``, default duckdb) is unavailable."""
+    from ecomlib.data import open_source
+    from ecomlib.data.engines import ENGINES, available_engines, default_engine, spark_target
 
-    from ecomlib.data.engines import ENGINES, available_engines, default_engine
-
-    default = default_engine()
+    source = open_source(data) if data else None
+    default = default_engine(source)
     if default not in ENGINES:
         raise EcomError(f"ECOM_ENGINE={default!r}: use one of {', '.join(ENGINES)}.")
-    found = available_engines()
+    found = available_engines(source)
     for name, reason in found.items():
         mark = " (default)" if name == default else ""
         typer.echo(f"{name:8s} {'available' if reason is None else 'unavailable'}{mark}")
         if reason:
             typer.echo(f"  {reason}")
-    master = os.environ.get("ECOM_SPARK_MASTER") or os.environ.get("SPARK_REMOTE")
-    typer.echo(f"choose with ECOM_ENGINE=duckdb|spark; Spark master: {master or 'local[*]'}")
+    master, origin = spark_target(source)
+    where = f"{master} (from {origin})" if master else "local[*]"
+    typer.echo(f"choose with ECOM_ENGINE=duckdb|spark; Spark master: {where}")
     if found[default]:
         raise typer.Exit(1)
 

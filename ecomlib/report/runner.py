@@ -803,7 +803,7 @@ def _check_engine(engine: str | None, source=None) -> str:
     name = (engine or default_engine(source)).strip().lower()
     if name not in ENGINES:
         raise ParameterError(f"--engine {name!r}: use one of {', '.join(ENGINES)}.")
-    reason = available_engines().get(name)
+    reason = available_engines(source).get(name)
     if reason:
         raise ParameterError(f"--engine {name}: not available here: {reason}.")
     return name

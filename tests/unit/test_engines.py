@@ -529,3 +529,31 @@ def test_eda_aggregations_equal_on_both_engines(spark, complete_journey):
     _same(ra, rb)
     _same(eda.cohort_retention(ha, "M", complete_only=False), eda.cohort_retention(hb, "M", False))
     spk.close()
+
+
+def test_cli_engines_reads_the_source_files_spark_settings(monkeypatch, tmp_path):
+    """`ecom engines --data FILE`: the file's engine: is the default it checks and its
+    spark: {remote} the master it reports and probes (nothing listens: exit 1, one line)."""
+    from typer.testing import CliRunner
+
+    from ecomlib.cli import app
+
+    (tmp_path / "o.csv").write_text(
+        "basket_id,product_id,sales_value,transaction_timestamp\n1,a,2.0,2024-01-01 10:00:00\n"
+    )
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: s\nengine: spark\nspark: {remote: 'sc://127.0.0.1:1'}\n"
+        "tables:\n  transactions: {path: o.csv}\n"
+    )
+    for var in ("ECOM_SPARK_MASTER", "SPARK_REMOTE", "ECOM_ENGINE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(engines, "_LAST_SOURCE", ({}, ""))
+    monkeypatch.setattr(engines, "_pyspark_missing", lambda: None)
+    monkeypatch.setattr(engines, "_connect_missing", lambda: [])
+    out = CliRunner().invoke(app, ["engines", "--data", str(path)])
+    assert out.exit_code == 1, out.output
+    assert "spark    unavailable (default)" in out.output
+    assert "cannot reach sc://127.0.0.1:1" in out.output
+    assert f"Spark master: sc://127.0.0.1:1 (from spark.remote in {path})" in out.output
+    assert "Traceback" not in out.output
