@@ -181,9 +181,11 @@ def _fit_in_workers(df, models, cuts, h, n_jobs, bar) -> dict[tuple[int, str], t
     trains = [df[df["ds"] <= c] for c in cuts]
     run = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1)
     out = {}
-    for key, result in run(delayed(_keyed)((i, m.name), m, trains[i], h) for i, m in tasks):
-        out[key] = result
-        bar.update(1)
+    with warnings.catch_warnings():  # loky replaces a worker whose memory grew, and says so
+        warnings.filterwarnings("ignore", "A worker stopped", UserWarning)
+        for key, result in run(delayed(_keyed)((i, m.name), m, trains[i], h) for i, m in tasks):
+            out[key] = result
+            bar.update(1)
     return out
 
 
@@ -233,11 +235,12 @@ def backtest_with_models(
                     seconds[model.name] += sum(seconds_now[m] for m in model.member_names)
                 else:
                     result = done.get((i, model.name))
-                    if result is None:
+                    if result is None:  # fitted here, inside this timing
                         result = _fit_predict(model, train, h)
                         bar.update(1)
-                    model_fit, pred, fit_seconds = result
-                    t0 -= fit_seconds  # the fit's own seconds, wherever it ran
+                    else:  # fitted in a worker: its seconds there count
+                        t0 -= result[2]
+                    model_fit, pred, _ = result
                     if isinstance(model_fit, SeriesTooShort):
                         notes.append(f"{model_fit} (window after {cutoff.date()})")
                         frame[model.name] = np.nan

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -347,7 +349,11 @@ def test_backtest_in_worker_processes_gives_the_same_frame():
     ]
     models.append(Ensemble(models[1:3]))
     kw = {"h": 7, "n_windows": 3, "show_progress": False}
+    t0 = time.perf_counter()
     one, fit_one = backtest_with_models(df, models, n_jobs=1, **kw)
+    wall = time.perf_counter() - t0
+    members = [m.name for m in models[:-1]]  # an ensemble's seconds are its members'
+    assert sum(one.attrs["seconds"][m] for m in members) <= wall  # each second counted once
     two, fit_two = backtest_with_models(df, models, n_jobs=2, **kw)
     pd.testing.assert_frame_equal(one, two)
     assert one.attrs["notes"] == two.attrs["notes"]
