@@ -40,6 +40,7 @@ from ecomlib.text.evaluate import (
     confident_mistakes,
     expected_calibration_error,
     fit_and_predict,
+    int8_comparison,
     plot_reliability,
     reliability_table,
 )
@@ -48,6 +49,7 @@ from ecomlib.text.explain import (
     deletion_check,
     explain,
     explanations_html,
+    faithfulness,
     render_html,
 )
 from ecomlib.text.search import SemanticIndex
@@ -97,7 +99,9 @@ __all__ = [
     "deletion_check",
     "explain",
     "explanations_html",
+    "faithfulness",
     "fit_and_predict",
+    "int8_comparison",
     "has_labels",
     "keyword_summary",
     "length_stats",

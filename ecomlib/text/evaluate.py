@@ -20,6 +20,7 @@ __all__ = [
     "confident_mistakes",
     "expected_calibration_error",
     "fit_and_predict",
+    "int8_comparison",
     "plot_reliability",
     "reliability_table",
 ]
@@ -35,6 +36,33 @@ def fit_and_predict(clf, train_texts, train_labels, test_texts) -> tuple[object,
     t0 = time.perf_counter()
     p = clf.predict_proba(list(test_texts))[:, 1]
     return clf, p, time.perf_counter() - t0
+
+
+def int8_comparison(
+    clf, texts: Sequence[str], y: np.ndarray, p_float: np.ndarray, n_speed: int = 300
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The fitted transformer ``clf`` against its int8 dynamic-quantized copy.
+
+    Returns ``(table, p_int8)``: one row per model (``reviews_per_s`` over the first
+    ``n_speed`` of ``texts``, then ``accuracy`` and ``roc_auc`` on all of them, the float
+    model's from its probabilities ``p_float``) and the int8 copy's positive-class
+    probabilities. One call, so :func:`ecomlib.cache.step` can replay it with its timings.
+    """
+    texts = list(texts)
+    speed_texts = texts[:n_speed]
+    int8 = clf.quantize()
+    p_int8 = int8.predict_proba(texts)[:, 1]
+    float_row = f"float ({'bf16' if clf.uses_bf16 else 'fp32'} matmuls)"  # bf16 only with AMX
+    table = pd.DataFrame(
+        {
+            float_row: {"reviews_per_s": clf.throughput(speed_texts), **binary_scores(y, p_float)},
+            "int8 dynamic": {
+                "reviews_per_s": int8.throughput(speed_texts),
+                **binary_scores(y, p_int8),
+            },
+        }
+    ).T[["reviews_per_s", "accuracy", "roc_auc"]]
+    return table, p_int8
 
 
 def binary_scores(

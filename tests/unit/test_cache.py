@@ -142,7 +142,12 @@ def test_embedding_step_replays_what_a_fresh_embedding_gives():
     )
 
 
-def test_finetune_step_replays_what_a_fresh_fit_gives(tmp_path):
+TRAIN = ["love it", "great taste", "awful", "broken on arrival"] * 3
+LABELS = [1, 1, 0, 0] * 3
+
+
+def _tiny_bert(folder) -> None:
+    """A 2-block BERT with the packaged MiniLM's tokenizer, saved into ``folder``."""
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
@@ -158,10 +163,15 @@ def test_finetune_step_replays_what_a_fresh_fit_gives(tmp_path):
         intermediate_size=32,
         max_position_embeddings=64,
     )
-    BertModel(config).save_pretrained(tmp_path)
-    tok.save_pretrained(tmp_path)
-    train = ["love it", "great taste", "awful", "broken on arrival"] * 3
-    labels = [1, 1, 0, 0] * 3
+    BertModel(config).save_pretrained(folder)
+    tok.save_pretrained(folder)
+
+
+def test_finetune_step_replays_what_a_fresh_fit_gives(tmp_path):
+    from ecomlib import text
+
+    _tiny_bert(tmp_path)
+    train, labels = TRAIN, LABELS
 
     def args():
         clf = text.TransformerClassifier(
@@ -186,6 +196,35 @@ def test_finetune_step_replays_what_a_fresh_fit_gives(tmp_path):
     ).stdout.strip()
     here = cache.key("finetune", text.fit_and_predict, (args()[0], [1]), {})
     assert there == here
+
+
+def test_int8_and_explanation_steps_replay_what_fresh_calls_give(tmp_path):
+    """Notebook 04's int8 comparison and faithfulness check: replayed = fresh (the int8
+    table's throughput is a measurement, everything else identical)."""
+    from ecomlib import text
+
+    _tiny_bert(tmp_path)
+    clf = text.TransformerClassifier(
+        str(tmp_path), max_length=16, epochs=1, batch_size=4, device="cpu", seed=0
+    ).fit(TRAIN, np.array(LABELS))
+    p = clf.predict_proba(TRAIN)[:, 1]
+
+    def same_int8(a, b):
+        pd.testing.assert_frame_equal(
+            a[0].drop(columns="reviews_per_s"), b[0].drop(columns="reviews_per_s")
+        )
+        np.testing.assert_array_equal(a[1], b[1])
+
+    _replayed_equals_fresh(
+        "int8_speed", text.int8_comparison, lambda: (clf, TRAIN, np.array(LABELS), p, 4), same_int8
+    )
+    _replayed_equals_fresh(
+        "explanation_check", text.faithfulness, lambda: (clf, TRAIN[:4], 1, 0), _equal
+    )
+
+
+def _equal(a, b) -> None:
+    assert a == b
 
 
 def test_forecast_backtest_step_replays_what_a_fresh_backtest_gives():
