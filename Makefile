@@ -54,7 +54,8 @@ lint: setup
 
 test: data lint
 	$(BIN)/python -m pytest -n 2 --dist loadscope tests notebooks --nbval --nbval-current-env \
-	  --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 1800 -p no:cacheprovider
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 1800 -p no:cacheprovider \
+	  --durations=25
 
 lab: data
 	$(BIN)/jupyter lab --notebook-dir notebooks $(if $(filter 0,$(shell id -u)),--allow-root,)
