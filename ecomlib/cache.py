@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -104,6 +105,11 @@ def _normalise(obj: Any) -> Any:
             return ("torch.Tensor", obj.detach().cpu().numpy())
         if isinstance(obj, torch.device):
             return str(obj)
+    tokenizer = getattr(sys.modules.get("transformers"), "PreTrainedTokenizerBase", None)
+    if tokenizer is not None and isinstance(obj, tokenizer):  # by its vocabulary and settings,
+        # not its pickle, which carries the truncation length of its last call
+        settings = (obj.model_max_length, obj.padding_side, obj.truncation_side)
+        return ("tokenizer", type(obj).__qualname__, sorted(obj.get_vocab().items()), settings)
     if inspect.ismethod(obj):  # a bound method: its object's state is part of the call
         return ("method", obj.__func__.__qualname__, _normalise(obj.__self__))
     if isinstance(obj, dict):

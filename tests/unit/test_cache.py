@@ -223,6 +223,17 @@ def test_int8_and_explanation_steps_replay_what_fresh_calls_give(tmp_path):
     )
 
 
+def test_a_tokenizer_keys_by_its_vocabulary_not_its_last_call():
+    """A Hugging Face tokenizer's pickle carries the truncation of its last call: a fitted
+    text classifier must key the same whatever it tokenised last (notebook 04's warm run)."""
+    from ecomlib import text
+
+    tok, _ = text.load_pretrained(None)
+    before = cache.key("t", _work, (tok,), {})
+    tok(["hello world"], truncation=True, max_length=16)
+    assert cache.key("t", _work, (tok,), {}) == before
+
+
 def _equal(a, b) -> None:
     assert a == b
 
