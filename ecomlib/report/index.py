@@ -7,6 +7,8 @@ import html
 import json
 from pathlib import Path
 
+from ecomlib.report.metrics import atomic_target
+
 HEADLINE_LIMIT = 6
 
 _STYLE = """
@@ -136,7 +138,6 @@ def write_index(reports: Path) -> Path:
         f"{body}</body></html>"
     )
     target = reports / "index.html"
-    tmp = target.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(target)
+    with atomic_target(target) as tmp:  # concurrent runs each write their own
+        tmp.write_text(page, encoding="utf-8")
     return target

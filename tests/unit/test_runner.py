@@ -720,3 +720,19 @@ def test_jobs_run_notebooks_in_parallel_kernels(project):
     assert {p.name for p in final.glob("*.html")} == {"03_nap.html", "04_nap.html"}
     spans = [(r.metrics["t0"], r.metrics["t1"]) for r in results]
     assert max(t0 for t0, _ in spans) < min(t1 for _, t1 in spans)
+
+
+def test_concurrent_runs_write_the_index_each_through_its_own_temporary_file(tmp_path):
+    """Two `ecom run`s into one reports folder both rewrite index.html: a shared temporary
+    name made one of them fail in os.replace (seen with two runs into one --out)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ecomlib.report.index import write_index
+
+    with ThreadPoolExecutor(8) as pool:
+        written = list(pool.map(lambda _: write_index(tmp_path), range(40)))
+    assert all(p == tmp_path / "index.html" for p in written)
+    assert [p.name for p in tmp_path.iterdir()] == ["index.html"]  # no temporary file left
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "index.html").stat().st_mode & 0o777 == 0o666 & ~mask
