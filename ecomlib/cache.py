@@ -105,6 +105,10 @@ def _normalise(obj: Any) -> Any:
             return ("torch.Tensor", obj.detach().cpu().numpy())
         if isinstance(obj, torch.device):
             return str(obj)
+    import numpy as np
+
+    if isinstance(obj, np.ndarray) and not obj.flags.c_contiguous:
+        return np.ascontiguousarray(obj)  # joblib hashes a strided view unlike its values
     tokenizer = getattr(sys.modules.get("transformers"), "PreTrainedTokenizerBase", None)
     if tokenizer is not None and isinstance(obj, tokenizer):  # by its vocabulary and settings,
         # not its pickle, which carries the truncation length of its last call

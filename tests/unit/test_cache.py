@@ -234,6 +234,14 @@ def test_a_tokenizer_keys_by_its_vocabulary_not_its_last_call():
     assert cache.key("t", _work, (tok,), {}) == before
 
 
+def test_an_array_keys_by_its_values_not_its_strides():
+    """A column of a (n, 2) array (a classifier's positive-class probabilities) keys like its
+    contiguous copy, which is what the replayed step returns in a warm run."""
+    probs = np.random.default_rng(0).random((20, 2)).astype(np.float32)
+    view = probs[:, 1]
+    assert cache.key("t", _work, (view,), {}) == cache.key("t", _work, (view.copy(),), {})
+
+
 def _equal(a, b) -> None:
     assert a == b
 
