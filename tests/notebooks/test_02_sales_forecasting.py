@@ -180,10 +180,11 @@ def test_02_same_metrics_on_spark(run_notebook, monkeypatch, tmp_path):
     assert on_duckdb["n_series"] == 6 and on_duckdb["n_rows"] == 6 * 365
     assert {"display_share", "mailer_share"} <= set(on_duckdb["exog_columns"])
     assert "LightGBM+promo" in on_duckdb["mase"]  # the plan reached the model
+    assert (on_duckdb["engine"], on_spark["engine"]) == ("duckdb", "spark")
     a, b = _flat(on_duckdb), _flat(on_spark)
     assert set(a) == set(b)
     for key, value in a.items():
-        if key.endswith("seconds"):
+        if key.endswith("seconds") or key == "engine":
             continue
         if isinstance(value, float):
             assert b[key] == pytest.approx(value, rel=1e-9), key
