@@ -7,8 +7,6 @@ to a temporary name and renamed into place, and is rebuilt only when missing.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,15 +21,11 @@ def processed_dir(name: str) -> Path:
 
 
 def _write(frame: pd.DataFrame, path: Path) -> None:
+    from ecomlib.report.metrics import atomic_target
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_target(path) as tmp:
         frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _amazon_reviews() -> dict[str, pd.DataFrame]:

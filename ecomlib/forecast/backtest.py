@@ -170,15 +170,15 @@ def _fit_predict(model: Forecaster, train: pd.DataFrame, h: int) -> tuple:
     return fitted, fitted.predict(h), time.perf_counter() - t0
 
 
-def _fit_in_workers(df, models, cuts, h, n_jobs, bar) -> dict[tuple[int, str], tuple]:
+def _fit_in_workers(trains, models, h, n_jobs, bar) -> dict[tuple[int, str], tuple]:
     """:func:`_fit_predict` of every (window, model) pair that :func:`runs_in_worker`, on
-    ``n_jobs`` processes; keyed by (window number, model name)."""
+    ``n_jobs`` processes (``trains``: each window's training frame); keyed by (window
+    number, model name)."""
     from joblib import Parallel, delayed
 
-    tasks = [(i, m) for i in range(len(cuts)) for m in models if runs_in_worker(m)]
+    tasks = [(i, m) for i in range(len(trains)) for m in models if runs_in_worker(m)]
     if n_jobs <= 1 or len(tasks) < 2:
         return {}
-    trains = [df[df["ds"] <= c] for c in cuts]
     run = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1)
     out = {}
     with warnings.catch_warnings():  # loky replaces a worker whose memory grew, and says so
@@ -220,9 +220,9 @@ def backtest_with_models(
         **({} if show_progress else {"disable": True}),
     )
     try:
-        done = _fit_in_workers(df, models, cuts, h, resolve_jobs(n_jobs), bar)
-        for i, cutoff in enumerate(cuts):
-            train = df[df["ds"] <= cutoff]
+        trains = [df[df["ds"] <= cutoff] for cutoff in cuts]
+        done = _fit_in_workers(trains, models, h, resolve_jobs(n_jobs), bar)
+        for i, (cutoff, train) in enumerate(zip(cuts, trains, strict=True)):
             test = df[(df["ds"] > cutoff)].groupby("unique_id", sort=True).head(h)
             frame = test[["unique_id", "ds", "y"]].copy()
             frame.insert(2, "cutoff", cutoff)
